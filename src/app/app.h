@@ -1,0 +1,25 @@
+/* Wires each selected camera's stages from the config, runs them until a
+ * signal or the duration ends, and prints the live status line. */
+#ifndef ES_APP_APP_H
+#define ES_APP_APP_H
+
+#include "config/config.h"
+#include "core/error.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct es_app_options {
+    const char *camera_id;   /* NULL with all_cameras */
+    bool all_cameras;
+    const char *root;        /* overrides storage.local.root when set */
+    double duration;         /* seconds; <= 0 runs until stopped */
+    bool status_line;
+    const atomic_bool *stop; /* set by the signal handler */
+};
+
+/* Returns ES_OK on a clean stop; ES_ERR_NOT_FOUND for an unknown camera id;
+ * ES_ERR_IO when a sink cannot be set up. */
+enum es_err es_app_run(const struct es_config *config, const struct es_app_options *options);
+
+#endif

@@ -1,0 +1,353 @@
+#include "app/camera.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/url.h"
+#include "segment/segmenter.h"
+#include "source/source.h"
+#include "transcode/transcode.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Timestamps start here rather than at 0 so that audio that began a little
+ * before the first video frame never goes negative in the muxer. */
+#define TIMELINE_START_TICKS (10 * ES_TICKS_PER_SECOND)
+/* Arrival-time anchoring is re-done when the mapping drifts further than this. */
+#define MAX_CLOCK_DRIFT_US 1000000
+
+struct es_camera {
+    const struct es_camera_config *config;
+    char safe_url[512];
+    struct es_sink **sinks;
+    size_t sink_count;
+
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+
+    /* Pipeline-thread state. */
+    struct es_segmenter *segmenter;
+    struct es_transcoder *transcoder;
+    bool streams_set;          /* segmenter has this connection's codec parameters */
+    uint64_t next_msn;
+    int64_t conn_origin_ticks; /* first input timestamp of this connection */
+    int64_t run_base_ticks;    /* where this connection's timeline starts */
+    int64_t last_out_ticks;    /* latest output dts, across connections */
+    int64_t anchor_ticks, anchor_wall_us; /* wall clock = anchor_wall + (ts - anchor_ts) */
+    bool anchored, anchored_to_camera;
+
+    /* Read by the status thread. */
+    atomic_int state;
+    atomic_uint_fast64_t frames_in, frames_out, bytes_out, segments, reconnects, last_msn;
+    atomic_int_fast64_t last_segment_wall_us;
+};
+
+const char *es_camera_state_name(enum es_camera_state state)
+{
+    switch (state) {
+    case ES_CAMERA_CONNECTING: return "connecting";
+    case ES_CAMERA_LIVE: return "live";
+    case ES_CAMERA_OFFLINE: return "offline";
+    case ES_CAMERA_STOPPED: return "stopped";
+    }
+    return "unknown";
+}
+
+static int64_t ticks_to_us(int64_t ticks)
+{
+    return ticks * 1000000 / ES_TICKS_PER_SECOND;
+}
+
+static int64_t wall_of(const struct es_camera *c, int64_t ticks)
+{
+    return c->anchor_wall_us + ticks_to_us(ticks - c->anchor_ticks);
+}
+
+/* Keeps the mapping from media time to wall clock that PROGRAM-DATE-TIME uses.
+ * The camera's own clock (RTCP sender reports) wins when present; arrival
+ * time otherwise, re-anchored if it drifts (a camera clock running fast or
+ * slow against ours). */
+static void update_clock(struct es_camera *c, int64_t ticks, int64_t capture_us, bool from_camera)
+{
+    if (c->anchored && (c->anchored_to_camera || !from_camera)) {
+        int64_t drift = capture_us - wall_of(c, ticks);
+        if (c->anchored_to_camera || (drift < MAX_CLOCK_DRIFT_US && drift > -MAX_CLOCK_DRIFT_US))
+            return;
+    }
+    if (from_camera && !c->anchored_to_camera)
+        es_log(ES_LOG_INFO, "source", "camera=%s event=clock source=rtcp", c->config->id);
+    c->anchored = true;
+    c->anchored_to_camera = from_camera;
+    c->anchor_ticks = ticks;
+    c->anchor_wall_us = capture_us;
+}
+
+static void publish_segment(void *opaque, const struct es_segment *segment)
+{
+    struct es_camera *c = opaque;
+    struct es_published_segment published = {
+        .msn = c->next_msn++,
+        .data = segment->data,
+        .duration = (double)segment->duration_ts / ES_TICKS_PER_SECOND,
+        .program_date_time_us = segment->program_date_time_us,
+        .discontinuity = segment->discontinuity,
+    };
+    for (size_t i = 0; i < c->sink_count; i++)
+        c->sinks[i]->publish(c->sinks[i], &published);
+    atomic_fetch_add(&c->segments, 1);
+    atomic_fetch_add(&c->bytes_out, es_blob_size(segment->data));
+    atomic_store(&c->last_msn, published.msn);
+    atomic_store(&c->last_segment_wall_us, es_clock_wall_us());
+}
+
+/* Output of the transcoder, in this connection's timeline. */
+static void on_transcoded(void *opaque, AVPacket *pkt)
+{
+    struct es_camera *c = opaque;
+    if (!c->streams_set) {
+        const AVCodecParameters *video = es_transcoder_video_params(c->transcoder);
+        if (!video)
+            return;
+        es_segmenter_set_streams(c->segmenter, video, es_transcoder_audio_params(c->transcoder));
+        c->streams_set = true;
+    }
+    if (pkt->dts > c->last_out_ticks)
+        c->last_out_ticks = pkt->dts;
+    if (pkt->stream_index == ES_MEDIA_VIDEO)
+        atomic_fetch_add(&c->frames_out, 1);
+    es_segmenter_write(c->segmenter, pkt, wall_of(c, pkt->dts));
+}
+
+/* Moves a packet from its stream's time base into the camera's continuous
+ * 90 kHz timeline. */
+static void rebase(struct es_camera *c, AVPacket *pkt, AVRational tb)
+{
+    av_packet_rescale_ts(pkt, tb, (AVRational){1, ES_TICKS_PER_SECOND});
+    if (c->conn_origin_ticks == AV_NOPTS_VALUE)
+        c->conn_origin_ticks = pkt->dts;
+    int64_t shift = c->run_base_ticks - c->conn_origin_ticks;
+    pkt->dts += shift;
+    pkt->pts += shift;
+}
+
+static bool stopping(const struct es_camera *c)
+{
+    return atomic_load(&c->stop);
+}
+
+static void tick_sinks(struct es_camera *c)
+{
+    for (size_t i = 0; i < c->sink_count; i++)
+        if (c->sinks[i]->tick)
+            c->sinks[i]->tick(c->sinks[i]);
+}
+
+/* Streams one connection until it fails or we stop. */
+static void run_connection(struct es_camera *c, struct es_source *source)
+{
+    const struct es_camera_config *cfg = c->config;
+    struct es_transcode_config tc = {
+        .camera_id = cfg->id,
+        .mode = cfg->transcode,
+        .target_width = cfg->target_width,
+        .target_fps = cfg->target_fps,
+        .segment_duration = cfg->segment_duration,
+        .audio_bitrate = cfg->audio_bitrate,
+    };
+    const AVStream *video = es_source_video(source);
+    const AVStream *audio = es_source_audio(source);
+    if (es_transcoder_create(&tc, video, audio, on_transcoded, c, &c->transcoder) != ES_OK) {
+        /* Unusable stream (e.g. passthrough of a non-H.264 camera): back off as
+         * for any other failure; the camera may be reconfigured meanwhile. */
+        return;
+    }
+    c->streams_set = false;
+    c->conn_origin_ticks = AV_NOPTS_VALUE;
+    c->run_base_ticks = c->last_out_ticks ? c->last_out_ticks + ES_TICKS_PER_SECOND
+                                          : TIMELINE_START_TICKS;
+    c->anchored = false;
+    c->anchored_to_camera = false;
+
+    AVPacket *pkt = av_packet_alloc();
+    int64_t last_tick = es_clock_mono_us();
+    enum es_err err;
+    for (;;) {
+        int64_t capture_us;
+        bool from_camera;
+        err = es_source_read(source, pkt, &capture_us, &from_camera);
+        if (err != ES_OK)
+            break;
+        const AVStream *st = pkt->stream_index == ES_MEDIA_VIDEO ? video : audio;
+        if (pkt->dts == AV_NOPTS_VALUE || !st) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        rebase(c, pkt, st->time_base);
+        if (atomic_load(&c->state) != ES_CAMERA_LIVE)
+            atomic_store(&c->state, ES_CAMERA_LIVE);
+        if (pkt->stream_index == ES_MEDIA_VIDEO) {
+            atomic_fetch_add(&c->frames_in, 1);
+            update_clock(c, pkt->dts, capture_us, from_camera);
+        }
+        es_transcoder_send(c->transcoder, pkt);
+        av_packet_unref(pkt);
+
+        int64_t now = es_clock_mono_us();
+        if (now - last_tick > 1000000) {
+            tick_sinks(c);
+            last_tick = now;
+        }
+    }
+    av_packet_free(&pkt);
+    if (err != ES_ERR_STOPPED)
+        es_log(ES_LOG_WARN, "source", "camera=%s event=disconnected reason=\"%s\" url=%s", cfg->id,
+               es_strerror(err), c->safe_url);
+    es_transcoder_flush(c->transcoder);
+    es_segmenter_flush(c->segmenter);
+    es_segmenter_mark_discontinuity(c->segmenter);
+    es_transcoder_destroy(c->transcoder);
+    c->transcoder = NULL;
+}
+
+/* Sleeps for the backoff delay in small steps, ticking sinks (delayed deletes)
+ * and waking at once on stop. */
+static void backoff_sleep(struct es_camera *c, unsigned delay_ms)
+{
+    int64_t until = es_clock_mono_us() + (int64_t)delay_ms * 1000;
+    while (!stopping(c)) {
+        int64_t left = until - es_clock_mono_us();
+        if (left <= 0)
+            break;
+        es_clock_sleep_us(left < 100000 ? left : 100000);
+    }
+    tick_sinks(c);
+}
+
+static void *camera_main(void *arg)
+{
+    struct es_camera *c = arg;
+    const struct es_camera_config *cfg = c->config;
+    struct es_source_config sc = {
+        .camera_id = cfg->id,
+        .url = cfg->rtsp_url,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .read_timeout_ms = cfg->read_timeout_ms,
+        .want_audio = cfg->audio != ES_AUDIO_OFF,
+        .stop = &c->stop,
+    };
+    unsigned delay_ms = cfg->reconnect_min_ms;
+    bool first_attempt = true;
+    while (!stopping(c)) {
+        atomic_store(&c->state, ES_CAMERA_CONNECTING);
+        struct es_source *source = NULL;
+        if (es_source_open(&sc, &source) == ES_OK) {
+            es_log(ES_LOG_INFO, "source", "camera=%s event=connected url=%s", cfg->id, c->safe_url);
+            if (!first_attempt)
+                atomic_fetch_add(&c->reconnects, 1);
+            int64_t connected_at = es_clock_mono_us();
+            run_connection(c, source);
+            es_source_close(source);
+            /* A connection that streamed for a while resets the backoff; one
+             * that fails at once (bad stream) keeps backing off. */
+            if (es_clock_mono_us() - connected_at > 5000000)
+                delay_ms = cfg->reconnect_min_ms;
+        }
+        first_attempt = false;
+        if (stopping(c))
+            break;
+        atomic_store(&c->state, ES_CAMERA_OFFLINE);
+        backoff_sleep(c, delay_ms);
+        delay_ms = delay_ms * 2 > cfg->reconnect_max_ms ? cfg->reconnect_max_ms : delay_ms * 2;
+    }
+    atomic_store(&c->state, ES_CAMERA_STOPPED);
+    return NULL;
+}
+
+enum es_err es_camera_create(const struct es_camera_config *config, struct es_sink **sinks_take,
+                             size_t sink_count, struct es_camera **out)
+{
+    struct es_camera *c = es_calloc(1, sizeof(*c));
+    c->config = config;
+    es_url_redact(config->rtsp_url, c->safe_url, sizeof(c->safe_url));
+    c->sinks = es_calloc(sink_count, sizeof(*c->sinks));
+    memcpy(c->sinks, sinks_take, sink_count * sizeof(*c->sinks));
+    c->sink_count = sink_count;
+    atomic_init(&c->stop, false);
+    atomic_init(&c->state, ES_CAMERA_CONNECTING);
+
+    struct es_segmenter_config sc = {
+        .camera_id = config->id,
+        .target_duration = config->segment_duration,
+    };
+    es_segmenter_create(&sc, publish_segment, c, &c->segmenter);
+
+    /* Continue the media sequence after whatever any sink already holds, and
+     * mark the join: names are never reused (DESIGN invariant 2). */
+    bool have_previous = false;
+    uint64_t last = 0;
+    for (size_t i = 0; i < sink_count; i++) {
+        uint64_t msn;
+        if (c->sinks[i]->last_msn(c->sinks[i], &msn) && (!have_previous || msn > last)) {
+            last = msn;
+            have_previous = true;
+        }
+    }
+    c->next_msn = have_previous ? last + 1 : 0;
+    if (have_previous) {
+        es_segmenter_mark_discontinuity(c->segmenter);
+        es_log(ES_LOG_INFO, "stream", "camera=%s event=resume next_msn=%" PRIu64, config->id,
+               c->next_msn);
+    }
+    *out = c;
+    return ES_OK;
+}
+
+enum es_err es_camera_start(struct es_camera *c)
+{
+    if (pthread_create(&c->thread, NULL, camera_main, c) != 0)
+        return ES_ERR_IO;
+    c->thread_started = true;
+    return ES_OK;
+}
+
+void es_camera_request_stop(struct es_camera *c)
+{
+    atomic_store(&c->stop, true);
+}
+
+void es_camera_destroy(struct es_camera *c)
+{
+    if (!c)
+        return;
+    es_camera_request_stop(c);
+    if (c->thread_started)
+        pthread_join(c->thread, NULL);
+    es_segmenter_destroy(c->segmenter);
+    for (size_t i = 0; i < c->sink_count; i++)
+        c->sinks[i]->destroy(c->sinks[i]);
+    free(c->sinks);
+    free(c);
+}
+
+const struct es_camera_config *es_camera_config(const struct es_camera *c)
+{
+    return c->config;
+}
+
+void es_camera_stats(const struct es_camera *c, struct es_camera_stats *out)
+{
+    out->state = (enum es_camera_state)atomic_load(&c->state);
+    out->frames_in = atomic_load(&c->frames_in);
+    out->frames_out = atomic_load(&c->frames_out);
+    out->bytes_out = atomic_load(&c->bytes_out);
+    out->segments = atomic_load(&c->segments);
+    out->reconnects = atomic_load(&c->reconnects);
+    out->last_msn = atomic_load(&c->last_msn);
+    out->last_segment_wall_us = atomic_load(&c->last_segment_wall_us);
+}

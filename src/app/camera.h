@@ -1,0 +1,45 @@
+/* One camera's pipeline: source → transcode → segment → sinks, on its own
+ * thread, reconnecting with capped exponential backoff for as long as the
+ * daemon runs. One camera's trouble never touches another's thread. */
+#ifndef ES_APP_CAMERA_H
+#define ES_APP_CAMERA_H
+
+#include "config/config.h"
+#include "core/error.h"
+#include "sink/sink.h"
+
+#include <stdint.h>
+
+enum es_camera_state {
+    ES_CAMERA_CONNECTING = 0,
+    ES_CAMERA_LIVE,
+    ES_CAMERA_OFFLINE, /* waiting to reconnect */
+    ES_CAMERA_STOPPED,
+};
+
+struct es_camera_stats {
+    enum es_camera_state state;
+    uint64_t frames_in;       /* video frames from the camera */
+    uint64_t frames_out;      /* video frames into segments */
+    uint64_t bytes_out;       /* segment bytes */
+    uint64_t segments;        /* segments published */
+    uint64_t reconnects;
+    uint64_t last_msn;
+    int64_t last_segment_wall_us; /* 0 before the first */
+};
+
+struct es_camera;
+
+/* `config` must outlive the camera. Sinks are taken: the camera destroys them. */
+enum es_err es_camera_create(const struct es_camera_config *config, struct es_sink **sinks_take,
+                             size_t sink_count, struct es_camera **out);
+enum es_err es_camera_start(struct es_camera *camera);
+/* Asks the thread to stop (returns at once); es_camera_destroy() joins it. */
+void es_camera_request_stop(struct es_camera *camera);
+void es_camera_destroy(struct es_camera *camera); /* NULL is fine */
+
+const struct es_camera_config *es_camera_config(const struct es_camera *camera);
+void es_camera_stats(const struct es_camera *camera, struct es_camera_stats *out);
+const char *es_camera_state_name(enum es_camera_state state);
+
+#endif

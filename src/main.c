@@ -1,0 +1,221 @@
+/* edgestream: IP cameras to live HLS on a small edge box.
+ *
+ * Exit status: 0 clean stop; 1 runtime failure (e.g. the output directory
+ * cannot be created); 2 usage or configuration error. */
+#include "app/app.h"
+#include "config/config.h"
+#include "core/log.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static atomic_bool stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stop_requested, true);
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: edgestream [--config FILE] (--camera ID | --all) [options]\n"
+          "\n"
+          "Streams IP cameras to live HLS (replaces live_stream.py + ffmpeg).\n"
+          "\n"
+          "  -c, --config FILE     cameras.yaml to read (default: cameras.yaml)\n"
+          "      --camera ID       stream this camera (as live_stream.py --camera ID)\n"
+          "      --all             stream every enabled camera in one process\n"
+          "      --root DIR        local storage root (overrides storage: local root)\n"
+          "      --check           validate the config and exit (0 ok, 2 errors)\n"
+          "      --print-ffmpeg    print the reference design's ffmpeg command for the\n"
+          "                        camera (or every camera) and exit\n"
+          "      --duration SECS   stop cleanly after SECS seconds\n"
+          "      --log-level L     error, warn, info (default) or debug\n"
+          "  -q, --quiet           no status line\n"
+          "      --help-config     print the configuration reference (Markdown)\n"
+          "  -V, --version         print the version\n"
+          "  -h, --help            this help\n"
+          "\n"
+          "Exit status: 0 clean stop, 1 runtime failure, 2 usage or config error.\n",
+          out);
+}
+
+enum {
+    OPT_CAMERA = 256,
+    OPT_ALL,
+    OPT_ROOT,
+    OPT_CHECK,
+    OPT_PRINT_FFMPEG,
+    OPT_DURATION,
+    OPT_LOG_LEVEL,
+    OPT_HELP_CONFIG,
+};
+
+struct cli {
+    const char *config_path;
+    const char *camera_id;
+    const char *root;
+    const char *log_level;
+    bool all, check, print_ffmpeg, quiet, help_config;
+    double duration;
+};
+
+static int parse_args(int argc, char **argv, struct cli *cli)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"camera", required_argument, NULL, OPT_CAMERA},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"root", required_argument, NULL, OPT_ROOT},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"print-ffmpeg", no_argument, NULL, OPT_PRINT_FFMPEG},
+        {"duration", required_argument, NULL, OPT_DURATION},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cli->config_path = "cameras.yaml";
+    int opt;
+    char *end;
+    while ((opt = getopt_long(argc, argv, "c:qVh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': cli->config_path = optarg; break;
+        case OPT_CAMERA: cli->camera_id = optarg; break;
+        case OPT_ALL: cli->all = true; break;
+        case OPT_ROOT: cli->root = optarg; break;
+        case OPT_CHECK: cli->check = true; break;
+        case OPT_PRINT_FFMPEG: cli->print_ffmpeg = true; break;
+        case OPT_DURATION:
+            cli->duration = strtod(optarg, &end);
+            if (*end || cli->duration <= 0) {
+                fprintf(stderr, "edgestream: --duration: '%s' is not a positive number\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_LOG_LEVEL:
+            if (es_log_level_parse(optarg) < 0) {
+                fprintf(stderr, "edgestream: --log-level: '%s' is not error, warn, info or debug\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            cli->log_level = optarg;
+            break;
+        case 'q': cli->quiet = true; break;
+        case OPT_HELP_CONFIG: cli->help_config = true; break;
+        case 'V': printf("edgestream %s\n", ES_VERSION); exit(0);
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "edgestream: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (cli->camera_id && cli->all) {
+        fprintf(stderr, "edgestream: --camera and --all exclude each other\n");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int print_ffmpeg_commands(const struct es_config *config, const struct cli *cli)
+{
+    for (size_t i = 0; i < config->camera_count; i++) {
+        const struct es_camera_config *cam = &config->cameras[i];
+        if (cli->camera_id && strcmp(cam->id, cli->camera_id) != 0)
+            continue;
+        char dir[1024], command[4096];
+        snprintf(dir, sizeof(dir), "%s/%s/%s", cli->root ? cli->root : config->local.root,
+                 cam->location, cam->id);
+        es_config_ffmpeg_command(cam, dir, false, command, sizeof(command));
+        printf("# %s (%s)\n%s\n", cam->id, cam->name, command);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = {0};
+    int status = parse_args(argc, argv, &cli);
+    if (status)
+        return status;
+    if (cli.help_config) {
+        es_config_print_reference(stdout);
+        return 0;
+    }
+
+    struct es_config config = {0};
+    struct es_config_error error = {0};
+    enum es_err err = es_config_load(cli.config_path, &config, &error);
+    if (err != ES_OK) {
+        char message[1024];
+        es_config_error_format(&error, message, sizeof(message));
+        fprintf(stderr, "edgestream: %s\n", message);
+        return EXIT_USAGE;
+    }
+    if (cli.log_level || config.log_level)
+        es_log_set_level(es_log_level_parse(cli.log_level ? cli.log_level : config.log_level));
+
+    if (cli.camera_id && !es_config_find_camera(&config, cli.camera_id)) {
+        fprintf(stderr, "edgestream: %s: no camera with id '%s' (have:", cli.config_path,
+                cli.camera_id);
+        for (size_t i = 0; i < config.camera_count; i++)
+            fprintf(stderr, " %s", config.cameras[i].id);
+        fputs(")\n", stderr);
+        es_config_free(&config);
+        return EXIT_USAGE;
+    }
+    if (cli.check) {
+        size_t enabled = 0;
+        for (size_t i = 0; i < config.camera_count; i++)
+            enabled += config.cameras[i].enabled;
+        printf("config ok: %zu cameras (%zu enabled)\n", config.camera_count, enabled);
+        es_config_free(&config);
+        return 0;
+    }
+    if (cli.print_ffmpeg) {
+        status = print_ffmpeg_commands(&config, &cli);
+        es_config_free(&config);
+        return status;
+    }
+    if (!cli.camera_id && !cli.all) {
+        fprintf(stderr, "edgestream: say which camera: --camera ID or --all\n");
+        usage(stderr);
+        es_config_free(&config);
+        return EXIT_USAGE;
+    }
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct es_app_options options = {
+        .camera_id = cli.camera_id,
+        .all_cameras = cli.all,
+        .root = cli.root,
+        .duration = cli.duration,
+        .status_line = !cli.quiet,
+        .stop = &stop_requested,
+    };
+    err = es_app_run(&config, &options);
+    es_config_free(&config);
+    if (err == ES_ERR_NOT_FOUND) {
+        fprintf(stderr, "edgestream: no enabled camera to stream in %s\n", cli.config_path);
+        return EXIT_USAGE;
+    }
+    return err == ES_OK ? 0 : EXIT_RUNTIME;
+}

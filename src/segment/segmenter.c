@@ -1,0 +1,199 @@
+#include "segment/segmenter.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/ffmpeg_compat.h"
+#include "core/log.h"
+#include "source/source.h"
+
+#include <libavformat/avformat.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* A keyframe this close before the target still counts as "at" the target:
+ * frame timestamps are rounded to 90 kHz ticks. */
+#define CUT_TOLERANCE_TICKS (ES_TICKS_PER_SECOND / 100)
+
+struct es_segmenter {
+    const char *camera_id;
+    int64_t target_ticks;
+    es_segment_emit_fn emit;
+    void *opaque;
+
+    AVCodecParameters *video_params, *audio_params;
+
+    AVFormatContext *muxer;    /* the open segment, NULL between segments */
+    AVPacket *scratch;
+    int64_t start_ts;
+    int64_t pdt_us;
+    int64_t last_video_ts;
+    int64_t video_frame_ticks; /* latest frame interval, for the last segment's end */
+    bool discontinuity_pending;
+    bool long_gop_warned;
+};
+
+enum es_err es_segmenter_create(const struct es_segmenter_config *config, es_segment_emit_fn emit,
+                                void *opaque, struct es_segmenter **out)
+{
+    struct es_segmenter *s = es_calloc(1, sizeof(*s));
+    s->camera_id = config->camera_id;
+    s->target_ticks = llround(config->target_duration * ES_TICKS_PER_SECOND);
+    s->emit = emit;
+    s->opaque = opaque;
+    s->scratch = av_packet_alloc();
+    *out = s;
+    return ES_OK;
+}
+
+static void discard_muxer(struct es_segmenter *s)
+{
+    if (!s->muxer)
+        return;
+    if (s->muxer->pb) {
+        uint8_t *buf = NULL;
+        avio_close_dyn_buf(s->muxer->pb, &buf);
+        av_free(buf);
+    }
+    avformat_free_context(s->muxer);
+    s->muxer = NULL;
+}
+
+void es_segmenter_destroy(struct es_segmenter *s)
+{
+    if (!s)
+        return;
+    discard_muxer(s);
+    avcodec_parameters_free(&s->video_params);
+    avcodec_parameters_free(&s->audio_params);
+    av_packet_free(&s->scratch);
+    free(s);
+}
+
+void es_segmenter_set_streams(struct es_segmenter *s, const AVCodecParameters *video,
+                              const AVCodecParameters *audio)
+{
+    es_segmenter_flush(s);
+    avcodec_parameters_free(&s->video_params);
+    avcodec_parameters_free(&s->audio_params);
+    s->video_params = avcodec_parameters_alloc();
+    avcodec_parameters_copy(s->video_params, video);
+    if (audio) {
+        s->audio_params = avcodec_parameters_alloc();
+        avcodec_parameters_copy(s->audio_params, audio);
+    }
+}
+
+static void add_stream(AVFormatContext *muxer, const AVCodecParameters *params)
+{
+    AVStream *st = avformat_new_stream(muxer, NULL);
+    avcodec_parameters_copy(st->codecpar, params);
+    st->codecpar->codec_tag = 0;
+    st->time_base = (AVRational){1, ES_TICKS_PER_SECOND};
+}
+
+static enum es_err open_segment(struct es_segmenter *s, int64_t start_ts, int64_t wall_us)
+{
+    AVFormatContext *muxer = NULL;
+    int ret = avformat_alloc_output_context2(&muxer, NULL, "mpegts", NULL);
+    if (ret < 0)
+        return ES_ERR_CODEC;
+    add_stream(muxer, s->video_params);
+    if (s->audio_params)
+        add_stream(muxer, s->audio_params);
+    if (avio_open_dyn_buf(&muxer->pb) < 0)
+        abort();
+    ret = avformat_write_header(muxer, NULL);
+    if (ret < 0) {
+        char errbuf[AV_ERROR_MAX_STRING_SIZE];
+        es_log(ES_LOG_ERROR, "segment", "camera=%s event=muxer_failed error=\"%s\"", s->camera_id,
+               es_av_err(ret, errbuf, sizeof(errbuf)));
+        s->muxer = muxer;
+        discard_muxer(s);
+        return ES_ERR_CODEC;
+    }
+    s->muxer = muxer;
+    s->start_ts = start_ts;
+    s->pdt_us = wall_us;
+    return ES_OK;
+}
+
+static void close_segment(struct es_segmenter *s, int64_t end_ts)
+{
+    if (!s->muxer)
+        return;
+    av_write_trailer(s->muxer);
+    uint8_t *buf = NULL;
+    int size = avio_close_dyn_buf(s->muxer->pb, &buf);
+    s->muxer->pb = NULL;
+    bool has_audio = s->muxer->nb_streams > 1;
+    avformat_free_context(s->muxer);
+    s->muxer = NULL;
+
+    struct es_segment segment = {
+        .data = es_blob_take(buf, (size_t)size, av_free),
+        .start_ts = s->start_ts,
+        .duration_ts = end_ts - s->start_ts,
+        .program_date_time_us = s->pdt_us,
+        .discontinuity = s->discontinuity_pending,
+        .has_audio = has_audio,
+    };
+    s->discontinuity_pending = false;
+    s->emit(s->opaque, &segment);
+    es_blob_unref(segment.data);
+}
+
+enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt, int64_t wall_us)
+{
+    if (!s->video_params)
+        return ES_ERR_INVALID;
+    bool video = pkt->stream_index == ES_MEDIA_VIDEO;
+    bool keyframe = video && (pkt->flags & AV_PKT_FLAG_KEY);
+
+    if (keyframe && s->muxer && pkt->dts - s->start_ts >= s->target_ticks - CUT_TOLERANCE_TICKS)
+        close_segment(s, pkt->dts);
+    if (!s->muxer) {
+        if (!keyframe)
+            return ES_OK; /* a segment must start with a keyframe */
+        enum es_err err = open_segment(s, pkt->dts, wall_us);
+        if (err != ES_OK)
+            return err;
+    }
+    if (video) {
+        if (pkt->dts > s->last_video_ts && s->last_video_ts > s->start_ts)
+            s->video_frame_ticks = pkt->dts - s->last_video_ts;
+        s->last_video_ts = pkt->dts;
+        if (!s->long_gop_warned && pkt->dts - s->start_ts > s->target_ticks * 3 / 2) {
+            /* Only passthrough can get here: the camera decides keyframes. */
+            s->long_gop_warned = true;
+            es_log(ES_LOG_WARN, "segment",
+                   "camera=%s event=long_gop target=%.3f hint=\"the camera's keyframe interval is "
+                   "longer than segment_duration; set its GOP/I-frame interval to at most the "
+                   "segment duration, or raise segment_duration\"",
+                   s->camera_id, (double)s->target_ticks / ES_TICKS_PER_SECOND);
+        }
+    } else if (s->muxer->nb_streams < 2) {
+        return ES_OK; /* audio appeared after this segment began */
+    }
+
+    av_packet_ref(s->scratch, pkt);
+    s->scratch->stream_index = video ? 0 : 1;
+    int ret = av_write_frame(s->muxer, s->scratch);
+    av_packet_unref(s->scratch);
+    if (ret < 0) {
+        char errbuf[AV_ERROR_MAX_STRING_SIZE];
+        es_log(ES_LOG_WARN, "segment", "camera=%s event=write_failed error=\"%s\"", s->camera_id,
+               es_av_err(ret, errbuf, sizeof(errbuf)));
+    }
+    return ES_OK;
+}
+
+void es_segmenter_flush(struct es_segmenter *s)
+{
+    if (s->muxer)
+        close_segment(s, s->last_video_ts + s->video_frame_ticks);
+}
+
+void es_segmenter_mark_discontinuity(struct es_segmenter *s)
+{
+    s->discontinuity_pending = true;
+}

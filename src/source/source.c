@@ -1,0 +1,312 @@
+#include "source/source.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/ffmpeg_compat.h"
+#include "core/log.h"
+#include "core/url.h"
+
+#include <libavdevice/avdevice.h>
+#include <libavutil/opt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct es_source {
+    enum es_source_kind kind;
+    const char *camera_id;
+    AVFormatContext *input;
+    int video_index, audio_index; /* input stream indices; audio -1 when none */
+
+    /* Interrupt callback state: FFmpeg polls this during every blocking call. */
+    const atomic_bool *stop;
+    int64_t deadline_us; /* monotonic */
+    unsigned read_timeout_ms;
+
+    /* Pacing and looping for file and test-pattern sources, which libavformat
+     * would otherwise deliver as fast as it can decode. */
+    bool paced;
+    int64_t pace_origin_mono_us;
+    int64_t pace_origin_media_us;
+    int64_t loop_offset_us;  /* added to every timestamp after a loop */
+    int64_t last_end_us;     /* end of the latest packet, media time */
+};
+
+static void init_ffmpeg_once(void)
+{
+    avdevice_register_all();
+    avformat_network_init();
+}
+
+static int interrupt_cb(void *opaque)
+{
+    struct es_source *s = opaque;
+    if (s->stop && atomic_load(s->stop))
+        return 1;
+    return es_clock_mono_us() > s->deadline_us;
+}
+
+int es_source_kind_of(const char *url)
+{
+    if (strncmp(url, "rtsp://", 7) == 0 || strncmp(url, "rtsps://", 8) == 0)
+        return ES_SOURCE_RTSP;
+    if (strncmp(url, "v4l2://", 7) == 0)
+        return ES_SOURCE_V4L2;
+    if (strncmp(url, "file:", 5) == 0)
+        return ES_SOURCE_FILE;
+    if (strncmp(url, "test:", 5) == 0)
+        return ES_SOURCE_TEST_PATTERN;
+    return -1;
+}
+
+/* Reads an integer query parameter of a test:// URL, e.g. test://?width=640. */
+static int query_int(const char *url, const char *name, int fallback)
+{
+    const char *q = strchr(url, '?');
+    size_t n = strlen(name);
+    while (q) {
+        q++;
+        if (strncmp(q, name, n) == 0 && q[n] == '=')
+            return atoi(q + n + 1);
+        q = strchr(q, '&');
+    }
+    return fallback;
+}
+
+/* Builds what avformat_open_input needs for each kind: the input format, the
+ * "file name" it expects and its options. */
+static const AVInputFormat *prepare_input(const struct es_source_config *c, int kind, char *name,
+                                          size_t name_size, AVDictionary **opts)
+{
+    char timeout_us[32];
+    switch (kind) {
+    case ES_SOURCE_RTSP:
+        snprintf(name, name_size, "%s", c->url);
+        snprintf(timeout_us, sizeof(timeout_us), "%u", c->read_timeout_ms * 1000u);
+        av_dict_set(opts, "rtsp_transport", "tcp", 0);
+        av_dict_set(opts, "timeout", timeout_us, 0);
+        /* Over TCP nothing is reordered; the default 100 ms reorder delay would
+         * only add latency. */
+        av_dict_set(opts, "reorder_queue_size", "0", 0);
+        if (!c->want_audio)
+            av_dict_set(opts, "allowed_media_types", "video", 0);
+        return NULL;
+    case ES_SOURCE_V4L2:
+        snprintf(name, name_size, "%s", c->url + strlen("v4l2://"));
+        return av_find_input_format("video4linux2");
+    case ES_SOURCE_FILE: {
+        const char *path = c->url + strlen("file:");
+        if (strncmp(path, "//", 2) == 0)
+            path += 2;
+        snprintf(name, name_size, "%s", path);
+        return NULL;
+    }
+    case ES_SOURCE_TEST_PATTERN: {
+        int width = query_int(c->url, "width", 1280);
+        int height = query_int(c->url, "height", 720);
+        int fps = query_int(c->url, "fps", 25);
+        int audio = query_int(c->url, "audio", 1) && c->want_audio;
+        snprintf(name, name_size,
+                 "testsrc2=size=%dx%d:rate=%d[out0]%s", width, height, fps,
+                 audio ? ";sine=frequency=440:sample_rate=48000[out1]" : "");
+        return av_find_input_format("lavfi");
+    }
+    }
+    return NULL;
+}
+
+enum es_err es_source_open(const struct es_source_config *config, struct es_source **out)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_ffmpeg_once);
+
+    *out = NULL;
+    int kind = es_source_kind_of(config->url);
+    char safe_url[512];
+    es_url_redact(config->url, safe_url, sizeof(safe_url));
+    if (kind < 0) {
+        es_log(ES_LOG_ERROR, "source", "camera=%s event=unsupported_url url=%s", config->camera_id,
+               safe_url);
+        return ES_ERR_UNSUPPORTED;
+    }
+
+    struct es_source *s = es_calloc(1, sizeof(*s));
+    s->kind = (enum es_source_kind)kind;
+    s->camera_id = config->camera_id;
+    s->stop = config->stop;
+    s->read_timeout_ms = config->read_timeout_ms;
+    s->audio_index = -1;
+    s->paced = kind == ES_SOURCE_FILE || kind == ES_SOURCE_TEST_PATTERN;
+
+    s->input = avformat_alloc_context();
+    s->input->interrupt_callback.callback = interrupt_cb;
+    s->input->interrupt_callback.opaque = s;
+    s->deadline_us = es_clock_mono_us() + (int64_t)config->connect_timeout_ms * 1000;
+
+    char name[1024];
+    AVDictionary *opts = NULL;
+    const AVInputFormat *format = prepare_input(config, kind, name, sizeof(name), &opts);
+    int ret = avformat_open_input(&s->input, name, format, &opts);
+    av_dict_free(&opts);
+    char errbuf[AV_ERROR_MAX_STRING_SIZE];
+    if (ret < 0) {
+        es_log(ES_LOG_WARN, "source", "camera=%s event=open_failed url=%s error=\"%s\"",
+               config->camera_id, safe_url, es_av_err(ret, errbuf, sizeof(errbuf)));
+        s->input = NULL; /* freed by avformat_open_input on failure */
+        es_source_close(s);
+        return config->stop && atomic_load(config->stop) ? ES_ERR_STOPPED : ES_ERR_SOURCE;
+    }
+
+    /* RTSP gives complete codec parameters in its SDP; probing would read
+     * seconds of video before the first packet reaches us, which is exactly the
+     * delay a reconnect must not have. Files and devices need the probe. */
+    if (kind != ES_SOURCE_RTSP) {
+        ret = avformat_find_stream_info(s->input, NULL);
+        if (ret < 0) {
+            es_log(ES_LOG_WARN, "source", "camera=%s event=probe_failed url=%s error=\"%s\"",
+                   config->camera_id, safe_url, es_av_err(ret, errbuf, sizeof(errbuf)));
+            es_source_close(s);
+            return ES_ERR_SOURCE;
+        }
+    }
+
+    s->video_index = -1;
+    for (unsigned i = 0; i < s->input->nb_streams; i++) {
+        enum AVMediaType type = s->input->streams[i]->codecpar->codec_type;
+        if (type == AVMEDIA_TYPE_VIDEO && s->video_index < 0)
+            s->video_index = (int)i;
+        else if (type == AVMEDIA_TYPE_AUDIO && s->audio_index < 0 && config->want_audio)
+            s->audio_index = (int)i;
+    }
+    for (unsigned i = 0; i < s->input->nb_streams; i++)
+        if ((int)i != s->video_index && (int)i != s->audio_index)
+            s->input->streams[i]->discard = AVDISCARD_ALL;
+    if (s->video_index < 0) {
+        es_log(ES_LOG_WARN, "source", "camera=%s event=no_video url=%s", config->camera_id,
+               safe_url);
+        es_source_close(s);
+        return ES_ERR_SOURCE;
+    }
+    s->pace_origin_mono_us = AV_NOPTS_VALUE;
+    *out = s;
+    return ES_OK;
+}
+
+void es_source_close(struct es_source *source)
+{
+    if (!source)
+        return;
+    if (source->input)
+        avformat_close_input(&source->input);
+    free(source);
+}
+
+const AVStream *es_source_video(const struct es_source *source)
+{
+    return source->input->streams[source->video_index];
+}
+
+const AVStream *es_source_audio(const struct es_source *source)
+{
+    return source->audio_index >= 0 ? source->input->streams[source->audio_index] : NULL;
+}
+
+enum es_source_kind es_source_kind(const struct es_source *source)
+{
+    return source->kind;
+}
+
+/* Files end; a looping file continues with timestamps shifted past the end of
+ * the previous pass, so downstream sees one continuous stream. */
+static int rewind_file(struct es_source *s)
+{
+    int ret = av_seek_frame(s->input, -1, 0, AVSEEK_FLAG_BACKWARD);
+    if (ret >= 0)
+        s->loop_offset_us = s->last_end_us;
+    return ret;
+}
+
+static void shift_packet(AVPacket *pkt, AVRational tb, int64_t offset_us)
+{
+    int64_t shift = av_rescale_q(offset_us, AV_TIME_BASE_Q, tb);
+    if (pkt->pts != AV_NOPTS_VALUE)
+        pkt->pts += shift;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        pkt->dts += shift;
+}
+
+/* Sleeps until the packet's media time is due on the monotonic clock. */
+static void pace(struct es_source *s, int64_t media_us)
+{
+    int64_t now = es_clock_mono_us();
+    if (s->pace_origin_mono_us == AV_NOPTS_VALUE) {
+        s->pace_origin_mono_us = now;
+        s->pace_origin_media_us = media_us;
+        return;
+    }
+    int64_t due = s->pace_origin_mono_us + (media_us - s->pace_origin_media_us);
+    while (due > now && !(s->stop && atomic_load(s->stop))) {
+        es_clock_sleep_us(due - now > 50000 ? 50000 : due - now);
+        now = es_clock_mono_us();
+    }
+}
+
+enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *capture_us,
+                           bool *capture_from_camera_clock)
+{
+    struct es_source *s = source;
+    char errbuf[AV_ERROR_MAX_STRING_SIZE];
+    for (;;) {
+        s->deadline_us = es_clock_mono_us() + (int64_t)s->read_timeout_ms * 1000;
+        int ret = av_read_frame(s->input, pkt);
+        if (ret == AVERROR_EOF && s->kind == ES_SOURCE_FILE && s->last_end_us > s->loop_offset_us) {
+            if (rewind_file(s) >= 0)
+                continue;
+        }
+        if (ret < 0) {
+            if (s->stop && atomic_load(s->stop))
+                return ES_ERR_STOPPED;
+            es_log(ES_LOG_WARN, "source", "camera=%s event=read_failed error=\"%s\"", s->camera_id,
+                   es_av_err(ret, errbuf, sizeof(errbuf)));
+            return ret == AVERROR_EXIT ? ES_ERR_TIMEOUT : ES_ERR_SOURCE;
+        }
+        if (pkt->stream_index != s->video_index && pkt->stream_index != s->audio_index) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        break;
+    }
+
+    AVStream *st = s->input->streams[pkt->stream_index];
+    pkt->stream_index = pkt->stream_index == s->video_index ? ES_MEDIA_VIDEO : ES_MEDIA_AUDIO;
+    if (pkt->dts == AV_NOPTS_VALUE)
+        pkt->dts = pkt->pts; /* RTP carries only presentation times */
+    if (pkt->pts == AV_NOPTS_VALUE)
+        pkt->pts = pkt->dts;
+
+    *capture_us = es_clock_wall_us();
+    *capture_from_camera_clock = false;
+
+    if (s->paced && pkt->dts != AV_NOPTS_VALUE) {
+        shift_packet(pkt, st->time_base, s->loop_offset_us);
+        int64_t media_us = av_rescale_q(pkt->dts, st->time_base, AV_TIME_BASE_Q);
+        int64_t duration_us = av_rescale_q(pkt->duration, st->time_base, AV_TIME_BASE_Q);
+        if (media_us + duration_us > s->last_end_us)
+            s->last_end_us = media_us + duration_us;
+        pace(s, media_us);
+        *capture_us = es_clock_wall_us();
+    }
+
+    /* RTCP sender reports: libavformat attaches the sender's wall clock for the
+     * packet as producer reference time once the first report has arrived. */
+    size_t prft_size = 0;
+    const AVProducerReferenceTime *prft =
+        (const AVProducerReferenceTime *)av_packet_get_side_data(pkt, AV_PKT_DATA_PRFT,
+                                                                 &prft_size);
+    if (prft && prft_size >= sizeof(*prft) && prft->wallclock > 0) {
+        *capture_us = prft->wallclock;
+        *capture_from_camera_clock = true;
+    }
+    return ES_OK;
+}
