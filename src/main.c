@@ -4,6 +4,7 @@
  * cannot be created); 2 usage or configuration error. */
 #include "app/app.h"
 #include "config/config.h"
+#include "core/ffmpeg_log.h"
 #include "core/log.h"
 
 #include <getopt.h>
@@ -195,6 +196,8 @@ int main(int argc, char **argv)
         es_config_free(&config);
         return EXIT_USAGE;
     }
+
+    es_ffmpeg_log_init();
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;

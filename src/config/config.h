@@ -23,11 +23,11 @@ enum es_audio_mode {
 /* Latency profiles: the reference design's table plus `ll`. */
 struct es_profile {
     const char *name;
-    double segment_duration;       /* seconds */
+    double segment_duration; /* seconds */
     unsigned segments_to_keep;
-    unsigned player_sync_count;    /* hls.js liveSyncDurationCount */
+    unsigned player_sync_count;        /* hls.js liveSyncDurationCount */
     unsigned player_max_latency_count; /* hls.js liveMaxLatencyDurationCount */
-    double part_target;            /* seconds; 0 = no LL-HLS parts */
+    double part_target;                /* seconds; 0 = no LL-HLS parts */
 };
 
 /* Returns NULL for an unknown name. */
@@ -36,40 +36,40 @@ const struct es_profile *es_profile_find(const char *name);
 const struct es_profile *es_profiles(void);
 
 struct es_camera_config {
-    char *id;              /* required; [A-Za-z0-9_-]{1,64}, used in paths */
-    char *name;            /* defaults to id */
-    char *rtsp_url;        /* rtsp://, rtsps://, v4l2:///dev/videoN, file:///path, test:// */
-    char *use_case;        /* carried through from the reference design */
-    char *location;        /* storage path component, default "location_1" */
-    char *profile;         /* NULL when none was named */
-    bool enabled;          /* default true */
+    char *id;       /* required; [A-Za-z0-9_-]{1,64}, used in paths */
+    char *name;     /* defaults to id */
+    char *rtsp_url; /* rtsp://, rtsps://, v4l2:///dev/videoN, file:///path, test:// */
+    char *use_case; /* carried through from the reference design */
+    char *location; /* storage path component, default "location_1" */
+    char *profile;  /* NULL when none was named */
+    bool enabled;   /* default true */
 
-    unsigned target_width;     /* default 854; odd values are rounded up to even */
-    unsigned target_fps;       /* default 15, 1..120 */
-    double segment_duration;   /* default 2 s, 0.5..60 */
-    unsigned segments_to_keep; /* default 5, 3..1000 */
+    unsigned target_width;            /* default 854; odd values are rounded up to even */
+    unsigned target_fps;              /* default 15, 1..120 */
+    double segment_duration;          /* default 2 s, 0.5..60 */
+    unsigned segments_to_keep;        /* default 5, 3..1000 */
     enum es_transcode_mode transcode; /* default x264 */
     enum es_audio_mode audio;         /* default auto */
-    unsigned audio_bitrate;    /* default 128000 */
+    unsigned audio_bitrate;           /* default 128000 */
 
-    unsigned connect_timeout_ms;  /* default 5000 */
-    unsigned read_timeout_ms;     /* default 5000 */
-    unsigned reconnect_min_ms;    /* default 100 */
-    unsigned reconnect_max_ms;    /* default 1000: a LAN camera coming back is seen quickly */
-    double delete_grace;          /* seconds; < 0 means playlist duration + 30 s (default) */
+    unsigned connect_timeout_ms; /* default 5000 */
+    unsigned read_timeout_ms;    /* default 5000 */
+    unsigned reconnect_min_ms;   /* default 100 */
+    unsigned reconnect_max_ms;   /* default 1000: a LAN camera coming back is seen quickly */
+    double delete_grace;         /* seconds; < 0 means playlist duration + 30 s (default) */
 };
 
 struct es_local_storage {
-    bool enabled;          /* true unless storage: lists backends without `local` */
-    char *root;            /* default "streams" (relative to the working directory) */
+    bool enabled; /* true unless storage: lists backends without `local` */
+    char *root;   /* default "streams" (relative to the working directory) */
 };
 
 struct es_config {
-    char *path;                        /* the file it came from */
-    struct es_camera_config *cameras;  /* in file order */
+    char *path;                       /* the file it came from */
+    struct es_camera_config *cameras; /* in file order */
     size_t camera_count;
     struct es_local_storage local;
-    char *log_level;                   /* NULL = info */
+    char *log_level; /* NULL = info */
 };
 
 /* Where a config error is. line/column are 1-based; 0 when unknown (e.g. file
@@ -78,7 +78,7 @@ struct es_config_error {
     char file[512];
     unsigned line, column;
     char key[128];
-    char message[512];  /* includes "did you mean 'x'?" for typos */
+    char message[512]; /* includes "did you mean 'x'?" for typos */
 };
 
 /* Loads and validates `path`. On failure returns ES_ERR_CONFIG (or ES_ERR_IO
@@ -161,9 +161,9 @@ struct es_config_option {
     const char *name;
     enum es_config_option_type type;
     unsigned flags;
-    const char *default_value; /* as YAML text, applied by the loader; NULL = none */
-    const char *default_doc;   /* shown instead of default_value when set */
-    double min, max;           /* UINT, SECONDS: value range; STRING: length range */
+    const char *default_value;  /* as YAML text, applied by the loader; NULL = none */
+    const char *default_doc;    /* shown instead of default_value when set */
+    double min, max;            /* UINT, SECONDS: value range; STRING: length range */
     const char *const *choices; /* ENUM, restricted STRING: NULL-terminated */
     /* STRING: further validation; false with a reason in `why`. */
     bool (*check)(const char *value, char *why, size_t why_size);
@@ -188,7 +188,6 @@ const char *es_config_option_suggest(unsigned section_mask, const char *word);
 bool es_config_option_set(const struct es_config_option *option, const char *text, bool quoted,
                           void *dest, char *why, size_t why_size);
 /* What `option` takes, for type errors: e.g. "an integer from 1 to 120". */
-void es_config_option_describe(const struct es_config_option *option, char *out,
-                               size_t out_size);
+void es_config_option_describe(const struct es_config_option *option, char *out, size_t out_size);
 
 #endif

@@ -6,7 +6,8 @@
 #include "core/log.h"
 #include "core/url.h"
 
-#include <libavdevice/avdevice.h>
+#include <dlfcn.h>
+#include <libavdevice/version.h>
 #include <libavutil/opt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,10 +34,29 @@ struct es_source {
     int64_t last_end_us;     /* end of the latest packet, media time */
 };
 
-static void init_ffmpeg_once(void)
+static void init_network_once(void)
 {
-    avdevice_register_all();
     avformat_network_init();
+}
+
+/* libavdevice (V4L2, and lavfi for the test pattern) drags in libavfilter and
+ * some eighty further libraries (SDL, PulseAudio, JACK, flite, ...). Linked,
+ * they cost every process ~10 MiB of resident memory and start-up time, though
+ * RTSP cameras never use them, so they are loaded only when a device or test
+ * source is opened. */
+static bool devices_loaded;
+
+static void load_devices_once(void)
+{
+    void *lib = dlopen("libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR),
+                       RTLD_NOW | RTLD_GLOBAL);
+    void (*register_all)(void) = lib ? (void (*)(void))dlsym(lib, "avdevice_register_all") : NULL;
+    if (!register_all) {
+        es_log(ES_LOG_ERROR, "source", "event=avdevice_unavailable error=\"%s\"", dlerror());
+        return;
+    }
+    register_all();
+    devices_loaded = true;
 }
 
 static int interrupt_cb(void *opaque)
@@ -118,11 +138,17 @@ static const AVInputFormat *prepare_input(const struct es_source_config *c, int 
 
 enum es_err es_source_open(const struct es_source_config *config, struct es_source **out)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, init_ffmpeg_once);
+    static pthread_once_t network_once = PTHREAD_ONCE_INIT;
+    static pthread_once_t devices_once = PTHREAD_ONCE_INIT;
+    pthread_once(&network_once, init_network_once);
 
     *out = NULL;
     int kind = es_source_kind_of(config->url);
+    if (kind == ES_SOURCE_V4L2 || kind == ES_SOURCE_TEST_PATTERN) {
+        pthread_once(&devices_once, load_devices_once);
+        if (!devices_loaded)
+            return ES_ERR_UNSUPPORTED;
+    }
     char safe_url[512];
     es_url_redact(config->url, safe_url, sizeof(safe_url));
     if (kind < 0) {

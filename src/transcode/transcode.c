@@ -197,11 +197,13 @@ static enum es_err encode_video_frame(struct es_transcoder *t, AVFrame *frame, i
     sws_scale(v->scaler, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,
               v->scaled->data, v->scaled->linesize);
     v->scaled->pts = slot;
-    /* Force the keyframe grid: exactly every gop output slots, aligned to slot
-     * 0, so segments are exactly segment_duration long. */
-    if (slot >= v->next_key_slot) {
+    /* Force the keyframe grid: exactly every gop output slots from the first
+     * frame of the connection, so every segment is exactly segment_duration
+     * long (a frame lost upstream moves no boundary). */
+    if (v->next_key_slot == INT64_MIN || slot >= v->next_key_slot) {
+        int64_t origin = v->next_key_slot == INT64_MIN ? slot : v->next_key_slot;
         v->scaled->pict_type = AV_PICTURE_TYPE_I;
-        v->next_key_slot = (slot / v->gop + 1) * v->gop;
+        v->next_key_slot = origin + ((slot - origin) / v->gop + 1) * v->gop;
     } else {
         v->scaled->pict_type = AV_PICTURE_TYPE_NONE;
     }

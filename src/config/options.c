@@ -1,0 +1,600 @@
+/* The option table: one row per configuration key. The loader (config.c) walks
+ * YAML and asks this file what each key is, converts scalars with it and applies
+ * its defaults; es_config_print_reference() prints it for docs/configuration.md. */
+#include "config/config.h"
+
+#include "core/alloc.h"
+#include "core/url.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ES_CONFIG_ENUM fields are written as unsigned: both enums have only
+ * non-negative members, which C gives the size of an unsigned int here. */
+_Static_assert(sizeof(enum es_transcode_mode) == sizeof(unsigned), "enum field size");
+_Static_assert(sizeof(enum es_audio_mode) == sizeof(unsigned), "enum field size");
+
+static bool check_path_component(const char *value, char *why, size_t why_size)
+{
+    for (const char *c = value; *c; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '_' || *c == '-';
+        if (!ok) {
+            snprintf(why, why_size,
+                     "may only contain letters, digits, '_' and '-' (it becomes a path "
+                     "component), found '%c'",
+                     (*c >= ' ' && *c < 0x7f) ? *c : '?');
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_source_url(const char *value, char *why, size_t why_size)
+{
+    struct es_config_source source;
+    return es_config_source_parse(value, &source, why, why_size);
+}
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const transcode_modes[] = {"x264", "copy", NULL};
+static const char *const audio_modes[] = {"auto", "off", NULL};
+static const char *const storage_backends[] = {"local", NULL};
+
+#define CAMERA(field) offsetof(struct es_camera_config, field)
+
+static const char keep_note[] =
+    " (RFC 8216 section 6.2.2: a live playlist must never be shorter than three target "
+    "durations)";
+
+static const struct es_config_option options[] = {
+    {ES_CONFIG_SECTION_TOP, "cameras", ES_CONFIG_LIST, ES_CONFIG_REQUIRED, NULL, NULL, 0, 0, NULL,
+     NULL, NULL, 0,
+     "The cameras, each as in the list form. At least one. Required in the mapping form."},
+    {ES_CONFIG_SECTION_TOP, "defaults", ES_CONFIG_MAPPING, 0, NULL, "none", 0, 0, NULL, NULL, NULL,
+     0,
+     "Settings for every camera that does not set them itself: any key of the camera "
+     "settings table, written directly under `defaults:`."},
+    {ES_CONFIG_SECTION_TOP, "storage", ES_CONFIG_LIST, 0, NULL, "one `local` backend", 0, 0, NULL,
+     NULL, NULL, 0,
+     "Where playlists and segments are stored: a list of backends, each a mapping with "
+     "`backend:` and that backend's keys. An empty list stores nothing."},
+    {ES_CONFIG_SECTION_TOP, "log_level", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, "info", NULL, 1, 16,
+     log_levels, NULL, NULL, offsetof(struct es_config, log_level),
+     "Least severe log level written to stderr."},
+
+    {ES_CONFIG_SECTION_CAMERA, "id", ES_CONFIG_STRING, ES_CONFIG_REQUIRED, NULL, NULL, 1, 64, NULL,
+     check_path_component, NULL, CAMERA(id),
+     "Unique camera id: letters, digits, `_` and `-`. Names the camera's storage folder."},
+    {ES_CONFIG_SECTION_CAMERA, "name", ES_CONFIG_STRING, 0, NULL, "the `id`", 1, 256, NULL, NULL,
+     NULL, CAMERA(name), "Display name."},
+    {ES_CONFIG_SECTION_CAMERA, "rtsp_url", ES_CONFIG_STRING, ES_CONFIG_REQUIRED, NULL, NULL, 1,
+     2048, NULL, check_source_url, NULL, CAMERA(rtsp_url),
+     "The source: `rtsp://` or `rtsps://` (always over TCP), `v4l2:///dev/videoN`, "
+     "`file:///abs/path` or `file:relative/path` (looped), or `test://` (a generated "
+     "pattern, `test://?width=1280&height=720&fps=25`). Passwords are never printed."},
+    {ES_CONFIG_SECTION_CAMERA, "use_case", ES_CONFIG_STRING, 0, "live_stream", NULL, 1, 64, NULL,
+     NULL, NULL, CAMERA(use_case), "Carried through from the reference design."},
+    {ES_CONFIG_SECTION_CAMERA, "enabled", ES_CONFIG_BOOL, 0, "true", NULL, 0, 0, NULL, NULL, NULL,
+     CAMERA(enabled), "A disabled camera is validated but not streamed."},
+    {ES_CONFIG_SECTION_CAMERA, "location", ES_CONFIG_STRING, 0, "location_1", NULL, 1, 64, NULL,
+     check_path_component, NULL, CAMERA(location),
+     "Storage folder above the camera's (`<location>/<id>/stream.m3u8`): letters, digits, "
+     "`_` and `-`."},
+    {ES_CONFIG_SECTION_CAMERA, "settings", ES_CONFIG_MAPPING, 0, NULL, "none", 0, 0, NULL, NULL,
+     NULL, 0, "The camera's settings: keys of the camera settings table."},
+
+    {ES_CONFIG_SECTION_SETTINGS, "profile", ES_CONFIG_PROFILE, 0, NULL, "none", 0, 0, NULL, NULL,
+     NULL, CAMERA(profile),
+     "Latency profile: sets `segment_duration` and `segments_to_keep` (and the player's "
+     "hold-back). Explicit keys beside it win."},
+    {ES_CONFIG_SECTION_SETTINGS, "target_width", ES_CONFIG_UINT, ES_CONFIG_EVEN, "854", NULL, 16,
+     7680, NULL, NULL, NULL, CAMERA(target_width),
+     "Output width in pixels; the height keeps the aspect ratio. An odd width is rounded up "
+     "to even, with a warning."},
+    {ES_CONFIG_SECTION_SETTINGS, "target_fps", ES_CONFIG_UINT, 0, "15", NULL, 1, 120, NULL, NULL,
+     NULL, CAMERA(target_fps), "Output frame rate; frames above it are dropped."},
+    {ES_CONFIG_SECTION_SETTINGS, "segment_duration", ES_CONFIG_SECONDS, 0, "2", NULL, 0.5, 60, NULL,
+     NULL, NULL, CAMERA(segment_duration),
+     "Target segment duration in seconds; every segment starts with a keyframe."},
+    {ES_CONFIG_SECTION_SETTINGS, "segments_to_keep", ES_CONFIG_UINT, 0, "5", NULL, 3, 1000, NULL,
+     NULL, keep_note, CAMERA(segments_to_keep),
+     "Segments in the live playlist (the rolling window). At least 3: RFC 8216 forbids a "
+     "live playlist shorter than three target durations."},
+    {ES_CONFIG_SECTION_SETTINGS, "transcode", ES_CONFIG_ENUM, 0, "x264", NULL, 0, 0,
+     transcode_modes, NULL, NULL, CAMERA(transcode),
+     "`x264`: decode, drop to `target_fps`, scale to `target_width`, encode with libx264. "
+     "`copy`: pass the camera's H.264 through (segments cut on its keyframes)."},
+    {ES_CONFIG_SECTION_SETTINGS, "audio", ES_CONFIG_ENUM, 0, "auto", NULL, 0, 0, audio_modes, NULL,
+     NULL, CAMERA(audio), "`auto`: AAC when the source has audio. `off`: video only."},
+    {ES_CONFIG_SECTION_SETTINGS, "audio_bitrate", ES_CONFIG_UINT, 0, "128000", NULL, 16000, 512000,
+     NULL, NULL, NULL, CAMERA(audio_bitrate), "AAC bit rate in bits per second."},
+    {ES_CONFIG_SECTION_SETTINGS, "connect_timeout_ms", ES_CONFIG_UINT, 0, "5000", NULL, 100, 600000,
+     NULL, NULL, NULL, CAMERA(connect_timeout_ms),
+     "Milliseconds to wait for the source to connect before retrying."},
+    {ES_CONFIG_SECTION_SETTINGS, "read_timeout_ms", ES_CONFIG_UINT, 0, "5000", NULL, 100, 600000,
+     NULL, NULL, NULL, CAMERA(read_timeout_ms),
+     "Milliseconds without data from the source before it is reconnected."},
+    {ES_CONFIG_SECTION_SETTINGS, "reconnect_min_ms", ES_CONFIG_UINT, 0, "100", NULL, 100, 600000,
+     NULL, NULL, NULL, CAMERA(reconnect_min_ms),
+     "First reconnect delay in milliseconds; it doubles after each failure. At most "
+     "`reconnect_max_ms`."},
+    {ES_CONFIG_SECTION_SETTINGS, "reconnect_max_ms", ES_CONFIG_UINT, 0, "1000", NULL, 100, 600000,
+     NULL, NULL, NULL, CAMERA(reconnect_max_ms), "Longest reconnect delay in milliseconds."},
+    {ES_CONFIG_SECTION_SETTINGS, "delete_grace", ES_CONFIG_SECONDS, ES_CONFIG_AUTO, "auto", NULL, 0,
+     86400, NULL, NULL, NULL, CAMERA(delete_grace),
+     "Seconds a segment stays in storage after leaving the playlist. `auto`: the playlist "
+     "duration + 30 s. At least `segment_duration` x (`segments_to_keep` + 1) (RFC 8216 "
+     "section 6.2.2)."},
+
+    {ES_CONFIG_SECTION_STORAGE, "backend", ES_CONFIG_STRING, ES_CONFIG_REQUIRED, NULL, NULL, 1, 16,
+     storage_backends, NULL, NULL, 0, "Which backend this item configures."},
+    {ES_CONFIG_SECTION_LOCAL, "root", ES_CONFIG_STRING, 0, "streams", NULL, 1, 4096, NULL, NULL,
+     NULL, offsetof(struct es_local_storage, root),
+     "Directory that receives `<location>/<id>/stream.m3u8` and the segments; relative "
+     "paths start at the working directory."},
+
+    {0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
+};
+
+const struct es_config_option *es_config_options(void)
+{
+    return options;
+}
+
+const struct es_config_option *es_config_option_find(enum es_config_section section,
+                                                     const char *name)
+{
+    for (const struct es_config_option *o = options; o->name; o++)
+        if (o->section == section && strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+/* ---- Suggestions ---- */
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Optimal string alignment distance (Levenshtein plus adjacent transposition),
+ * case-insensitive. Words longer than 64 are never typos of a key. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 64 || m > 64)
+        return SIZE_MAX;
+    size_t d[65][65];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+            size_t best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+                lower(a[i - 2]) == lower(b[j - 1]) && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[n][m];
+}
+
+static bool contains_folded(const char *haystack, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *haystack; haystack++) {
+        size_t i = 0;
+        while (i < n && haystack[i] && lower(haystack[i]) == lower(needle[i]))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+/* Up to 2 edits (1 for words of 3 letters or fewer, where 2 edits make any word
+ * another); failing that, the only candidate containing the word ("fps" ->
+ * "target_fps"). */
+static const char *nearest(const char *word, const char *const *candidates, size_t count)
+{
+    size_t len = strlen(word);
+    size_t limit = len <= 3 ? 1 : 2;
+    const char *best = NULL;
+    size_t best_distance = SIZE_MAX;
+    for (size_t i = 0; i < count; i++) {
+        size_t d = edit_distance(word, candidates[i]);
+        if (d <= limit && d < best_distance) {
+            best = candidates[i];
+            best_distance = d;
+        }
+    }
+    if (best || len < 3)
+        return best;
+    for (size_t i = 0; i < count; i++) {
+        if (contains_folded(candidates[i], word)) {
+            if (best)
+                return NULL; /* ambiguous: "timeout" */
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+#define MAX_CANDIDATES 64
+
+const char *es_config_option_suggest(unsigned section_mask, const char *word)
+{
+    const char *candidates[MAX_CANDIDATES];
+    size_t count = 0;
+    for (const struct es_config_option *o = options; o->name && count < MAX_CANDIDATES; o++)
+        if (section_mask & (1u << o->section))
+            candidates[count++] = o->name;
+    return nearest(word, candidates, count);
+}
+
+/* ---- Conversion ---- */
+
+/* A value as shown in a message: redacted (it may be a URL with a password put
+ * under the wrong key) and cut short. */
+static void show_value(const char *text, char *out, size_t out_size)
+{
+    char redacted[256];
+    es_url_redact(text, redacted, sizeof(redacted));
+    size_t len = strlen(redacted);
+    if (len > 40 || strlen(text) >= sizeof(redacted))
+        snprintf(out, out_size, "%.40s...", redacted);
+    else
+        snprintf(out, out_size, "%s", redacted);
+}
+
+static bool is_null(const char *text)
+{
+    return text[0] == '\0' || strcmp(text, "~") == 0 || strcmp(text, "null") == 0 ||
+           strcmp(text, "Null") == 0 || strcmp(text, "NULL") == 0;
+}
+
+static void join_choices(const char *const *choices, char *out, size_t out_size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; choices[i]; i++) {
+        int n = snprintf(out + used, out_size - used, "%s%s", i ? ", " : "", choices[i]);
+        if (n < 0 || (size_t)n >= out_size - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+static size_t profile_names(const char **names, size_t cap)
+{
+    size_t count = 0;
+    for (const struct es_profile *p = es_profiles(); p->name && count + 1 < cap; p++)
+        names[count++] = p->name;
+    names[count] = NULL;
+    return count;
+}
+
+void es_config_option_describe(const struct es_config_option *option, char *out, size_t out_size)
+{
+    char list[256];
+    const char *names[MAX_CANDIDATES];
+    switch (option->type) {
+    case ES_CONFIG_STRING:
+        if (option->choices) {
+            join_choices(option->choices, list, sizeof(list));
+            snprintf(out, out_size, "one of: %s", list);
+        } else {
+            snprintf(out, out_size, "a string");
+        }
+        return;
+    case ES_CONFIG_ENUM:
+        join_choices(option->choices, list, sizeof(list));
+        snprintf(out, out_size, "one of: %s", list);
+        return;
+    case ES_CONFIG_PROFILE:
+        profile_names(names, MAX_CANDIDATES);
+        join_choices(names, list, sizeof(list));
+        snprintf(out, out_size, "a profile name (%s)", list);
+        return;
+    case ES_CONFIG_BOOL:
+        snprintf(out, out_size, "true or false");
+        return;
+    case ES_CONFIG_UINT:
+        snprintf(out, out_size, "an integer from %g to %g", option->min, option->max);
+        return;
+    case ES_CONFIG_SECONDS:
+        snprintf(out, out_size, "a number of seconds from %g to %g%s", option->min, option->max,
+                 (option->flags & ES_CONFIG_AUTO) ? ", or auto" : "");
+        return;
+    case ES_CONFIG_LIST:
+        snprintf(out, out_size, "a list");
+        return;
+    case ES_CONFIG_MAPPING:
+        snprintf(out, out_size, "a mapping of keys to values");
+        return;
+    }
+    snprintf(out, out_size, "a value");
+}
+
+/* Returns the index of `text` in `choices`, or -1 with a message naming them all. */
+static int match_choice(const char *what, const char *text, const char *const *choices, char *why,
+                        size_t why_size)
+{
+    size_t count = 0;
+    for (; choices[count]; count++)
+        if (strcmp(choices[count], text) == 0)
+            return (int)count;
+    char list[256], shown[64], hint[96] = "";
+    join_choices(choices, list, sizeof(list));
+    show_value(text, shown, sizeof(shown));
+    const char *guess = nearest(text, choices, count);
+    if (guess)
+        snprintf(hint, sizeof(hint), "; did you mean '%s'?", guess);
+    snprintf(why, why_size, "unknown %s '%s' (valid: %s)%s", what, shown, list, hint);
+    return -1;
+}
+
+static bool parse_integer(const char *text, long long *out)
+{
+    const char *p = text;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (*p == '\0' || strspn(p, "0123456789") != strlen(p))
+        return false;
+    errno = 0;
+    long long v = strtoll(text, NULL, 10);
+    if (errno == ERANGE)
+        v = text[0] == '-' ? LLONG_MIN : LLONG_MAX;
+    *out = v;
+    return true;
+}
+
+/* Decimal notation only: strtod alone would also take "nan", "inf" and hex. */
+static bool parse_number(const char *text, double *out)
+{
+    const char *p = text;
+    if (*p == '+' || *p == '-')
+        p++;
+    size_t digits = strspn(p, "0123456789");
+    p += digits;
+    if (*p == '.') {
+        size_t fraction = strspn(p + 1, "0123456789");
+        digits += fraction;
+        p += 1 + fraction;
+    }
+    if (digits == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        size_t exponent = strspn(p, "0123456789");
+        if (exponent == 0)
+            return false;
+        p += exponent;
+    }
+    if (*p != '\0')
+        return false;
+    *out = strtod(text, NULL);
+    return isfinite(*out);
+}
+
+static bool range_error(const struct es_config_option *option, const char *text, char *why,
+                        size_t why_size)
+{
+    char shown[64];
+    show_value(text, shown, sizeof(shown));
+    snprintf(why, why_size, "must be from %g to %g, got %s%s", option->min, option->max, shown,
+             option->range_note ? option->range_note : "");
+    return false;
+}
+
+static void *field(void *dest, const struct es_config_option *option)
+{
+    return (char *)dest + option->offset;
+}
+
+bool es_config_option_set(const struct es_config_option *option, const char *text, bool quoted,
+                          void *dest, char *why, size_t why_size)
+{
+    char expected[256], shown[64];
+    es_config_option_describe(option, expected, sizeof(expected));
+    show_value(text, shown, sizeof(shown));
+
+    if (option->type == ES_CONFIG_LIST || option->type == ES_CONFIG_MAPPING) {
+        snprintf(why, why_size, "expected %s, got the scalar '%s'", expected, shown);
+        return false;
+    }
+    if (!quoted && is_null(text)) {
+        snprintf(why, why_size, "has no value (expected %s)", expected);
+        return false;
+    }
+
+    switch (option->type) {
+    case ES_CONFIG_STRING:
+    case ES_CONFIG_PROFILE: {
+        size_t len = strlen(text);
+        if (len < (size_t)option->min || len == 0) {
+            snprintf(why, why_size, "must not be empty");
+            return false;
+        }
+        if (option->max > 0 && len > (size_t)option->max) {
+            snprintf(why, why_size, "is too long (%zu characters, at most %g)", len, option->max);
+            return false;
+        }
+        if (option->choices && match_choice("value", text, option->choices, why, why_size) < 0)
+            return false;
+        if (option->type == ES_CONFIG_PROFILE && !es_profile_find(text)) {
+            const char *names[MAX_CANDIDATES];
+            profile_names(names, MAX_CANDIDATES);
+            match_choice("profile", text, names, why, why_size);
+            return false;
+        }
+        if (option->check && !option->check(text, why, why_size))
+            return false;
+        if (dest) {
+            char **slot = field(dest, option);
+            free(*slot);
+            *slot = es_strdup(text);
+        }
+        return true;
+    }
+    case ES_CONFIG_ENUM: {
+        int index = match_choice("value", text, option->choices, why, why_size);
+        if (index < 0)
+            return false;
+        if (dest)
+            *(unsigned *)field(dest, option) = (unsigned)index;
+        return true;
+    }
+    case ES_CONFIG_BOOL: {
+        /* YAML 1.1 booleans, as PyYAML (the reference design's loader) reads them. */
+        static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
+                                          "YES",  "on",   "On",   "ON",  NULL};
+        static const char *const no[] = {"false", "False", "FALSE", "no",  "No",
+                                         "NO",    "off",   "Off",   "OFF", NULL};
+        int value = -1;
+        for (size_t i = 0; !quoted && yes[i]; i++)
+            if (strcmp(text, yes[i]) == 0)
+                value = 1;
+        for (size_t i = 0; !quoted && no[i]; i++)
+            if (strcmp(text, no[i]) == 0)
+                value = 0;
+        if (value < 0) {
+            snprintf(why, why_size, "expected %s, got %s'%s'", expected,
+                     quoted ? "the quoted string " : "", shown);
+            return false;
+        }
+        if (dest)
+            *(bool *)field(dest, option) = value == 1;
+        return true;
+    }
+    case ES_CONFIG_UINT: {
+        long long v;
+        if (quoted || !parse_integer(text, &v)) {
+            snprintf(why, why_size, "expected %s, got %s'%s'", expected,
+                     quoted ? "the quoted string " : "", shown);
+            return false;
+        }
+        if (v < (long long)option->min || v > (long long)option->max)
+            return range_error(option, text, why, why_size);
+        if (dest)
+            *(unsigned *)field(dest, option) = (unsigned)v;
+        return true;
+    }
+    case ES_CONFIG_SECONDS: {
+        double v;
+        if ((option->flags & ES_CONFIG_AUTO) && strcmp(text, "auto") == 0) {
+            v = -1.0;
+        } else if (quoted || !parse_number(text, &v)) {
+            snprintf(why, why_size, "expected %s, got %s'%s'", expected,
+                     quoted ? "the quoted string " : "", shown);
+            return false;
+        } else if (v < option->min || v > option->max) {
+            return range_error(option, text, why, why_size);
+        }
+        if (dest)
+            *(double *)field(dest, option) = v;
+        return true;
+    }
+    case ES_CONFIG_LIST:
+    case ES_CONFIG_MAPPING:
+        break;
+    }
+    return false;
+}
+
+/* ---- The reference printer ---- */
+
+static const char *const section_titles[] = {
+    [ES_CONFIG_SECTION_TOP] = "Top level (mapping form only)",
+    [ES_CONFIG_SECTION_CAMERA] = "Camera (each item of the camera list)",
+    [ES_CONFIG_SECTION_SETTINGS] = "Camera settings (a camera's `settings:`, or `defaults:`)",
+    [ES_CONFIG_SECTION_STORAGE] = "Storage (each item of `storage:`)",
+    [ES_CONFIG_SECTION_LOCAL] = "Storage backend `local`",
+};
+
+static const char *const type_names[] = {
+    [ES_CONFIG_STRING] = "string", [ES_CONFIG_BOOL] = "boolean",
+    [ES_CONFIG_UINT] = "integer",  [ES_CONFIG_SECONDS] = "seconds",
+    [ES_CONFIG_ENUM] = "enum",     [ES_CONFIG_PROFILE] = "profile",
+    [ES_CONFIG_LIST] = "list",     [ES_CONFIG_MAPPING] = "mapping",
+};
+
+static void print_choices(FILE *out, const char *const *choices)
+{
+    for (size_t i = 0; choices[i]; i++)
+        fprintf(out, "%s`%s`", i ? ", " : "", choices[i]);
+}
+
+static void print_range(FILE *out, const struct es_config_option *o)
+{
+    const char *names[MAX_CANDIDATES];
+    switch (o->type) {
+    case ES_CONFIG_STRING:
+        if (o->choices)
+            print_choices(out, o->choices);
+        else
+            fprintf(out, "%g..%g characters", o->min, o->max);
+        return;
+    case ES_CONFIG_ENUM:
+        print_choices(out, o->choices);
+        return;
+    case ES_CONFIG_PROFILE:
+        profile_names(names, MAX_CANDIDATES);
+        print_choices(out, names);
+        return;
+    case ES_CONFIG_UINT:
+    case ES_CONFIG_SECONDS:
+        fprintf(out, "%g..%g%s", o->min, o->max, (o->flags & ES_CONFIG_AUTO) ? " or `auto`" : "");
+        return;
+    case ES_CONFIG_BOOL:
+        fprintf(out, "`true`, `false`");
+        return;
+    case ES_CONFIG_LIST:
+    case ES_CONFIG_MAPPING:
+        return;
+    }
+}
+
+void es_config_print_reference(void *file)
+{
+    FILE *out = file;
+    fprintf(out, "<!-- Generated by es_config_print_reference() from the option table in "
+                 "src/config/options.c. Edit the table, not this text. -->\n");
+    for (int section = ES_CONFIG_SECTION_TOP; section <= ES_CONFIG_SECTION_LOCAL; section++) {
+        fprintf(out, "\n#### %s\n\n", section_titles[section]);
+        fprintf(out, "| Key | Type | Default | Range | Description |\n");
+        fprintf(out, "|---|---|---|---|---|\n");
+        for (const struct es_config_option *o = options; o->name; o++) {
+            if ((int)o->section != section)
+                continue;
+            fprintf(out, "| `%s` | %s | ", o->name, type_names[o->type]);
+            if (o->default_doc)
+                fprintf(out, "%s", o->default_doc);
+            else if (o->flags & ES_CONFIG_REQUIRED)
+                fprintf(out, "**required**");
+            else if (o->default_value)
+                fprintf(out, "`%s`", o->default_value);
+            else
+                fprintf(out, "none");
+            fprintf(out, " | ");
+            print_range(out, o);
+            fprintf(out, " | %s |\n", o->help);
+        }
+    }
+}
