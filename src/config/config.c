@@ -21,11 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* Far beyond any real cameras.yaml; bounds the work a hostile file can cause. */
-#define MAX_FILE_SIZE (4u * 1024 * 1024)
+/* Far beyond any real cameras.yaml (a thousand cameras take some 20000 values);
+ * they bound the memory and work a hostile file can cause. */
+#define MAX_FILE_SIZE (4u << 20)
+#define MAX_NODES 200000
 /* A valid config nests 4 deep (root, cameras, camera, settings). */
 #define MAX_DEPTH 20
 /* Two cores stream a few dozen cameras; this bounds the duplicate-id check. */
@@ -80,8 +81,6 @@ struct loader {
     struct es_config *config;
     struct layer defaults;
     struct camera_source *cameras;
-    const struct node *cameras_node;
-    bool storage_given;
 };
 
 /* ---- Errors ---- */
@@ -312,10 +311,16 @@ static enum es_err check_tag(struct loader *ld, const yaml_char_t *tag, const ya
         return ES_OK;
     static const char core[] = "tag:yaml.org,2002:";
     const char *t = (const char *)tag;
+    static const char *const harmless[] = {"int", "float", "bool", "null", "map", "seq", NULL};
     if (strncmp(t, core, sizeof(core) - 1) == 0) {
-        if (strcmp(t + sizeof(core) - 1, "str") == 0)
+        const char *name = t + sizeof(core) - 1;
+        if (strcmp(name, "str") == 0) {
             *force_string = true;
-        return ES_OK;
+            return ES_OK;
+        }
+        for (size_t i = 0; harmless[i]; i++)
+            if (strcmp(name, harmless[i]) == 0)
+                return ES_OK;
     }
     char shown[64];
     es_url_redact(t, shown, sizeof(shown));
@@ -382,7 +387,7 @@ static enum es_err build_tree(struct loader *ld, const char *text, size_t len, s
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 
     struct node *stack[MAX_DEPTH];
-    size_t depth = 0;
+    size_t depth = 0, nodes = 0;
     unsigned documents = 0;
     enum es_err e = ES_OK;
     *root = NULL;
@@ -396,6 +401,15 @@ static enum es_err build_tree(struct loader *ld, const char *text, size_t len, s
         unsigned column = (unsigned)ev.start_mark.column + 1;
         bool force_string = false;
         struct node *node = NULL;
+        if ((ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
+             ev.type == YAML_MAPPING_START_EVENT) &&
+            ++nodes > MAX_NODES) {
+            e = fail_at(ld, line, column, "",
+                        "more than %d YAML values: far more than any camera config holds",
+                        MAX_NODES);
+            yaml_event_delete(&ev);
+            break;
+        }
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = true;
@@ -725,7 +739,6 @@ static enum es_err walk_cameras(struct loader *ld, const struct node *list, cons
     if (list->count > MAX_CAMERAS)
         return fail(ld, list, path, "%zu cameras: at most %d are supported", list->count,
                     MAX_CAMERAS);
-    ld->cameras_node = list;
     ld->cameras = es_calloc(list->count, sizeof(*ld->cameras));
     ld->config->cameras = es_calloc(list->count, sizeof(*ld->config->cameras));
     ld->config->camera_count = list->count;
@@ -785,9 +798,8 @@ static enum es_err walk_storage_item(struct loader *ld, const struct node *item,
 static enum es_err walk_storage(struct loader *ld, const struct node *list)
 {
     const struct node *local_at = NULL;
-    ld->storage_given = true;
     ld->config->local.enabled = false;
-    for (size_t i = 0; list && i < list->count; i++) {
+    for (size_t i = 0; i < list->count; i++) {
         enum es_err e = walk_storage_item(ld, list->items[i], i, &local_at);
         if (e != ES_OK)
             return e;
@@ -817,7 +829,7 @@ static enum es_err walk_top(struct loader *ld, const struct node *map)
         else if (strcmp(option->name, "defaults") == 0)
             e = empty ? ES_OK : walk_settings(ld, value, "defaults", AT_DEFAULTS, &ld->defaults);
         else if (strcmp(option->name, "storage") == 0)
-            e = walk_storage(ld, empty ? NULL : value);
+            e = empty ? ES_OK : walk_storage(ld, value);
         else
             e = set_value(ld, option, value, path, ld->config);
         if (e != ES_OK)

@@ -183,8 +183,8 @@ const struct es_config_option *es_config_option_find(enum es_config_section sect
 const char *es_config_option_suggest(unsigned section_mask, const char *word);
 /* Converts the YAML scalar `text` (`quoted` when it was written in quotes, which
  * makes it a string) for `option`, checks its type and range and stores it in
- * `dest`, the struct of the option's section. Returns false with the reason in
- * `why` (values quoted in it are redacted). Strings are copied. */
+ * `dest`, the struct of the option's section (NULL: check only). Returns false
+ * with the reason in `why` (values quoted in it are redacted). Strings are copied. */
 bool es_config_option_set(const struct es_config_option *option, const char *text, bool quoted,
                           void *dest, char *why, size_t why_size);
 /* What `option` takes, for type errors: e.g. "an integer from 1 to 120". */

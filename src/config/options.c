@@ -403,6 +403,16 @@ static bool range_error(const struct es_config_option *option, const char *text,
     return false;
 }
 
+/* `parses`: the text would be valid without its quotes, so say so. */
+static bool type_error(const char *expected, const char *shown, bool quoted, bool parses, char *why,
+                       size_t why_size)
+{
+    snprintf(why, why_size, "expected %s, got %s'%s'%s", expected,
+             quoted ? "the quoted string " : "", shown,
+             quoted && parses ? " (write it without quotes)" : "");
+    return false;
+}
+
 static void *field(void *dest, const struct es_config_option *option)
 {
     return (char *)dest + option->offset;
@@ -468,28 +478,23 @@ bool es_config_option_set(const struct es_config_option *option, const char *tex
         static const char *const no[] = {"false", "False", "FALSE", "no",  "No",
                                          "NO",    "off",   "Off",   "OFF", NULL};
         int value = -1;
-        for (size_t i = 0; !quoted && yes[i]; i++)
+        for (size_t i = 0; yes[i]; i++)
             if (strcmp(text, yes[i]) == 0)
                 value = 1;
-        for (size_t i = 0; !quoted && no[i]; i++)
+        for (size_t i = 0; no[i]; i++)
             if (strcmp(text, no[i]) == 0)
                 value = 0;
-        if (value < 0) {
-            snprintf(why, why_size, "expected %s, got %s'%s'", expected,
-                     quoted ? "the quoted string " : "", shown);
-            return false;
-        }
+        if (quoted || value < 0)
+            return type_error(expected, shown, quoted, value >= 0, why, why_size);
         if (dest)
             *(bool *)field(dest, option) = value == 1;
         return true;
     }
     case ES_CONFIG_UINT: {
         long long v;
-        if (quoted || !parse_integer(text, &v)) {
-            snprintf(why, why_size, "expected %s, got %s'%s'", expected,
-                     quoted ? "the quoted string " : "", shown);
-            return false;
-        }
+        bool parses = parse_integer(text, &v);
+        if (quoted || !parses)
+            return type_error(expected, shown, quoted, parses, why, why_size);
         if (v < (long long)option->min || v > (long long)option->max)
             return range_error(option, text, why, why_size);
         if (dest)
@@ -497,15 +502,13 @@ bool es_config_option_set(const struct es_config_option *option, const char *tex
         return true;
     }
     case ES_CONFIG_SECONDS: {
-        double v;
-        if ((option->flags & ES_CONFIG_AUTO) && strcmp(text, "auto") == 0) {
-            v = -1.0;
-        } else if (quoted || !parse_number(text, &v)) {
-            snprintf(why, why_size, "expected %s, got %s'%s'", expected,
-                     quoted ? "the quoted string " : "", shown);
-            return false;
-        } else if (v < option->min || v > option->max) {
-            return range_error(option, text, why, why_size);
+        double v = -1.0;
+        if (!(option->flags & ES_CONFIG_AUTO) || strcmp(text, "auto") != 0) {
+            bool parses = parse_number(text, &v);
+            if (quoted || !parses)
+                return type_error(expected, shown, quoted, parses, why, why_size);
+            if (v < option->min || v > option->max)
+                return range_error(option, text, why, why_size);
         }
         if (dest)
             *(double *)field(dest, option) = v;
@@ -596,5 +599,21 @@ void es_config_print_reference(void *file)
             print_range(out, o);
             fprintf(out, " | %s |\n", o->help);
         }
+    }
+
+    fprintf(out, "\n#### Latency profiles (`profile:`)\n\n");
+    fprintf(out, "| Profile | `segment_duration` | `segments_to_keep` | Player sync count | Player "
+                 "max latency count | Part target |\n");
+    fprintf(out, "|---|---|---|---|---|---|\n");
+    for (const struct es_profile *p = es_profiles(); p->name; p++) {
+        fprintf(out, "| `%s` | %g s | %u | ", p->name, p->segment_duration, p->segments_to_keep);
+        if (p->player_sync_count)
+            fprintf(out, "%u | %u | ", p->player_sync_count, p->player_max_latency_count);
+        else
+            fprintf(out, "0 (PART-HOLD-BACK) | 0 (PART-HOLD-BACK) | ");
+        if (p->part_target > 0)
+            fprintf(out, "%g s |\n", p->part_target);
+        else
+            fprintf(out, "none |\n");
     }
 }
