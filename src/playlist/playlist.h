@@ -35,8 +35,10 @@ struct es_playlist {
 void es_playlist_init(struct es_playlist *pl, unsigned target_duration);
 void es_playlist_clear(struct es_playlist *pl); /* frees segments; pl reusable after init */
 
-/* Appends a segment. Its msn must be media_sequence + count (or anything when
- * the playlist is empty, which then sets media_sequence); ES_ERR_INVALID otherwise. */
+/* Appends a segment. Its msn must be media_sequence + count, or, when the
+ * playlist is empty, any msn >= media_sequence (which then becomes the media
+ * sequence: RFC 8216 §6.2.2 says it MUST NOT decrease). ES_ERR_INVALID otherwise,
+ * also for a duration that rounds above target_duration or a malformed URI. */
 enum es_err es_playlist_append(struct es_playlist *pl, const struct es_playlist_segment *seg);
 
 /* Removes segments from the head until at most `keep` remain, advancing

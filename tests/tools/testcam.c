@@ -1,0 +1,348 @@
+/*
+ * es-testcam: a live RTSP test camera for edgestream's integration tests.
+ *
+ * Serves a live H.264 test pattern (moving SMPTE bars with the wall-clock time,
+ * milliseconds included, burned in) plus an AAC sine tone at
+ * rtsp://<bind>:<port><path>, built on gst-rtsp-server. The media is shared,
+ * so any number of clients cost one encoder. Only RTP-over-RTSP (interleaved
+ * TCP) is offered, so nothing listens beyond the bind address.
+ *
+ * Prints exactly one line "ready rtsp://<bind>:<port><path>" on stdout once
+ * the server socket is listening (with --port 0 the kernel picks the port and
+ * the line names it), and exits with status 0 on SIGTERM or SIGINT.
+ */
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct testcam_options {
+    int port;
+    const char *path;
+    const char *bind;
+    int width;
+    int height;
+    int fps;
+    int gop;
+    int bitrate_kbps;
+    gboolean audio;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: es-testcam [--port N] [--path /cam1] [--bind 127.0.0.1]\n"
+            "                  [--width 1280] [--height 720] [--fps 25] [--gop 50]\n"
+            "                  [--bitrate KBPS] [--no-audio]\n"
+            "Serves a live H.264 (+ AAC) test pattern over RTSP (TCP only).\n"
+            "Prints 'ready rtsp://HOST:PORT/PATH' once listening; --port 0 picks a\n"
+            "free port. Stops cleanly on SIGTERM/SIGINT.\n");
+}
+
+static int parse_int(const char *flag, const char *value, int min, int max, int *out)
+{
+    char *end = NULL;
+    long v;
+
+    if (value == NULL) {
+        fprintf(stderr, "es-testcam: %s needs a value\n", flag);
+        return -1;
+    }
+    v = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "es-testcam: %s must be an integer in [%d, %d], got '%s'\n", flag,
+                min, max, value);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct testcam_options *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--no-audio") == 0) {
+            o->audio = FALSE;
+            continue;
+        } else if (strcmp(a, "--port") == 0) {
+            rc = parse_int(a, v, 0, 65535, &o->port);
+        } else if (strcmp(a, "--width") == 0) {
+            rc = parse_int(a, v, 16, 7680, &o->width);
+        } else if (strcmp(a, "--height") == 0) {
+            rc = parse_int(a, v, 16, 4320, &o->height);
+        } else if (strcmp(a, "--fps") == 0) {
+            rc = parse_int(a, v, 1, 120, &o->fps);
+        } else if (strcmp(a, "--gop") == 0) {
+            rc = parse_int(a, v, 1, 1000, &o->gop);
+        } else if (strcmp(a, "--bitrate") == 0) {
+            rc = parse_int(a, v, 50, 100000, &o->bitrate_kbps);
+        } else if (strcmp(a, "--path") == 0) {
+            if (v == NULL || v[0] != '/' || strchr(v, ' ') != NULL) {
+                fprintf(stderr, "es-testcam: --path must start with '/'\n");
+                return -1;
+            }
+            o->path = v;
+        } else if (strcmp(a, "--bind") == 0) {
+            if (v == NULL) {
+                fprintf(stderr, "es-testcam: --bind needs an address\n");
+                return -1;
+            }
+            o->bind = v;
+        } else {
+            fprintf(stderr, "es-testcam: unknown argument '%s'\n", a);
+            usage(stderr);
+            return -1;
+        }
+        if (rc != 0)
+            return -1;
+        i++; /* consumed the value */
+    }
+    if (o->width % 2 != 0 || o->height % 2 != 0) {
+        fprintf(stderr, "es-testcam: --width and --height must be even\n");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *pick_aac_encoder(void)
+{
+    static const char *const candidates[] = {"avenc_aac", "voaacenc", "fdkaacenc"};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(candidates); i++) {
+        GstElementFactory *f = gst_element_factory_find(candidates[i]);
+        if (f != NULL) {
+            gst_object_unref(f);
+            return candidates[i];
+        }
+    }
+    return NULL;
+}
+
+static gchar *build_launch(const struct testcam_options *o)
+{
+    GString *s = g_string_new(NULL);
+
+    /* scenecut=0: keyframes exactly every --gop frames, like a real camera's
+     * fixed GOP. h264parse config-interval=-1: SPS/PPS inside every IDR access
+     * unit (on the payloader instead they become a separate access unit). */
+    g_string_append_printf(
+        s,
+        "( videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
+        "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+        "! textoverlay name=clock valignment=top halignment=left font-desc=\"Monospace 36\" "
+        "shaded-background=true "
+        "! videoconvert ! video/x-raw,format=I420 "
+        "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d "
+        "option-string=scenecut=0 "
+        "! video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 "
+        "! rtph264pay name=pay0 pt=96 ",
+        o->width, o->height, o->fps, o->gop, o->bitrate_kbps);
+    if (o->audio) {
+        const char *enc = pick_aac_encoder();
+        if (enc == NULL) {
+            fprintf(stderr, "es-testcam: no AAC encoder element found\n");
+            g_string_free(s, TRUE);
+            return NULL;
+        }
+        g_string_append_printf(
+            s,
+            "audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
+            "samplesperbuffer=1024 "
+            "! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 "
+            "! %s bitrate=128000 ! aacparse "
+            "! rtpmp4gpay name=pay1 pt=97 ",
+            enc);
+    }
+    g_string_append(s, ")");
+    return g_string_free(s, FALSE);
+}
+
+/* Burns the wall-clock time of each frame (HH:MM:SS.mmm, UTC) into the
+ * picture: the live source stamps frames as they are captured, so the time at
+ * this probe is the capture time within a millisecond or two. */
+static GstPadProbeReturn clock_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+    GstElement *overlay = GST_ELEMENT(user_data);
+    gint64 now_us = g_get_real_time();
+    time_t secs = (time_t)(now_us / G_USEC_PER_SEC);
+    struct tm tm;
+    char text[64];
+
+    (void)pad;
+    (void)info;
+    gmtime_r(&secs, &tm);
+    snprintf(text, sizeof(text), "%02d:%02d:%02d.%03d UTC", tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)((now_us / 1000) % 1000));
+    g_object_set(overlay, "text", text, NULL);
+    return GST_PAD_PROBE_OK;
+}
+
+/* Clients such as FFmpeg send "Range: npt=0.000-" with PLAY. On a shared media
+ * gst-rtsp-server turns that into a flushing seek when the pipeline says it is
+ * seekable (videotestsrc does), which restarts the timestamps of every client
+ * already watching. A real camera's live stream cannot seek: say so, and the
+ * server skips the seek (PLAY still succeeds). */
+static GstPadProbeReturn not_seekable_probe(GstPad *pad, GstPadProbeInfo *info,
+                                            gpointer user_data)
+{
+    GstQuery *query = GST_PAD_PROBE_INFO_QUERY(info);
+
+    (void)pad;
+    (void)user_data;
+    if (GST_QUERY_TYPE(query) != GST_QUERY_SEEKING)
+        return GST_PAD_PROBE_OK;
+    gst_query_set_seeking(query, GST_FORMAT_TIME, FALSE, 0, -1);
+    return GST_PAD_PROBE_HANDLED;
+}
+
+static void on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media,
+                               gpointer user_data)
+{
+    GstElement *bin = gst_rtsp_media_get_element(media);
+    GstElement *overlay;
+
+    (void)factory;
+    (void)user_data;
+    overlay = gst_bin_get_by_name(GST_BIN(bin), "clock");
+    if (overlay != NULL) {
+        GstPad *pad = gst_element_get_static_pad(overlay, "video_sink");
+        if (pad != NULL) {
+            /* The probe keeps its own reference to the overlay. */
+            gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, clock_probe,
+                              gst_object_ref(overlay), gst_object_unref);
+            gst_object_unref(pad);
+        }
+        gst_object_unref(overlay);
+    }
+    for (int i = 0; i < 2; i++) {
+        gchar name[8];
+        GstElement *pay;
+
+        g_snprintf(name, sizeof(name), "pay%d", i);
+        pay = gst_bin_get_by_name(GST_BIN(bin), name);
+        if (pay != NULL) {
+            GstPad *pad = gst_element_get_static_pad(pay, "src");
+            if (pad != NULL) {
+                gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM, not_seekable_probe,
+                                  NULL, NULL);
+                gst_object_unref(pad);
+            }
+            gst_object_unref(pay);
+        }
+    }
+    gst_object_unref(bin);
+}
+
+static gboolean on_signal(gpointer user_data)
+{
+    g_main_loop_quit((GMainLoop *)user_data);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean clean_sessions(gpointer user_data)
+{
+    GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool(GST_RTSP_SERVER(user_data));
+
+    gst_rtsp_session_pool_cleanup(pool);
+    g_object_unref(pool);
+    return G_SOURCE_CONTINUE;
+}
+
+static GstRTSPFilterResult close_client(GstRTSPServer *server, GstRTSPClient *client,
+                                        gpointer user_data)
+{
+    (void)server;
+    (void)client;
+    (void)user_data;
+    return GST_RTSP_FILTER_REMOVE;
+}
+
+int main(int argc, char **argv)
+{
+    struct testcam_options o = {
+        .port = 8554,
+        .path = "/cam1",
+        .bind = "127.0.0.1",
+        .width = 1280,
+        .height = 720,
+        .fps = 25,
+        .gop = 50,
+        .bitrate_kbps = 2000,
+        .audio = TRUE,
+    };
+    GMainLoop *loop;
+    GstRTSPServer *server;
+    GstRTSPMountPoints *mounts;
+    GstRTSPMediaFactory *factory;
+    gchar *launch;
+    gchar *service;
+    guint server_source;
+    guint sigterm_source;
+    guint sigint_source;
+    guint cleanup_source;
+
+    gst_init(&argc, &argv);
+    if (parse_args(argc, argv, &o) != 0)
+        return 2;
+
+    launch = build_launch(&o);
+    if (launch == NULL)
+        return 1;
+
+    loop = g_main_loop_new(NULL, FALSE);
+    server = gst_rtsp_server_new();
+    service = g_strdup_printf("%d", o.port);
+    gst_rtsp_server_set_address(server, o.bind);
+    gst_rtsp_server_set_service(server, service);
+    g_free(service);
+
+    factory = gst_rtsp_media_factory_new();
+    gst_rtsp_media_factory_set_launch(factory, launch);
+    gst_rtsp_media_factory_set_shared(factory, TRUE);
+    gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP);
+    g_signal_connect(factory, "media-configure", G_CALLBACK(on_media_configure), NULL);
+    g_free(launch);
+
+    mounts = gst_rtsp_server_get_mount_points(server);
+    gst_rtsp_mount_points_add_factory(mounts, o.path, factory); /* takes factory */
+    g_object_unref(mounts);
+
+    server_source = gst_rtsp_server_attach(server, NULL);
+    if (server_source == 0) {
+        fprintf(stderr, "es-testcam: cannot listen on %s:%d\n", o.bind, o.port);
+        g_object_unref(server);
+        g_main_loop_unref(loop);
+        return 1;
+    }
+
+    sigterm_source = g_unix_signal_add(SIGTERM, on_signal, loop);
+    sigint_source = g_unix_signal_add(SIGINT, on_signal, loop);
+    cleanup_source = g_timeout_add_seconds(2, clean_sessions, server);
+
+    /* attach() has bound and is listening: clients may connect from now on. */
+    printf("ready rtsp://%s:%d%s\n", o.bind, gst_rtsp_server_get_bound_port(server), o.path);
+    fflush(stdout);
+
+    g_main_loop_run(loop);
+
+    g_source_remove(cleanup_source);
+    g_source_remove(sigint_source);
+    g_source_remove(sigterm_source);
+    g_source_remove(server_source);
+    gst_rtsp_server_client_filter(server, close_client, NULL);
+    g_object_unref(server);
+    g_main_loop_unref(loop);
+    return 0;
+}
