@@ -8,6 +8,9 @@
 
 static void forward(void *avcl, int level, const char *fmt, va_list ap)
 {
+    /* A custom callback sees every call: the level filter is ours to apply. */
+    if (level > av_log_get_level())
+        return;
     enum es_log_level ours;
     if (level <= AV_LOG_ERROR)
         ours = ES_LOG_WARN; /* a library error is ours to judge: callers log the outcome */

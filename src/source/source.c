@@ -32,6 +32,8 @@ struct es_source {
     int64_t pace_origin_media_us;
     int64_t loop_offset_us;  /* added to every timestamp after a loop */
     int64_t last_end_us;     /* end of the latest packet, media time */
+
+    int64_t last_dts[2], last_interval[2]; /* per es_media, stream time base */
 };
 
 static void init_network_once(void)
@@ -215,6 +217,7 @@ enum es_err es_source_open(const struct es_source_config *config, struct es_sour
         return ES_ERR_SOURCE;
     }
     s->pace_origin_mono_us = AV_NOPTS_VALUE;
+    s->last_dts[ES_MEDIA_VIDEO] = s->last_dts[ES_MEDIA_AUDIO] = AV_NOPTS_VALUE;
     *out = s;
     return ES_OK;
 }
@@ -260,6 +263,23 @@ static void shift_packet(AVPacket *pkt, AVRational tb, int64_t offset_us)
         pkt->pts += shift;
     if (pkt->dts != AV_NOPTS_VALUE)
         pkt->dts += shift;
+}
+
+/* libavformat's RTSP reader hands out the first access unit of a session (the
+ * keyframe the server starts with) without a timestamp. Dropping it would cost
+ * a whole GOP of waiting for the next keyframe, so a packet without one is
+ * stamped with the stream's previous timestamp plus its latest interval, or 0
+ * for the first, where a session's RTP timestamps begin. */
+static void fill_missing_timestamp(struct es_source *s, AVPacket *pkt)
+{
+    int i = pkt->stream_index;
+    if (pkt->dts == AV_NOPTS_VALUE) {
+        pkt->dts = s->last_dts[i] == AV_NOPTS_VALUE ? 0 : s->last_dts[i] + s->last_interval[i];
+        pkt->pts = pkt->dts;
+    } else if (s->last_dts[i] != AV_NOPTS_VALUE && pkt->dts > s->last_dts[i]) {
+        s->last_interval[i] = pkt->dts - s->last_dts[i];
+    }
+    s->last_dts[i] = pkt->dts;
 }
 
 /* Sleeps until the packet's media time is due on the monotonic clock. */
@@ -310,6 +330,7 @@ enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *cap
         pkt->dts = pkt->pts; /* RTP carries only presentation times */
     if (pkt->pts == AV_NOPTS_VALUE)
         pkt->pts = pkt->dts;
+    fill_missing_timestamp(s, pkt);
 
     *capture_us = es_clock_wall_us();
     *capture_from_camera_clock = false;
