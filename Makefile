@@ -8,14 +8,20 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan test test-asan test-release demo bench format clean
+.PHONY: all deps web build build-asan test test-asan test-release demo bench fuzz format clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
-build: deps
+# The player and dashboard (web/): npm ci only when the lock file changed.
+web: deps
+	@if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+		cd web && npm ci --no-audit --no-fund; fi
+	cd web && npm run build --silent
+
+build: deps web
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DES_WERROR=ON $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
@@ -24,7 +30,7 @@ build-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 test-asan: build-asan
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j 2
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j 2 -LE web
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j 2
@@ -37,6 +43,14 @@ demo: build
 
 bench: build
 	bench/run.sh $(BUILD)
+
+# The playlist parser under libFuzzer (clang), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/core/*.c src/playlist/*.c \
+		tests/fuzz/fuzz_playlist_parse.c -lm -lpthread -o $(BUILD)/fuzz/fuzz_playlist_parse
+	$(BUILD)/fuzz/fuzz_playlist_parse -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,15 +11,21 @@ packages=(
     libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
     python3 procps
+    chromium postgresql clang
 )
 packages+=("$@")
 
 missing=()
+
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
         missing+=("$p")
     fi
 done
+
+# Node.js 20.19+ for the web build (Vite 8). Debian 12's own nodejs is 18: it is
+# installed only where there is no node at all, and then the build says why it fails.
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if ((${#missing[@]})); then
     echo "deps: installing ${missing[*]}"

@@ -1,0 +1,123 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { HLSPlayer, type HLSPlayerHandle, type PlayerPhase, type PlayerStats } from './HLSPlayer';
+import type { Camera, CameraStatus } from './cameras';
+
+export type Badge = 'live' | 'offline' | 'connecting';
+
+/** What the tile's badge says: the player's own view wins; the origin's status fills in. */
+export function badgeFor(apiStatus: CameraStatus, phase: PlayerPhase): Badge {
+  if (phase === 'live' || phase === 'stalled') return 'live';
+  if (phase === 'offline') return 'offline';
+  if (apiStatus === 'offline') return 'offline';
+  return 'connecting';
+}
+
+const BADGE_TEXT: Record<Badge, string> = { live: 'Live', offline: 'Offline', connecting: 'Connecting' };
+
+export function formatSeconds(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+export interface CameraTileProps {
+  camera: Camera;
+  expanded: boolean;
+  inert?: boolean;
+  onToggle: (id: string | null) => void;
+  /** Debug hook: registers the player handle (tests, console). */
+  register?: (id: string, handle: HLSPlayerHandle | null) => void;
+}
+
+export function CameraTile({ camera, expanded, inert, onToggle, register }: CameraTileProps) {
+  const [phase, setPhase] = useState<PlayerPhase>('idle');
+  const [stats, setStats] = useState<PlayerStats | null>(null);
+  const openRef = useRef<HTMLButtonElement | null>(null);
+  const closeRef = useRef<HTMLButtonElement | null>(null);
+  const wasExpanded = useRef(false);
+
+  useEffect(() => {
+    if (expanded) closeRef.current?.focus();
+    else if (wasExpanded.current) openRef.current?.focus();
+    wasExpanded.current = expanded;
+  }, [expanded]);
+
+  const setHandle = useCallback(
+    (h: HLSPlayerHandle | null) => {
+      register?.(camera.id, h);
+    },
+    [camera.id, register],
+  );
+
+  const badge = badgeFor(camera.status, phase);
+  const latencyMs = badge === 'live' ? stats?.latencyMs ?? null : null;
+  const bufferS = badge === 'live' ? stats?.bufferAheadS ?? null : null;
+  const titleId = `tile-title-${camera.id}`;
+
+  return (
+    <li
+      className={`tile${expanded ? ' tile-expanded' : ''}`}
+      data-camera={camera.id}
+      data-state={badge}
+      data-latency-ms={latencyMs === null ? '' : String(Math.round(latencyMs))}
+      inert={inert || undefined}
+    >
+      <div
+        className="tile-frame"
+        role={expanded ? 'dialog' : 'group'}
+        aria-modal={expanded ? true : undefined}
+        aria-labelledby={titleId}
+      >
+        <HLSPlayer
+          ref={setHandle}
+          src={camera.playlistUrl}
+          profile={camera.profile}
+          hlsConfig={camera.hls}
+          onStats={setStats}
+          onStateChange={setPhase}
+          showStatus={false}
+          controls={expanded}
+          title={`${camera.name} live video`}
+          className="tile-player"
+          style={{ position: 'absolute', inset: 0 }}
+        />
+        <div className="tile-overlay">
+          <span className="tile-name" id={titleId}>
+            {camera.name}
+          </span>
+          <span className={`badge badge-${badge}`} data-testid="badge">
+            <span className="badge-dot" aria-hidden="true" />
+            {BADGE_TEXT[badge]}
+          </span>
+          {badge === 'live' ? (
+            <span className="tile-stats" title="Glass-to-glass latency · buffer ahead">
+              <abbr title="glass-to-glass latency">lat</abbr> {formatSeconds(latencyMs)} · <abbr title="buffer ahead">buf</abbr>{' '}
+              {bufferS === null ? '–' : `${bufferS.toFixed(1)} s`}
+            </span>
+          ) : null}
+          {badge !== 'live' && phase !== 'idle' && stats?.reason ? (
+            <span className="tile-reason">{stats.reason}</span>
+          ) : null}
+        </div>
+        {badge === 'offline' ? (
+          <div className="tile-offline" aria-hidden="true">
+            No signal · reconnecting automatically
+          </div>
+        ) : null}
+        {expanded ? (
+          <button ref={closeRef} type="button" className="tile-close" aria-label={`Close ${camera.name}`} onClick={() => onToggle(null)}>
+            ×
+          </button>
+        ) : (
+          <button
+            ref={openRef}
+            type="button"
+            className="tile-open"
+            aria-label={`Enlarge ${camera.name} (${BADGE_TEXT[badge]})`}
+            aria-haspopup="dialog"
+            onClick={() => onToggle(camera.id)}
+          />
+        )}
+      </div>
+    </li>
+  );
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { fromCameraRow, parseApiCameras, resolveUrl } from './cameras';
+import { badgeFor, formatSeconds } from './CameraTile';
+import { DEFAULT_CONFIG, envConfig, mergeConfig, usesSupabase } from './config';
+
+// The example of the /api/cameras contract (docs/web.md).
+const CONTRACT_EXAMPLE = {
+  cameras: [
+    {
+      id: 'cam_floor',
+      name: 'Floor Camera',
+      status: 'live',
+      playlist_url: '/live/cam_floor/stream.m3u8',
+      profile: 'low',
+      hls: { liveSyncDurationCount: 2, liveMaxLatencyDurationCount: 4 },
+      last_segment_time: '2026-11-24T14:35:00.123Z',
+      latency: { segment_ms: 2150, publish_ms: 40 },
+    },
+    {
+      id: 'cam_door',
+      name: 'Front Door',
+      status: 'offline',
+      playlist_url: '/live/cam_door/stream.m3u8',
+      profile: 'll',
+      hls: { lowLatencyMode: true },
+      last_segment_time: null,
+      latency: { segment_ms: null },
+    },
+  ],
+};
+
+describe('/api/cameras parsing', () => {
+  it('parses the contract example', () => {
+    const cams = parseApiCameras(CONTRACT_EXAMPLE);
+    expect(cams).toEqual([
+      {
+        id: 'cam_floor',
+        name: 'Floor Camera',
+        status: 'live',
+        playlistUrl: '/live/cam_floor/stream.m3u8',
+        profile: 'low',
+        hls: { liveSyncDurationCount: 2, liveMaxLatencyDurationCount: 4 },
+        lastSegmentTime: '2026-11-24T14:35:00.123Z',
+        latency: { segment_ms: 2150, publish_ms: 40 },
+      },
+      {
+        id: 'cam_door',
+        name: 'Front Door',
+        status: 'offline',
+        playlistUrl: '/live/cam_door/stream.m3u8',
+        profile: 'll',
+        hls: { lowLatencyMode: true },
+        lastSegmentTime: null,
+        latency: undefined,
+      },
+    ]);
+  });
+  it('is tolerant: skips broken entries, defaults unknown fields', () => {
+    const cams = parseApiCameras({
+      cameras: [null, 7, { id: 'x' }, { playlist_url: '/y.m3u8' }, { id: 3, playlist_url: 'z.m3u8', status: 'weird', profile: 'turbo', hls: [1] }],
+    });
+    expect(cams).toEqual([
+      { id: '3', name: '3', status: 'connecting', playlistUrl: 'z.m3u8', profile: undefined, hls: undefined, lastSegmentTime: null, latency: undefined },
+    ]);
+  });
+  it('rejects a body that is not the contract', () => {
+    expect(() => parseApiCameras([])).toThrow();
+    expect(() => parseApiCameras({ cams: [] })).toThrow();
+  });
+  it('resolves playlist URLs against a remote API base', () => {
+    expect(resolveUrl('/live/a/stream.m3u8', 'http://box.local:8080')).toBe('http://box.local:8080/live/a/stream.m3u8');
+    expect(resolveUrl('live/a/stream.m3u8', 'http://box.local:8080/edge')).toBe('http://box.local:8080/edge/live/a/stream.m3u8');
+    expect(resolveUrl('https://cdn/x.m3u8', 'http://box.local:8080')).toBe('https://cdn/x.m3u8');
+    expect(resolveUrl('/x.m3u8', '')).toBe('/x.m3u8');
+  });
+});
+
+describe('Supabase rows', () => {
+  it('maps a row of the cameras table', () => {
+    expect(
+      fromCameraRow({ id: 1, camera_key: 'cam_floor', name: 'Floor Camera', stream_url: 'https://x/s.m3u8', status: 'active', is_active: true, profile: 'balanced' }),
+    ).toEqual({ id: 'cam_floor', name: 'Floor Camera', status: 'connecting', playlistUrl: 'https://x/s.m3u8', profile: 'balanced', lastSegmentTime: null });
+  });
+  it('the reference design row (no camera_key, no profile) works', () => {
+    const c = fromCameraRow({ id: 7, name: 'Floor Camera', stream_url: 'https://x/s.m3u8', location_id: 1, status: 'active', is_active: true });
+    expect(c?.id).toBe('7');
+    expect(c?.profile).toBeUndefined();
+  });
+  it('inactive rows and rows without a URL are dropped; offline status shows offline', () => {
+    expect(fromCameraRow({ id: 1, name: 'a', stream_url: '/a.m3u8', is_active: false })).toBeNull();
+    expect(fromCameraRow({ id: 1, name: 'a', stream_url: '' })).toBeNull();
+    expect(fromCameraRow({ id: 1, name: 'a', stream_url: '/a.m3u8', status: 'offline' })?.status).toBe('offline');
+  });
+});
+
+describe('tile badge', () => {
+  it("the player's view wins, the origin's status fills in", () => {
+    expect(badgeFor('offline', 'live')).toBe('live');
+    expect(badgeFor('live', 'stalled')).toBe('live');
+    expect(badgeFor('live', 'offline')).toBe('offline');
+    expect(badgeFor('offline', 'connecting')).toBe('offline');
+    expect(badgeFor('live', 'connecting')).toBe('connecting');
+    expect(badgeFor('connecting', 'recovering')).toBe('connecting');
+  });
+  it('formats seconds', () => {
+    expect(formatSeconds(2345)).toBe('2.3 s');
+    expect(formatSeconds(null)).toBe('–');
+    expect(formatSeconds(NaN)).toBe('–');
+  });
+});
+
+describe('runtime config', () => {
+  it('defaults to the origin API on the same host', () => {
+    expect(mergeConfig()).toEqual(DEFAULT_CONFIG);
+    expect(usesSupabase(mergeConfig())).toBe(false);
+  });
+  it('later layers win; Supabase needs both URL and anon key', () => {
+    const env = envConfig({ VITE_SUPABASE_URL: 'https://abc.supabase.co/', VITE_API_BASE: 'http://box:8080/' });
+    const c1 = mergeConfig(env);
+    expect(c1.supabaseUrl).toBe('https://abc.supabase.co');
+    expect(c1.apiBase).toBe('http://box:8080');
+    expect(usesSupabase(c1)).toBe(false);
+    const c2 = mergeConfig(env, { supabaseAnonKey: 'anon-key', locationId: 1, refreshMs: 10000 });
+    expect(usesSupabase(c2)).toBe(true);
+    expect(c2.locationId).toBe('1');
+    expect(c2.refreshMs).toBe(10000);
+  });
+  it('ignores junk', () => {
+    const c = mergeConfig({ supabaseUrl: 42, refreshMs: 5, apiBase: null } as never, null, undefined);
+    expect(c).toEqual(DEFAULT_CONFIG);
+  });
+});

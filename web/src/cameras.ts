@@ -1,0 +1,135 @@
+// The camera list: from the edgestream origin's GET /api/cameras, or from the Supabase
+// `cameras` table.  Both are normalised to Camera.  The /api/cameras contract is in
+// docs/web.md.
+
+import { isProfileName, type ProfileName } from './profiles';
+import type { RuntimeConfig } from './config';
+
+export type CameraStatus = 'live' | 'offline' | 'connecting';
+
+export interface Camera {
+  id: string;
+  name: string;
+  status: CameraStatus;
+  playlistUrl: string;
+  profile?: ProfileName;
+  /** hls.js overrides for this camera (from the origin). */
+  hls?: Record<string, unknown>;
+  lastSegmentTime: string | null;
+  /** Latency figures the origin measured (ms), e.g. { segment_ms: 1234 }. */
+  latency?: Record<string, number>;
+}
+
+function asStatus(v: unknown): CameraStatus {
+  return v === 'live' || v === 'offline' || v === 'connecting' ? v : 'connecting';
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Resolve a playlist URL from the API against the API's base. */
+export function resolveUrl(url: string, base: string): string {
+  if (!base) return url;
+  try {
+    return new URL(url, base.endsWith('/') ? base : `${base}/`).href;
+  } catch {
+    return url;
+  }
+}
+
+/** Parse a GET /api/cameras body. Entries without id or playlist_url are skipped. */
+export function parseApiCameras(body: unknown, apiBase = ''): Camera[] {
+  if (!isObj(body) || !Array.isArray(body.cameras)) throw new Error('not an /api/cameras response');
+  const out: Camera[] = [];
+  for (const c of body.cameras) {
+    if (!isObj(c)) continue;
+    const id = typeof c.id === 'string' ? c.id : typeof c.id === 'number' ? String(c.id) : null;
+    const url = typeof c.playlist_url === 'string' ? c.playlist_url : null;
+    if (!id || !url) continue;
+    const latency: Record<string, number> = {};
+    if (isObj(c.latency)) {
+      for (const [k, v] of Object.entries(c.latency)) if (typeof v === 'number' && Number.isFinite(v)) latency[k] = v;
+    }
+    out.push({
+      id,
+      name: typeof c.name === 'string' && c.name ? c.name : id,
+      status: asStatus(c.status),
+      playlistUrl: resolveUrl(url, apiBase),
+      profile: isProfileName(c.profile) ? c.profile : undefined,
+      hls: isObj(c.hls) ? c.hls : undefined,
+      lastSegmentTime: typeof c.last_segment_time === 'string' ? c.last_segment_time : null,
+      latency: Object.keys(latency).length ? latency : undefined,
+    });
+  }
+  return out;
+}
+
+/** A row of the Supabase `cameras` table (supabase/migrations/*_cameras.sql). */
+export interface CameraRow {
+  id: number | string;
+  camera_key?: string | null;
+  name: string;
+  stream_url: string;
+  location_id?: number | string | null;
+  status?: string | null;
+  is_active?: boolean | null;
+  profile?: string | null;
+}
+
+/** Map a table row. The table's status is the operator's word ('active', 'offline', ...). */
+export function fromCameraRow(row: CameraRow): Camera | null {
+  if (!row || !row.stream_url || row.is_active === false) return null;
+  const status = row.status === 'offline' || row.status === 'disabled' || row.status === 'maintenance' ? 'offline' : row.status === 'live' ? 'live' : 'connecting';
+  return {
+    id: row.camera_key || String(row.id),
+    name: row.name || row.camera_key || String(row.id),
+    status,
+    playlistUrl: row.stream_url,
+    profile: isProfileName(row.profile) ? row.profile : undefined,
+    lastSegmentTime: null,
+  };
+}
+
+export async function fetchApiCameras(config: RuntimeConfig, signal?: AbortSignal): Promise<Camera[]> {
+  const base = config.apiBase;
+  const url = base ? `${base}/api/cameras` : 'api/cameras';
+  const res = await fetch(new URL(url, document.baseURI).href, { cache: 'no-store', signal, headers: { accept: 'application/json' } });
+  if (!res.ok) throw new Error(`GET /api/cameras: HTTP ${res.status}`);
+  return parseApiCameras(await res.json(), base ? `${base}/` : new URL('.', document.baseURI).href);
+}
+
+type SupabaseClientLike = {
+  from: (t: string) => {
+    select: (cols: string) => {
+      eq: (c: string, v: unknown) => unknown;
+    };
+  };
+};
+
+let supabaseClient: { url: string; client: SupabaseClientLike } | null = null;
+
+export async function fetchSupabaseCameras(config: RuntimeConfig): Promise<Camera[]> {
+  if (!config.supabaseUrl || !config.supabaseAnonKey) throw new Error('Supabase is not configured');
+  if (!supabaseClient || supabaseClient.url !== config.supabaseUrl) {
+    // Loaded on demand: dashboards that use /api/cameras never download it.
+    const { createClient } = await import('@supabase/supabase-js');
+    const client = createClient(config.supabaseUrl, config.supabaseAnonKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+    });
+    supabaseClient = { url: config.supabaseUrl, client: client as unknown as SupabaseClientLike };
+  }
+  // Row-level security already hides inactive cameras from anon; the filter says so too.
+  type Query = PromiseLike<{ data: CameraRow[] | null; error: { message: string } | null }> & {
+    eq: (c: string, v: unknown) => Query;
+    order: (c: string, o?: { ascending: boolean }) => Query;
+  };
+  let q = supabaseClient.client
+    .from('cameras')
+    .select('id,camera_key,name,stream_url,location_id,status,is_active,profile')
+    .eq('is_active', true) as Query;
+  if (config.locationId) q = q.eq('location_id', config.locationId);
+  const { data, error } = await q.order('name', { ascending: true });
+  if (error) throw new Error(`Supabase cameras: ${error.message}`);
+  return (data ?? []).map(fromCameraRow).filter((c): c is Camera => c !== null);
+}

@@ -1,0 +1,513 @@
+// Everything HLSPlayer does to a <video>, outside React: choose hls.js or native HLS, wire
+// events into the recovery state machine (recovery.ts), carry out its actions, measure
+// stats, and tear it all down again.  One controller per (src, config); HLSPlayer makes a
+// new one when either changes and destroys the old one.
+
+import Hls from 'hls.js';
+import type { ErrorData, FragLoadedData, LevelLoadedData } from 'hls.js';
+import {
+  initialRecoveryState,
+  isStale,
+  pollOutcome,
+  reduce,
+  summarizePlaylist,
+  type PlayerPhase,
+  type PollMemory,
+  type RecoveryAction,
+  type RecoveryEvent,
+  type RecoveryOptions,
+  type RecoveryState,
+} from './recovery';
+import type { PlayerHlsConfig } from './profiles';
+// hls.js's ES module build has no inline worker: `enableWorker: true` only moves
+// transmuxing off the main thread when `workerPath` names the worker script.  Vite emits
+// it as an asset and gives us its URL.
+import hlsWorkerUrl from 'hls.js/dist/hls.worker.js?url';
+
+export type Engine = 'hls.js' | 'native' | 'none';
+
+export interface PlayerStats {
+  /** Date.now() when these figures were taken. */
+  at: number;
+  phase: PlayerPhase;
+  engine: Engine;
+  /**
+   * Glass-to-glass latency: Date.now() - hls.playingDate, i.e. now minus the
+   * EXT-X-PROGRAM-DATE-TIME of the frame on screen (ms).  Null without PDT.
+   */
+  latencyMs: number | null;
+  /** The PDT of the frame on screen (ISO 8601), null without PDT. */
+  playingDate: string | null;
+  /** hls.js's own `latency`: live edge minus currentTime (s). Not glass-to-glass. */
+  edgeLatencyS: number | null;
+  /** hls.js's target distance from the live edge (s). */
+  targetLatencyS: number | null;
+  /** Seconds buffered ahead of the playhead. */
+  bufferAheadS: number;
+  /** Measured media bitrate of the last fragments loaded (bit/s). */
+  bitrateBps: number | null;
+  /** hls.js's bandwidth estimate (bit/s). */
+  bandwidthEstimateBps: number | null;
+  droppedFrames: number;
+  totalFrames: number;
+  /** Buffer stalls since the player was mounted. */
+  stalls: number;
+  currentTime: number;
+  playbackRate: number;
+  /** Why the player is recovering / offline. */
+  reason: string | null;
+}
+
+export interface ControllerOptions {
+  src: string;
+  hlsConfig: PlayerHlsConfig;
+  autoPlay: boolean;
+  engine: 'auto' | 'hls.js' | 'native';
+  statsIntervalMs: number;
+  recovery?: Partial<RecoveryOptions>;
+  onStats?: (s: PlayerStats) => void;
+  onPhase?: (phase: PlayerPhase, reason: string | null) => void;
+  onHls?: (hls: Hls | null) => void;
+  log?: (msg: string) => void;
+}
+
+const HLS_MIME = 'application/vnd.apple.mpegurl';
+const POLL_TIMEOUT_MS = 5000;
+const BITRATE_WINDOW = 8;
+
+export function chooseEngine(video: HTMLVideoElement, pref: ControllerOptions['engine']): Engine {
+  const mse = Hls.isSupported();
+  const native = typeof video.canPlayType === 'function' && video.canPlayType(HLS_MIME) !== '';
+  if (pref === 'native') return native ? 'native' : mse ? 'hls.js' : 'none';
+  if (pref === 'hls.js') return mse ? 'hls.js' : native ? 'native' : 'none';
+  // hls.js first wherever MSE exists: it honours the profile and gives full stats.  (Recent
+  // Chromium also answers "maybe" for native HLS, so canPlayType alone must not decide.)
+  return mse ? 'hls.js' : native ? 'native' : 'none';
+}
+
+export class PlayerController {
+  readonly video: HTMLVideoElement;
+  private opts: ControllerOptions;
+  engine: Engine = 'none';
+  hls: Hls | null = null;
+  private state: RecoveryState = initialRecoveryState();
+  private timers = new Set<ReturnType<typeof setTimeout>>();
+  private statsTimer: ReturnType<typeof setInterval> | null = null;
+  private videoListeners: Array<[string, EventListener]> = [];
+  private pollAbort: AbortController | null = null;
+  private pollMemory: PollMemory = { kind: 'none' };
+  private destroyed = false;
+  private manifestParsed = false;
+  // Playlist advancement (stale detection).
+  private lastAdvanceAt = 0;
+  private everAdvanced = false;
+  private advanceKey = '';
+  private targetDuration: number | null = null;
+  // Playback progress.
+  private lastCurrentTime = -1;
+  private lastProgressAt = 0;
+  // Bitrate window: [bytes, seconds].
+  private loaded: Array<[number, number]> = [];
+  private generation = 0;
+  /** The poster before freezeLastFrame() replaced it (null = not replaced). */
+  private originalPoster: string | null = null;
+
+  constructor(video: HTMLVideoElement, opts: ControllerOptions) {
+    this.video = video;
+    this.opts = opts;
+  }
+
+  /** Update callbacks without restarting. */
+  setCallbacks(cb: Pick<ControllerOptions, 'onStats' | 'onPhase' | 'onHls'>): void {
+    this.opts = { ...this.opts, ...cb };
+  }
+
+  get phase(): PlayerPhase {
+    return this.state.phase;
+  }
+
+  start(): void {
+    if (this.destroyed) return;
+    this.engine = chooseEngine(this.video, this.opts.engine);
+    this.addVideoListener('playing', () => this.checkProgress(Date.now()));
+    this.addVideoListener('waiting', () => {
+      if (this.engine === 'native') this.dispatch({ type: 'stall' });
+    });
+    this.addVideoListener('ended', () => this.dispatch({ type: 'stale', reason: 'stream ended' }));
+    this.addVideoListener('error', () => this.onNativeError());
+    this.dispatch({ type: 'start' });
+    if (this.engine === 'none') {
+      this.state = { ...this.state, phase: 'offline', reason: 'this browser cannot play HLS' };
+      this.emitPhase();
+      return;
+    }
+    this.attach();
+    this.statsTimer = setInterval(() => this.tick(), this.opts.statsIntervalMs);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.statsTimer !== null) clearInterval(this.statsTimer);
+    this.statsTimer = null;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.pollAbort?.abort();
+    this.pollAbort = null;
+    this.detach();
+    for (const [type, fn] of this.videoListeners) this.video.removeEventListener(type, fn);
+    this.videoListeners = [];
+    this.restorePoster();
+    this.state = initialRecoveryState();
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  private attach(): void {
+    const now = Date.now();
+    this.generation += 1;
+    this.manifestParsed = false;
+    this.lastAdvanceAt = now;
+    this.everAdvanced = false;
+    this.advanceKey = '';
+    this.lastCurrentTime = -1;
+    this.lastProgressAt = now;
+    this.loaded = [];
+    if (this.engine === 'native') {
+      this.video.src = this.opts.src;
+      this.video.load();
+      if (this.opts.autoPlay) this.play();
+      return;
+    }
+    let hls: Hls;
+    try {
+      const cfg = { ...this.opts.hlsConfig } as Record<string, unknown>;
+      if (cfg.enableWorker !== false && !cfg.workerPath) cfg.workerPath = hlsWorkerUrl;
+      hls = new Hls(cfg as Partial<Hls['config']>);
+    } catch (err) {
+      this.log(`hls.js refused the config: ${String(err)}`);
+      this.state = { ...this.state, phase: 'offline', reason: `bad hls.js config: ${String(err)}` };
+      this.emitPhase();
+      return;
+    }
+    this.hls = hls;
+    const gen = this.generation;
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      if (gen !== this.generation) return;
+      this.manifestParsed = true;
+      if (this.opts.autoPlay) this.play();
+    });
+    hls.on(Hls.Events.LEVEL_LOADED, (_e, data: LevelLoadedData) => {
+      if (gen !== this.generation) return;
+      this.onPlaylist(data);
+    });
+    hls.on(Hls.Events.FRAG_LOADED, (_e, data: FragLoadedData) => {
+      if (gen !== this.generation) return;
+      // stats.loaded, not payload.byteLength: the payload may already be transferred to
+      // the transmux worker (detached, 0 bytes) when this handler runs.
+      const unit = data.part ?? data.frag;
+      const bytes = unit.stats.loaded || data.payload?.byteLength || 0;
+      const seconds = unit.duration;
+      if (bytes > 0 && seconds > 0) {
+        this.loaded.push([bytes, seconds]);
+        if (this.loaded.length > BITRATE_WINDOW) this.loaded.shift();
+      }
+    });
+    hls.on(Hls.Events.ERROR, (_e, data: ErrorData) => {
+      if (gen !== this.generation) return;
+      this.onHlsError(data);
+    });
+    hls.attachMedia(this.video);
+    hls.loadSource(this.opts.src);
+    this.opts.onHls?.(hls);
+  }
+
+  private detach(): void {
+    if (this.hls) {
+      const hls = this.hls;
+      this.hls = null;
+      hls.destroy(); // also removes every listener registered with hls.on()
+      this.opts.onHls?.(null);
+    }
+    // Release the decoder and the MediaSource.
+    this.video.removeAttribute('src');
+    try {
+      this.video.load();
+    } catch {
+      /* jsdom */
+    }
+  }
+
+  private play(): void {
+    const p = this.video.play?.();
+    if (p && typeof p.catch === 'function') {
+      p.catch((err: unknown) => {
+        // Autoplay with sound is blocked in most browsers; the user can still press play.
+        this.log(`play() refused: ${String(err)}`);
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ events in
+
+  private onPlaylist(data: LevelLoadedData): void {
+    const d = data.details;
+    this.targetDuration = d.targetduration || this.targetDuration;
+    const key = `${d.endSN}/${d.partList?.length ?? 0}/${d.lastPartSn ?? ''}/${d.lastPartIndex ?? ''}`;
+    if (key !== this.advanceKey) {
+      this.advanceKey = key;
+      this.lastAdvanceAt = Date.now();
+      this.everAdvanced = true;
+    }
+  }
+
+  private onHlsError(data: ErrorData): void {
+    if (!data.fatal) {
+      if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) this.dispatch({ type: 'stall' });
+      return;
+    }
+    this.log(`fatal ${data.type}: ${data.details}`);
+    if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+      this.dispatch({ type: 'networkError', details: data.details });
+    } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+      this.dispatch({ type: 'mediaError', now: Date.now(), details: data.details });
+    } else {
+      this.dispatch({ type: 'fatalError', details: data.details });
+    }
+  }
+
+  private onNativeError(): void {
+    if (this.engine !== 'native' || this.state.phase === 'offline' || !this.video.getAttribute('src')) return;
+    const code = this.video.error?.code ?? 0;
+    if (code === 3 /* MEDIA_ERR_DECODE */) {
+      this.dispatch({ type: 'mediaError', now: Date.now(), details: 'decode' });
+    } else {
+      this.dispatch({ type: 'networkError', details: `media error ${code}` });
+    }
+  }
+
+  /** Periodic: progress, staleness, stats. */
+  tick(): void {
+    if (this.destroyed) return;
+    const now = Date.now();
+    this.checkProgress(now);
+    const phase = this.state.phase;
+    if (phase === 'connecting' || phase === 'live' || phase === 'stalled' || phase === 'recovering') {
+      // Native HLS hides the playlist from us: playback progress stands in for it.
+      const last = this.engine === 'native' ? this.lastProgressAt : this.lastAdvanceAt;
+      const ever = this.engine === 'native' ? this.lastCurrentTime > 0 : this.everAdvanced;
+      const userPaused = this.video.paused && this.state.phase === 'live' && this.engine === 'native';
+      if (!userPaused && isStale(now, last, this.targetDuration, ever, this.opts.recovery)) {
+        this.dispatch({
+          type: 'stale',
+          reason: ever ? 'playlist stopped advancing' : 'no playlist received',
+        });
+      }
+    }
+    this.opts.onStats?.(this.getStats(now));
+  }
+
+  private checkProgress(now: number): void {
+    const t = this.video.currentTime;
+    if (t > this.lastCurrentTime + 0.001 && this.lastCurrentTime >= 0 && !this.video.paused) {
+      this.lastProgressAt = now;
+      this.restorePoster();
+      this.dispatch({ type: 'progress', now });
+    }
+    if (t !== this.lastCurrentTime) this.lastCurrentTime = t;
+  }
+
+  // ------------------------------------------------------------------ state machine
+
+  private dispatch(e: RecoveryEvent): void {
+    if (this.destroyed && e.type !== 'stop') return;
+    const before = this.state;
+    const { state, actions } = reduce(before, e, this.opts.recovery);
+    this.state = state;
+    if (state.phase !== before.phase || state.reason !== before.reason) this.emitPhase();
+    for (const a of actions) this.perform(a);
+  }
+
+  private emitPhase(): void {
+    this.opts.onPhase?.(this.state.phase, this.state.reason);
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.destroyed) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private perform(a: RecoveryAction): void {
+    switch (a.type) {
+      case 'retryLoad':
+        this.later(a.delayMs, () => {
+          if (this.state.phase === 'offline') return;
+          if (this.engine === 'native' || !this.hls) {
+            this.detach();
+            this.attach();
+          } else if (this.manifestParsed) {
+            this.hls.startLoad(-1);
+          } else {
+            this.hls.loadSource(this.opts.src);
+          }
+        });
+        break;
+      case 'recoverMediaError':
+        if (this.hls) this.hls.recoverMediaError();
+        else this.reattach();
+        break;
+      case 'swapAudioCodecAndRecover':
+        if (this.hls) {
+          this.hls.swapAudioCodec();
+          this.hls.recoverMediaError();
+        } else this.reattach();
+        break;
+      case 'rebuild':
+        this.detach();
+        this.later(a.delayMs, () => this.attach());
+        break;
+      case 'teardown':
+        this.freezeLastFrame();
+        this.detach();
+        this.pollMemory = { kind: 'none' };
+        break;
+      case 'schedulePoll':
+        this.later(a.delayMs, () => void this.poll());
+        break;
+    }
+  }
+
+  /** Keep the last picture (as the poster) while offline, instead of a black box. */
+  private freezeLastFrame(): void {
+    const v = this.video;
+    if (!v.videoWidth || !v.videoHeight || typeof document === 'undefined') return;
+    try {
+      const c = document.createElement('canvas');
+      const scale = Math.min(1, 640 / v.videoWidth);
+      c.width = Math.round(v.videoWidth * scale);
+      c.height = Math.round(v.videoHeight * scale);
+      const g = c.getContext('2d');
+      if (!g) return;
+      g.drawImage(v, 0, 0, c.width, c.height);
+      if (this.originalPoster === null) this.originalPoster = v.getAttribute('poster') ?? '';
+      v.poster = c.toDataURL('image/jpeg', 0.7);
+    } catch {
+      /* cross-origin video without CORS taints the canvas: no snapshot */
+    }
+  }
+
+  private restorePoster(): void {
+    if (this.originalPoster === null) return;
+    if (this.originalPoster) this.video.setAttribute('poster', this.originalPoster);
+    else this.video.removeAttribute('poster');
+    this.originalPoster = null;
+  }
+
+  private reattach(): void {
+    this.detach();
+    this.attach();
+  }
+
+  /** Fetch the playlist once and report whether it advanced (offline only). */
+  private async poll(): Promise<void> {
+    if (this.state.phase !== 'offline') return;
+    const abort = new AbortController();
+    this.pollAbort = abort;
+    const timeout = setTimeout(() => abort.abort(), POLL_TIMEOUT_MS);
+    let summary = null;
+    try {
+      summary = await fetchSummary(this.opts.src, abort.signal);
+      if (summary && summary.isMultivariant && summary.variantUri) {
+        summary = await fetchSummary(new URL(summary.variantUri, absolute(this.opts.src)).href, abort.signal);
+      }
+    } catch {
+      summary = null;
+    } finally {
+      clearTimeout(timeout);
+      if (this.pollAbort === abort) this.pollAbort = null;
+    }
+    if (this.destroyed || this.state.phase !== 'offline') return;
+    const out = pollOutcome(this.pollMemory, summary);
+    this.pollMemory = out.memory;
+    if (summary?.targetDuration) this.targetDuration = summary.targetDuration;
+    this.dispatch({ type: 'pollResult', advanced: out.advanced });
+  }
+
+  // ------------------------------------------------------------------ stats
+
+  getStats(now = Date.now()): PlayerStats {
+    const v = this.video;
+    const hls = this.hls;
+    let playingDate: Date | null = null;
+    if (hls) {
+      playingDate = hls.playingDate;
+    } else if (this.engine === 'native') {
+      // Safari: getStartDate() is the PDT of currentTime 0.
+      const start = (v as HTMLVideoElement & { getStartDate?: () => Date }).getStartDate?.();
+      const ms = start ? start.getTime() : NaN;
+      if (Number.isFinite(ms)) playingDate = new Date(ms + v.currentTime * 1000);
+    }
+    const pd = playingDate && Number.isFinite(playingDate.getTime()) ? playingDate : null;
+    const q = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : null;
+    let bytes = 0;
+    let secs = 0;
+    for (const [b, s] of this.loaded) {
+      bytes += b;
+      secs += s;
+    }
+    const edge = hls ? hls.latency : NaN;
+    const target = hls ? hls.targetLatency : null;
+    const bw = hls ? hls.bandwidthEstimate : NaN;
+    return {
+      at: now,
+      phase: this.state.phase,
+      engine: this.engine,
+      latencyMs: pd ? now - pd.getTime() : null,
+      playingDate: pd ? pd.toISOString() : null,
+      edgeLatencyS: Number.isFinite(edge) && edge > 0 ? edge : null,
+      targetLatencyS: typeof target === 'number' && Number.isFinite(target) ? target : null,
+      bufferAheadS: bufferAhead(v),
+      bitrateBps: secs > 0 ? Math.round((bytes * 8) / secs) : null,
+      bandwidthEstimateBps: Number.isFinite(bw) && bw > 0 ? Math.round(bw) : null,
+      droppedFrames: q?.droppedVideoFrames ?? 0,
+      totalFrames: q?.totalVideoFrames ?? 0,
+      stalls: this.state.stalls,
+      currentTime: v.currentTime || 0,
+      playbackRate: v.playbackRate || 1,
+      reason: this.state.reason,
+    };
+  }
+
+  private addVideoListener(type: string, fn: EventListener): void {
+    this.video.addEventListener(type, fn);
+    this.videoListeners.push([type, fn]);
+  }
+
+  private log(msg: string): void {
+    this.opts.log?.(msg);
+  }
+}
+
+export function bufferAhead(v: HTMLMediaElement): number {
+  const b = v.buffered;
+  const t = v.currentTime;
+  if (!b) return 0;
+  for (let i = 0; i < b.length; i++) {
+    if (t >= b.start(i) - 0.1 && t <= b.end(i)) return Math.max(0, b.end(i) - t);
+  }
+  return 0;
+}
+
+function absolute(url: string): string {
+  const base = typeof location !== 'undefined' ? location.href : 'http://localhost/';
+  return new URL(url, base).href;
+}
+
+async function fetchSummary(url: string, signal: AbortSignal) {
+  const res = await fetch(absolute(url), { cache: 'no-store', signal });
+  if (!res.ok) return null;
+  return summarizePlaylist(await res.text());
+}
