@@ -303,6 +303,9 @@ enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *cap
 {
     struct es_source *s = source;
     char errbuf[AV_ERROR_MAX_STRING_SIZE];
+    /* A looping file never fails a read: the stop flag must end it here. */
+    if (s->stop && atomic_load(s->stop))
+        return ES_ERR_STOPPED;
     for (;;) {
         s->deadline_us = es_clock_mono_us() + (int64_t)s->read_timeout_ms * 1000;
         int ret = av_read_frame(s->input, pkt);
