@@ -41,6 +41,7 @@ struct es_camera {
     int64_t last_out_ticks;    /* latest output dts, across connections */
     int64_t anchor_ticks, anchor_wall_us; /* wall clock = anchor_wall + (ts - anchor_ts) */
     bool anchored, anchored_to_camera;
+    int64_t next_pdt_us; /* previous segment's date + duration; 0 after a discontinuity */
 
     /* Read by the status thread. */
     atomic_int state;
@@ -88,6 +89,23 @@ static void update_clock(struct es_camera *c, int64_t ticks, int64_t capture_us,
     c->anchor_wall_us = capture_us;
 }
 
+/* EXT-X-PROGRAM-DATE-TIME of a segment: its first frame's wall clock, taken
+ * when the segment closes so that a camera clock learnt meanwhile (the first
+ * RTCP sender report comes a second or two into a session) already counts.
+ * Within a run of segments dates advance exactly by EXTINF, as players expect;
+ * only a drift beyond MAX_CLOCK_DRIFT_US moves them back to the clock. */
+static int64_t program_date_time(struct es_camera *c, const struct es_segment *segment)
+{
+    int64_t pdt = wall_of(c, segment->start_ts);
+    if (!segment->discontinuity && c->next_pdt_us) {
+        int64_t drift = pdt - c->next_pdt_us;
+        if (drift < MAX_CLOCK_DRIFT_US && drift > -MAX_CLOCK_DRIFT_US)
+            pdt = c->next_pdt_us;
+    }
+    c->next_pdt_us = pdt + ticks_to_us(segment->duration_ts);
+    return pdt;
+}
+
 static void publish_segment(void *opaque, const struct es_segment *segment)
 {
     struct es_camera *c = opaque;
@@ -95,7 +113,7 @@ static void publish_segment(void *opaque, const struct es_segment *segment)
         .msn = c->next_msn++,
         .data = segment->data,
         .duration = (double)segment->duration_ts / ES_TICKS_PER_SECOND,
-        .program_date_time_us = segment->program_date_time_us,
+        .program_date_time_us = program_date_time(c, segment),
         .discontinuity = segment->discontinuity,
     };
     for (size_t i = 0; i < c->sink_count; i++)
@@ -121,7 +139,7 @@ static void on_transcoded(void *opaque, AVPacket *pkt)
         c->last_out_ticks = pkt->dts;
     if (pkt->stream_index == ES_MEDIA_VIDEO)
         atomic_fetch_add(&c->frames_out, 1);
-    es_segmenter_write(c->segmenter, pkt, wall_of(c, pkt->dts));
+    es_segmenter_write(c->segmenter, pkt);
 }
 
 /* Moves a packet from its stream's time base into the camera's continuous

@@ -64,11 +64,52 @@ struct es_local_storage {
     char *root;   /* default "streams" (relative to the working directory) */
 };
 
+/* Keys every remote storage backend (supabase, s3) shares. It is the first
+ * member of each backend's struct, so one option row serves both. */
+struct es_remote_storage {
+    bool enabled;
+    char *segment_cache_control;  /* default "public, max-age=31536000, immutable" */
+    char *playlist_cache_control; /* default "no-cache" */
+    unsigned max_backlog_mb;      /* unsent segment bytes kept per camera, default 64 */
+    unsigned connections;         /* per host, default 4 */
+    unsigned connect_timeout_ms;  /* default 5000 */
+    unsigned stall_timeout_ms;    /* no progress for this long fails a request, default 5000 */
+    unsigned retry_max_ms;        /* longest backoff between transient retries, default 2000 */
+    unsigned recheck_s;           /* after a permanent error, default 60 */
+    unsigned delete_interval_s;   /* deletes are batched this often, default 10 */
+};
+
+struct es_supabase_storage {
+    struct es_remote_storage remote; /* first: see es_remote_storage */
+    char *url;    /* project URL; $SUPABASE_URL when the item has none */
+    char *key;    /* service key; $SUPABASE_KEY when the item has none. Never printed. */
+    char *bucket; /* default "streams" */
+};
+
+enum es_s3_url_style {
+    ES_S3_URL_AUTO = 0, /* virtual-host for AWS (no endpoint:), path-style otherwise */
+    ES_S3_URL_PATH,     /* https://endpoint/bucket/key */
+    ES_S3_URL_VIRTUAL,  /* https://bucket.endpoint/key */
+};
+
+struct es_s3_storage {
+    struct es_remote_storage remote; /* first: see es_remote_storage */
+    char *endpoint;          /* default https://s3.<region>.amazonaws.com */
+    char *region;            /* default us-east-1 */
+    char *bucket;            /* required */
+    enum es_s3_url_style url_style;
+    char *access_key_id;     /* $AWS_ACCESS_KEY_ID when the item has none */
+    char *secret_access_key; /* $AWS_SECRET_ACCESS_KEY when the item has none. Never printed. */
+    char *session_token;     /* $AWS_SESSION_TOKEN; optional. Never printed. */
+};
+
 struct es_config {
     char *path;                       /* the file it came from */
     struct es_camera_config *cameras; /* in file order */
     size_t camera_count;
     struct es_local_storage local;
+    struct es_supabase_storage supabase;
+    struct es_s3_storage s3;
     char *log_level; /* NULL = info */
 };
 
@@ -138,6 +179,9 @@ enum es_config_section {
     ES_CONFIG_SECTION_SETTINGS, /* keys of a camera's settings:, also valid in defaults: */
     ES_CONFIG_SECTION_STORAGE,  /* keys of every storage: item */
     ES_CONFIG_SECTION_LOCAL,    /* keys of a storage: item with backend: local */
+    ES_CONFIG_SECTION_REMOTE,   /* keys of storage: items with backend: supabase or s3 */
+    ES_CONFIG_SECTION_SUPABASE, /* keys of a storage: item with backend: supabase */
+    ES_CONFIG_SECTION_S3,       /* keys of a storage: item with backend: s3 */
 };
 
 enum es_config_option_type {

@@ -565,3 +565,16 @@ enum es_err es_playlist_parse(const char *text, size_t len, struct es_playlist *
     *pl = st.pl;
     return ES_OK;
 }
+
+size_t es_playlist_slide(struct es_playlist *pl, size_t keep, struct es_playlist_segment *removed,
+                         size_t removed_cap)
+{
+    double min_duration = 3.0 * pl->target_duration;
+    size_t n = 0;
+    while (pl->count > keep && n < removed_cap) {
+        if (es_playlist_duration(pl) - pl->segments[0].duration < min_duration)
+            break;
+        n += es_playlist_trim(pl, pl->count - 1, removed + n, removed_cap - n);
+    }
+    return n;
+}

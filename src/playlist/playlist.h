@@ -48,6 +48,13 @@ enum es_err es_playlist_append(struct es_playlist *pl, const struct es_playlist_
 size_t es_playlist_trim(struct es_playlist *pl, size_t keep, struct es_playlist_segment *removed,
                         size_t removed_cap);
 
+/* The sliding window of a live playlist: trims from the head towards `keep`
+ * segments, but never below three target durations in total (RFC 8216 §6.2.2:
+ * the server MUST NOT remove a segment if that would leave the playlist shorter
+ * than three times the target duration). Same out-parameters as trim. */
+size_t es_playlist_slide(struct es_playlist *pl, size_t keep, struct es_playlist_segment *removed,
+                         size_t removed_cap);
+
 /* Sum of EXTINF durations, seconds. */
 double es_playlist_duration(const struct es_playlist *pl);
 

@@ -25,7 +25,6 @@ struct es_segmenter {
     AVFormatContext *muxer;    /* the open segment, NULL between segments */
     AVPacket *scratch;
     int64_t start_ts;
-    int64_t pdt_us;
     int64_t last_video_ts;
     int64_t video_frame_ticks; /* latest frame interval, for the last segment's end */
     bool discontinuity_pending;
@@ -91,7 +90,7 @@ static void add_stream(AVFormatContext *muxer, const AVCodecParameters *params)
     st->time_base = (AVRational){1, ES_TICKS_PER_SECOND};
 }
 
-static enum es_err open_segment(struct es_segmenter *s, int64_t start_ts, int64_t wall_us)
+static enum es_err open_segment(struct es_segmenter *s, int64_t start_ts)
 {
     AVFormatContext *muxer = NULL;
     int ret = avformat_alloc_output_context2(&muxer, NULL, "mpegts", NULL);
@@ -113,7 +112,6 @@ static enum es_err open_segment(struct es_segmenter *s, int64_t start_ts, int64_
     }
     s->muxer = muxer;
     s->start_ts = start_ts;
-    s->pdt_us = wall_us;
     return ES_OK;
 }
 
@@ -133,7 +131,6 @@ static void close_segment(struct es_segmenter *s, int64_t end_ts)
         .data = es_blob_take(buf, (size_t)size, av_free),
         .start_ts = s->start_ts,
         .duration_ts = end_ts - s->start_ts,
-        .program_date_time_us = s->pdt_us,
         .discontinuity = s->discontinuity_pending,
         .has_audio = has_audio,
     };
@@ -142,7 +139,7 @@ static void close_segment(struct es_segmenter *s, int64_t end_ts)
     es_blob_unref(segment.data);
 }
 
-enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt, int64_t wall_us)
+enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt)
 {
     if (!s->video_params)
         return ES_ERR_INVALID;
@@ -154,7 +151,7 @@ enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt, int6
     if (!s->muxer) {
         if (!keyframe)
             return ES_OK; /* a segment must start with a keyframe */
-        enum es_err err = open_segment(s, pkt->dts, wall_us);
+        enum es_err err = open_segment(s, pkt->dts);
         if (err != ES_OK)
             return err;
     }

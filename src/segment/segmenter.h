@@ -21,7 +21,6 @@ struct es_segment {
     struct es_blob *data;          /* MPEG-TS bytes; the callee refs it to keep it */
     int64_t start_ts;              /* 90 kHz, first video frame */
     int64_t duration_ts;           /* 90 kHz */
-    int64_t program_date_time_us;  /* wall clock of the first frame */
     bool discontinuity;            /* timestamps or encoding jumped before this one */
     bool has_audio;
 };
@@ -46,9 +45,9 @@ void es_segmenter_set_streams(struct es_segmenter *s, const AVCodecParameters *v
                               const AVCodecParameters *audio);
 
 /* Writes one packet: 90 kHz timestamps, stream_index an es_media. Packets
- * before the first keyframe are dropped. `wall_us` is the best wall-clock
- * estimate of the packet's capture. The packet is not consumed. */
-enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt, int64_t wall_us);
+ * before the first keyframe are dropped. The packet is not consumed. The
+ * segmenter knows only media time: wall-clock dates are the caller's. */
+enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt);
 
 /* Ends the open segment, if any, and emits it (a camera dropped, or shutdown). */
 void es_segmenter_flush(struct es_segmenter *s);

@@ -277,7 +277,7 @@ static void local_publish(struct es_sink *sink, const struct es_published_segmen
     }
     double grace = grace_period(s);
     struct es_playlist_segment removed[16];
-    size_t n = es_playlist_trim(&s->playlist, s->segments_to_keep, removed, 16);
+    size_t n = es_playlist_slide(&s->playlist, s->segments_to_keep, removed, 16);
     for (size_t i = 0; i < n; i++)
         schedule_delete(s, removed[i].uri, grace);
     write_playlist(s);

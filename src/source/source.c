@@ -33,7 +33,10 @@ struct es_source {
     int64_t loop_offset_us;  /* added to every timestamp after a loop */
     int64_t last_end_us;     /* end of the latest packet, media time */
 
-    int64_t last_dts[2], last_interval[2]; /* per es_media, stream time base */
+    /* Timestamp repair, per es_media, in the stream's time base. */
+    int64_t last_dts[2], last_interval[2];
+    AVPacket *held;    /* a stream's first packet, which came without a timestamp */
+    AVPacket *pending; /* read while stamping the held one; returned next */
 };
 
 static void init_network_once(void)
@@ -218,6 +221,8 @@ enum es_err es_source_open(const struct es_source_config *config, struct es_sour
     }
     s->pace_origin_mono_us = AV_NOPTS_VALUE;
     s->last_dts[ES_MEDIA_VIDEO] = s->last_dts[ES_MEDIA_AUDIO] = AV_NOPTS_VALUE;
+    s->held = av_packet_alloc();
+    s->pending = av_packet_alloc();
     *out = s;
     return ES_OK;
 }
@@ -228,6 +233,8 @@ void es_source_close(struct es_source *source)
         return;
     if (source->input)
         avformat_close_input(&source->input);
+    av_packet_free(&source->held);
+    av_packet_free(&source->pending);
     free(source);
 }
 
@@ -265,19 +272,38 @@ static void shift_packet(AVPacket *pkt, AVRational tb, int64_t offset_us)
         pkt->dts += shift;
 }
 
-/* libavformat's RTSP reader hands out the first access unit of a session (the
- * keyframe the server starts with) without a timestamp. Dropping it would cost
- * a whole GOP of waiting for the next keyframe, so a packet without one is
- * stamped with the stream's previous timestamp plus its latest interval, or 0
- * for the first, where a session's RTP timestamps begin. */
-static void fill_missing_timestamp(struct es_source *s, AVPacket *pkt)
+/* One frame (or audio packet) of the stream, in its time base: what a packet
+ * without a timestamp is assumed to precede the next one by. */
+static int64_t frame_interval(const AVStream *st, const AVPacket *pkt)
+{
+    if (pkt->duration > 0)
+        return pkt->duration;
+    AVRational rate = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && rate.num > 0 && rate.den > 0)
+        return av_rescale_q(1, av_inv_q(rate), st->time_base);
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO && st->codecpar->sample_rate > 0) {
+        int samples = st->codecpar->frame_size > 0 ? st->codecpar->frame_size : 1024;
+        return av_rescale_q(samples, (AVRational){1, st->codecpar->sample_rate}, st->time_base);
+    }
+    return av_rescale_q(40000, AV_TIME_BASE_Q, st->time_base);
+}
+
+/* Muxers need strictly increasing timestamps per stream; libavformat's RTSP
+ * reader can step a stream back a few milliseconds when the first RTCP sender
+ * report re-bases it onto the camera's clock. */
+static void keep_monotonic(struct es_source *s, const AVStream *st, AVPacket *pkt)
 {
     int i = pkt->stream_index;
-    if (pkt->dts == AV_NOPTS_VALUE) {
-        pkt->dts = s->last_dts[i] == AV_NOPTS_VALUE ? 0 : s->last_dts[i] + s->last_interval[i];
-        pkt->pts = pkt->dts;
-    } else if (s->last_dts[i] != AV_NOPTS_VALUE && pkt->dts > s->last_dts[i]) {
-        s->last_interval[i] = pkt->dts - s->last_dts[i];
+    if (s->last_dts[i] != AV_NOPTS_VALUE) {
+        if (pkt->dts <= s->last_dts[i]) {
+            pkt->dts = s->last_dts[i] + 1;
+            if (pkt->pts < pkt->dts)
+                pkt->pts = pkt->dts;
+        } else {
+            s->last_interval[i] = pkt->dts - s->last_dts[i];
+        }
+    } else {
+        s->last_interval[i] = frame_interval(st, pkt);
     }
     s->last_dts[i] = pkt->dts;
 }
@@ -298,14 +324,12 @@ static void pace(struct es_source *s, int64_t media_us)
     }
 }
 
-enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *capture_us,
-                           bool *capture_from_camera_clock)
+/* Reads the next packet of a selected stream, remapped to an es_media, with
+ * dts and pts filled from each other (RTP carries only presentation times).
+ * Looping files rewind here. */
+static enum es_err read_packet(struct es_source *s, AVPacket *pkt)
 {
-    struct es_source *s = source;
     char errbuf[AV_ERROR_MAX_STRING_SIZE];
-    /* A looping file never fails a read: the stop flag must end it here. */
-    if (s->stop && atomic_load(s->stop))
-        return ES_ERR_STOPPED;
     for (;;) {
         s->deadline_us = es_clock_mono_us() + (int64_t)s->read_timeout_ms * 1000;
         int ret = av_read_frame(s->input, pkt);
@@ -324,22 +348,79 @@ enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *cap
             av_packet_unref(pkt);
             continue;
         }
-        break;
+        pkt->stream_index = pkt->stream_index == s->video_index ? ES_MEDIA_VIDEO : ES_MEDIA_AUDIO;
+        if (pkt->dts == AV_NOPTS_VALUE)
+            pkt->dts = pkt->pts;
+        if (pkt->pts == AV_NOPTS_VALUE)
+            pkt->pts = pkt->dts;
+        return ES_OK;
     }
+}
 
-    AVStream *st = s->input->streams[pkt->stream_index];
-    pkt->stream_index = pkt->stream_index == s->video_index ? ES_MEDIA_VIDEO : ES_MEDIA_AUDIO;
-    if (pkt->dts == AV_NOPTS_VALUE)
-        pkt->dts = pkt->pts; /* RTP carries only presentation times */
-    if (pkt->pts == AV_NOPTS_VALUE)
-        pkt->pts = pkt->dts;
-    fill_missing_timestamp(s, pkt);
+static const AVStream *stream_of(const struct es_source *s, const AVPacket *pkt)
+{
+    return s->input->streams[pkt->stream_index == ES_MEDIA_VIDEO ? s->video_index
+                                                                 : s->audio_index];
+}
+
+/* Reads the next packet with a timestamp. libavformat's RTSP reader hands out
+ * the first access unit of a session (the keyframe the server starts with)
+ * without one; dropping it would cost a whole GOP of waiting for the next
+ * keyframe, so it is held until the stream's next packet and stamped one frame
+ * before it. */
+static enum es_err read_stamped(struct es_source *s, AVPacket *pkt)
+{
+    if (s->pending->data) {
+        av_packet_move_ref(pkt, s->pending);
+        return ES_OK;
+    }
+    for (;;) {
+        enum es_err err = read_packet(s, pkt);
+        if (err != ES_OK) {
+            av_packet_unref(s->held);
+            return err;
+        }
+        int i = pkt->stream_index;
+        if (pkt->dts == AV_NOPTS_VALUE) {
+            if (s->last_dts[i] != AV_NOPTS_VALUE) {
+                pkt->dts = pkt->pts = s->last_dts[i] + s->last_interval[i];
+                return ES_OK;
+            }
+            if (!s->held->data) {
+                av_packet_move_ref(s->held, pkt);
+                continue;
+            }
+            av_packet_unref(pkt); /* a second untimed packet before any timed one */
+            continue;
+        }
+        if (s->held->data && s->held->stream_index == i) {
+            s->held->dts = s->held->pts = pkt->dts - frame_interval(stream_of(s, pkt), s->held);
+            av_packet_move_ref(s->pending, pkt);
+            av_packet_move_ref(pkt, s->held);
+        }
+        return ES_OK;
+    }
+}
+
+enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *capture_us,
+                           bool *capture_from_camera_clock)
+{
+    struct es_source *s = source;
+    /* A looping file never fails a read: the stop flag must end it here. */
+    if (s->stop && atomic_load(s->stop))
+        return ES_ERR_STOPPED;
+    enum es_err err = read_stamped(s, pkt);
+    if (err != ES_OK)
+        return err;
+    const AVStream *st = stream_of(s, pkt);
+    if (s->paced)
+        shift_packet(pkt, st->time_base, s->loop_offset_us);
+    keep_monotonic(s, st, pkt);
 
     *capture_us = es_clock_wall_us();
     *capture_from_camera_clock = false;
 
-    if (s->paced && pkt->dts != AV_NOPTS_VALUE) {
-        shift_packet(pkt, st->time_base, s->loop_offset_us);
+    if (s->paced) {
         int64_t media_us = av_rescale_q(pkt->dts, st->time_base, AV_TIME_BASE_Q);
         int64_t duration_us = av_rescale_q(pkt->duration, st->time_base, AV_TIME_BASE_Q);
         if (media_us + duration_us > s->last_end_us)

@@ -222,8 +222,11 @@ static enum es_err send_video(struct es_transcoder *t, AVPacket *pkt)
     int ret = avcodec_send_packet(v->decoder, pkt);
     if (ret < 0 && ret != AVERROR(EAGAIN)) {
         /* A corrupt packet from the camera is not fatal: the decoder resyncs
-         * at the next keyframe. */
-        log_av(t, "decode_failed", ret);
+         * at the next keyframe. (One is also normal at shutdown, when the
+         * read of the last access unit was cut short.) */
+        char errbuf[AV_ERROR_MAX_STRING_SIZE];
+        es_log(ES_LOG_WARN, "transcode", "camera=%s event=decode_failed error=\"%s\"",
+               t->config.camera_id, es_av_err(ret, errbuf, sizeof(errbuf)));
         return ES_OK;
     }
     while (avcodec_receive_frame(v->decoder, v->decoded) == 0) {

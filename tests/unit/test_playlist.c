@@ -339,6 +339,35 @@ static void test_playlist_trim_advances_media_sequence_and_copies_removed(void *
     es_playlist_clear(&pl);
 }
 
+static void test_playlist_slide_never_leaves_less_than_three_target_durations(void **state)
+{
+    (void)state;
+    struct es_playlist pl;
+    es_playlist_init(&pl, 2);
+    /* 2 + 2 + 2 + 0.5: keeping 3 would leave 4.5 s < 6 s, so 4 stay. */
+    const double durations[] = {2.0, 2.0, 2.0, 2.0, 0.5};
+    for (uint64_t i = 0; i < 5; i++) {
+        struct es_playlist_segment seg = make_segment(i, durations[i], 0, false);
+        assert_int_equal(es_playlist_append(&pl, &seg), ES_OK);
+    }
+    struct es_playlist_segment removed[8];
+    assert_int_equal(es_playlist_slide(&pl, 3, removed, 8), 1);
+    assert_int_equal(pl.count, 4);
+    assert_int_equal(pl.media_sequence, 1);
+    assert_true(es_playlist_duration(&pl) >= 6.0);
+
+    /* Once the short segment is far enough back, it trims down to `keep`. */
+    for (uint64_t i = 5; i < 8; i++) {
+        struct es_playlist_segment seg = make_segment(i, 2.0, 0, false);
+        assert_int_equal(es_playlist_append(&pl, &seg), ES_OK);
+    }
+    assert_int_equal(es_playlist_slide(&pl, 3, removed, 8), 4);
+    assert_int_equal(pl.count, 3);
+    assert_int_equal(removed[3].msn, 4);
+    assert_true(es_playlist_duration(&pl) >= 6.0);
+    es_playlist_clear(&pl);
+}
+
 static void test_playlist_trim_advances_discontinuity_sequence(void **state)
 {
     (void)state;
@@ -956,6 +985,7 @@ int main(void)
         cmocka_unit_test(test_playlist_rejects_program_date_times_it_cannot_print),
         cmocka_unit_test(test_playlist_trim_advances_media_sequence_and_copies_removed),
         cmocka_unit_test(test_playlist_trim_advances_discontinuity_sequence),
+        cmocka_unit_test(test_playlist_slide_never_leaves_less_than_three_target_durations),
         cmocka_unit_test(test_playlist_duration_sums_extinf),
         cmocka_unit_test(test_playlist_clear_accepts_null_and_repeats),
         cmocka_unit_test(test_playlist_parses_reference_example),
