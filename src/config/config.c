@@ -81,6 +81,7 @@ struct loader {
     struct es_config *config;
     struct layer defaults;
     struct camera_source *cameras;
+    bool storage_given; /* a storage: list was written (even an empty one) */
 };
 
 /* ---- Errors ---- */
@@ -560,7 +561,7 @@ static enum es_err lookup_key(struct loader *ld, const struct node *map, size_t 
     const struct node *key = map->items[2 * pair];
     path_key(path, path_size, base, key->text);
     const struct es_config_option *option = NULL;
-    for (int s = ES_CONFIG_SECTION_TOP; s <= ES_CONFIG_SECTION_LOCAL && !option; s++)
+    for (int s = ES_CONFIG_SECTION_TOP; s < ES_CONFIG_SECTION_COUNT && !option; s++)
         if (mask & MASK(s))
             option = es_config_option_find((enum es_config_section)s, key->text);
     if (!option)
@@ -750,8 +751,65 @@ static enum es_err walk_cameras(struct loader *ld, const struct node *list, cons
     return ES_OK;
 }
 
+/* Where each backend was configured: a backend may appear once. */
+struct storage_seen {
+    const struct node *local_at, *supabase_at, *s3_at;
+};
+
+/* A remote backend's value that may come from the environment instead (the
+ * reference design's SUPABASE_URL / SUPABASE_KEY). Checked like the key, and
+ * reported at the item, naming both places. Values are never quoted. */
+static enum es_err value_or_env(struct loader *ld, const struct node *item, const char *base,
+                                enum es_config_section section, const char *name,
+                                const char *env, bool required, const char *what, void *dest)
+{
+    const struct es_config_option *option = es_config_option_find(section, name);
+    char **slot = (char **)((char *)dest + option->offset);
+    char path[128];
+    path_key(path, sizeof(path), base, name);
+    if (*slot)
+        return ES_OK;
+    const char *value = getenv(env);
+    if (!value || !*value) {
+        if (!required)
+            return ES_OK;
+        return fail(ld, item, path, "%s: set %s: in this item or the environment variable %s",
+                    what, name, env);
+    }
+    char why[400];
+    if (!es_config_option_set(option, value, true, dest, why, sizeof(why)))
+        return fail(ld, item, path, "the environment variable %s (used for %s:) %s", env, name,
+                    why);
+    return ES_OK;
+}
+
+static enum es_err remote_from_env(struct loader *ld, const struct node *item, const char *base,
+                                   const char *backend)
+{
+    struct es_config *c = ld->config;
+    enum es_err e = ES_OK;
+    if (strcmp(backend, "supabase") == 0) {
+        e = value_or_env(ld, item, base, ES_CONFIG_SECTION_SUPABASE, "url", "SUPABASE_URL", true,
+                         "backend 'supabase' needs the project URL", &c->supabase);
+        if (e == ES_OK)
+            e = value_or_env(ld, item, base, ES_CONFIG_SECTION_SUPABASE, "key", "SUPABASE_KEY",
+                             true, "backend 'supabase' needs the service key", &c->supabase);
+        return e;
+    }
+    e = value_or_env(ld, item, base, ES_CONFIG_SECTION_S3, "access_key_id", "AWS_ACCESS_KEY_ID",
+                     true, "backend 's3' needs an access key", &c->s3);
+    if (e == ES_OK)
+        e = value_or_env(ld, item, base, ES_CONFIG_SECTION_S3, "secret_access_key",
+                         "AWS_SECRET_ACCESS_KEY", true, "backend 's3' needs a secret key",
+                         &c->s3);
+    if (e == ES_OK)
+        e = value_or_env(ld, item, base, ES_CONFIG_SECTION_S3, "session_token",
+                         "AWS_SESSION_TOKEN", false, "", &c->s3);
+    return e;
+}
+
 static enum es_err walk_storage_item(struct loader *ld, const struct node *item, size_t index,
-                                     const struct node **local_at)
+                                     struct storage_seen *where)
 {
     char base[128], path[128];
     path_index(base, sizeof(base), "storage", index);
@@ -773,34 +831,66 @@ static enum es_err walk_storage_item(struct loader *ld, const struct node *item,
     enum es_err e = set_value(ld, backend, backend_value, path, NULL);
     if (e != ES_OK)
         return e;
-    /* Only `local` exists so far. */
-    if (*local_at)
+
+    const char *name = backend_value->text;
+    const struct node **at;
+    unsigned mask = MASK(ES_CONFIG_SECTION_STORAGE);
+    enum es_config_section section;
+    void *dest;
+    if (strcmp(name, "supabase") == 0) {
+        at = &where->supabase_at;
+        section = ES_CONFIG_SECTION_SUPABASE;
+        dest = &ld->config->supabase;
+        mask |= MASK(ES_CONFIG_SECTION_REMOTE);
+    } else if (strcmp(name, "s3") == 0) {
+        at = &where->s3_at;
+        section = ES_CONFIG_SECTION_S3;
+        dest = &ld->config->s3;
+        mask |= MASK(ES_CONFIG_SECTION_REMOTE);
+    } else {
+        at = &where->local_at;
+        section = ES_CONFIG_SECTION_LOCAL;
+        dest = &ld->config->local;
+    }
+    mask |= MASK(section);
+    if (*at)
         return fail(ld, backend_value, path,
-                    "backend 'local' is configured twice: first at line %u, again at line %u",
-                    (*local_at)->line, backend_value->line);
-    *local_at = backend_value;
-    ld->config->local.enabled = true;
-    apply_table_defaults(ES_CONFIG_SECTION_LOCAL, &ld->config->local);
+                    "backend '%s' is configured twice: first at line %u, again at line %u", name,
+                    (*at)->line, backend_value->line);
+    *at = backend_value;
+    if (section == ES_CONFIG_SECTION_LOCAL) {
+        ld->config->local.enabled = true;
+    } else {
+        /* es_remote_storage is the first member of both remote structs. */
+        ((struct es_remote_storage *)dest)->enabled = true;
+        apply_table_defaults(ES_CONFIG_SECTION_REMOTE, dest);
+    }
+    apply_table_defaults(section, dest);
 
     struct seen_keys seen = {.count = 0};
-    unsigned mask = MASK(ES_CONFIG_SECTION_STORAGE) | MASK(ES_CONFIG_SECTION_LOCAL);
     for (size_t i = 0; i < item->count / 2; i++) {
         const struct es_config_option *option;
         e = lookup_key(ld, item, i, base, AT_STORAGE, mask, &seen, &option, path, sizeof(path));
         if (e == ES_OK && option != backend)
-            e = set_value(ld, option, item->items[2 * i + 1], path, &ld->config->local);
+            e = set_value(ld, option, item->items[2 * i + 1], path, dest);
         if (e != ES_OK)
             return e;
     }
-    return ES_OK;
+    if (section != ES_CONFIG_SECTION_LOCAL) {
+        e = check_required(ld, item, base, section, &seen);
+        if (e == ES_OK)
+            e = remote_from_env(ld, item, base, name);
+    }
+    return e;
 }
 
 static enum es_err walk_storage(struct loader *ld, const struct node *list)
 {
-    const struct node *local_at = NULL;
+    struct storage_seen where = {NULL, NULL, NULL};
     ld->config->local.enabled = false;
+    ld->storage_given = true;
     for (size_t i = 0; i < list->count; i++) {
-        enum es_err e = walk_storage_item(ld, list->items[i], i, &local_at);
+        enum es_err e = walk_storage_item(ld, list->items[i], i, &where);
         if (e != ES_OK)
             return e;
     }
@@ -961,6 +1051,29 @@ static enum es_err walk_root(struct loader *ld, const struct node *root)
     return walk_top(ld, root);
 }
 
+/* The reference design uploads whenever SUPABASE_URL and SUPABASE_KEY are set,
+ * with nothing about storage in cameras.yaml. Without a storage: list the same
+ * holds here, beside the local directory. */
+static enum es_err supabase_from_environment(struct loader *ld)
+{
+    const char *url = getenv("SUPABASE_URL"), *key = getenv("SUPABASE_KEY");
+    bool have_url = url && *url, have_key = key && *key;
+    if (!have_url && !have_key)
+        return ES_OK;
+    if (!have_url || !have_key) {
+        es_log(ES_LOG_WARN, "config",
+               "event=supabase_not_configured reason=\"%s is set but %s is not: not uploading to "
+               "Supabase\"",
+               have_url ? "SUPABASE_URL" : "SUPABASE_KEY", have_url ? "SUPABASE_KEY" : "SUPABASE_URL");
+        return ES_OK;
+    }
+    struct es_supabase_storage *sb = &ld->config->supabase;
+    sb->remote.enabled = true;
+    apply_table_defaults(ES_CONFIG_SECTION_REMOTE, sb);
+    apply_table_defaults(ES_CONFIG_SECTION_SUPABASE, sb);
+    return remote_from_env(ld, NULL, "storage", "supabase");
+}
+
 static enum es_err load(struct loader *ld, const char *text, size_t len)
 {
     struct node *root = NULL;
@@ -971,6 +1084,8 @@ static enum es_err load(struct loader *ld, const char *text, size_t len)
         e = build_tree(ld, text, len, &root);
     if (e == ES_OK)
         e = walk_root(ld, root);
+    if (e == ES_OK && !ld->storage_given)
+        e = supabase_from_environment(ld);
     for (size_t i = 0; e == ES_OK && i < ld->config->camera_count; i++)
         e = resolve(ld, i);
     node_free(root);
@@ -1052,6 +1167,12 @@ enum es_err es_config_load(const char *path, struct es_config *out, struct es_co
     return e;
 }
 
+static void free_remote_strings(struct es_remote_storage *remote)
+{
+    free(remote->segment_cache_control);
+    free(remote->playlist_cache_control);
+}
+
 void es_config_free(struct es_config *config)
 {
     if (!config)
@@ -1061,6 +1182,17 @@ void es_config_free(struct es_config *config)
     free(config->cameras);
     free(config->path);
     free(config->local.root);
+    free_remote_strings(&config->supabase.remote);
+    free(config->supabase.url);
+    free(config->supabase.key);
+    free(config->supabase.bucket);
+    free_remote_strings(&config->s3.remote);
+    free(config->s3.endpoint);
+    free(config->s3.region);
+    free(config->s3.bucket);
+    free(config->s3.access_key_id);
+    free(config->s3.secret_access_key);
+    free(config->s3.session_token);
     free(config->log_level);
     memset(config, 0, sizeof(*config));
 }

@@ -182,6 +182,7 @@ enum es_config_section {
     ES_CONFIG_SECTION_REMOTE,   /* keys of storage: items with backend: supabase or s3 */
     ES_CONFIG_SECTION_SUPABASE, /* keys of a storage: item with backend: supabase */
     ES_CONFIG_SECTION_S3,       /* keys of a storage: item with backend: s3 */
+    ES_CONFIG_SECTION_COUNT     /* not a section: loops over sections stop here */
 };
 
 enum es_config_option_type {
@@ -213,7 +214,9 @@ struct es_config_option {
     bool (*check)(const char *value, char *why, size_t why_size);
     const char *range_note; /* why the range is what it is, appended to range errors */
     size_t offset;          /* field in es_config (TOP), es_camera_config (CAMERA,
-                               SETTINGS) or es_local_storage (LOCAL) */
+                               SETTINGS), es_local_storage (LOCAL), es_remote_storage
+                               (REMOTE), es_supabase_storage (SUPABASE) or
+                               es_s3_storage (S3) */
     const char *help;
 };
 

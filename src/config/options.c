@@ -19,6 +19,7 @@
  * non-negative members, which C gives the size of an unsigned int here. */
 _Static_assert(sizeof(enum es_transcode_mode) == sizeof(unsigned), "enum field size");
 _Static_assert(sizeof(enum es_audio_mode) == sizeof(unsigned), "enum field size");
+_Static_assert(sizeof(enum es_s3_url_style) == sizeof(unsigned), "enum field size");
 
 static bool check_path_component(const char *value, char *why, size_t why_size)
 {
@@ -45,7 +46,93 @@ static bool check_source_url(const char *value, char *why, size_t why_size)
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const transcode_modes[] = {"x264", "copy", NULL};
 static const char *const audio_modes[] = {"auto", "off", NULL};
-static const char *const storage_backends[] = {"local", NULL};
+static const char *const storage_backends[] = {"local", "supabase", "s3", NULL};
+static const char *const s3_url_styles[] = {"auto", "path", "virtual", NULL};
+
+/* http:// or https:// with a host; no userinfo (keys travel in headers, never
+ * in URLs, so a URL can always be printed). */
+static bool check_http_url(const char *value, char *why, size_t why_size)
+{
+    const char *host = NULL;
+    if (strncmp(value, "https://", 8) == 0)
+        host = value + 8;
+    else if (strncmp(value, "http://", 7) == 0)
+        host = value + 7;
+    if (!host) {
+        snprintf(why, why_size, "must start with https:// (or http:// for a local test server)");
+        return false;
+    }
+    size_t host_len = strcspn(host, "/?#");
+    if (host_len == 0) {
+        snprintf(why, why_size, "has no host name");
+        return false;
+    }
+    if (memchr(host, '@', host_len)) {
+        snprintf(why, why_size, "must not carry credentials: put keys in their own keys or in "
+                                "the environment");
+        return false;
+    }
+    for (const char *c = value; *c; c++) {
+        if ((unsigned char)*c <= ' ' || *c == 0x7f || strchr("?#", *c)) {
+            snprintf(why, why_size, "must be a plain base URL (no spaces, query or fragment)");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Bucket names as S3 and Supabase both accept them. */
+static bool check_bucket(const char *value, char *why, size_t why_size)
+{
+    for (const char *c = value; *c; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' || *c == '.';
+        if (!ok) {
+            snprintf(why, why_size,
+                     "may only contain letters, digits, '.', '_' and '-', found '%c'",
+                     (*c >= ' ' && *c < 0x7f) ? *c : '?');
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A value sent as an HTTP header: printable ASCII only (a CR or LF would end
+ * the header and inject another). */
+static bool check_header_value(const char *value, char *why, size_t why_size)
+{
+    for (const char *c = value; *c; c++) {
+        if ((unsigned char)*c < ' ' || (unsigned char)*c >= 0x7f) {
+            snprintf(why, why_size, "must be printable ASCII (it is sent as an HTTP header)");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Keys and tokens go into HTTP headers too; the reason never quotes them. */
+static bool check_secret(const char *value, char *why, size_t why_size)
+{
+    for (const char *c = value; *c; c++) {
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f) {
+            snprintf(why, why_size, "must be printable ASCII without spaces (value not shown)");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_region(const char *value, char *why, size_t why_size)
+{
+    for (const char *c = value; *c; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-';
+        if (!ok) {
+            snprintf(why, why_size, "may only contain lowercase letters, digits and '-'");
+            return false;
+        }
+    }
+    return true;
+}
 
 #define CAMERA(field) offsetof(struct es_camera_config, field)
 
@@ -61,10 +148,12 @@ static const struct es_config_option options[] = {
      0,
      "Settings for every camera that does not set them itself: any key of the camera "
      "settings table, written directly under `defaults:`."},
-    {ES_CONFIG_SECTION_TOP, "storage", ES_CONFIG_LIST, 0, NULL, "one `local` backend", 0, 0, NULL,
-     NULL, NULL, 0,
-     "Where playlists and segments are stored: a list of backends, each a mapping with "
-     "`backend:` and that backend's keys. An empty list stores nothing."},
+    {ES_CONFIG_SECTION_TOP, "storage", ES_CONFIG_LIST, 0, NULL,
+     "one `local` backend, plus `supabase` when `$SUPABASE_URL` and `$SUPABASE_KEY` are set", 0, 0,
+     NULL, NULL, NULL, 0,
+     "Where playlists and segments are stored: a list of backends (`local`, `supabase`, `s3`), "
+     "each a mapping with `backend:` and that backend's keys, each backend at most once. An "
+     "empty list stores nothing."},
     {ES_CONFIG_SECTION_TOP, "log_level", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, "info", NULL, 1, 16,
      log_levels, NULL, NULL, offsetof(struct es_config, log_level),
      "Least severe log level written to stderr."},
@@ -139,6 +228,77 @@ static const struct es_config_option options[] = {
      NULL, offsetof(struct es_local_storage, root),
      "Directory that receives `<location>/<id>/stream.m3u8` and the segments; relative "
      "paths start at the working directory."},
+
+#define REMOTE(field) offsetof(struct es_remote_storage, field)
+    {ES_CONFIG_SECTION_REMOTE, "segment_cache_control", ES_CONFIG_STRING, 0,
+     "public, max-age=31536000, immutable", NULL, 1, 256, NULL, check_header_value, NULL,
+     REMOTE(segment_cache_control),
+     "`Cache-Control` stored with every segment. A segment name is never reused, so it may "
+     "be cached forever."},
+    {ES_CONFIG_SECTION_REMOTE, "playlist_cache_control", ES_CONFIG_STRING, 0, "no-cache", NULL, 1,
+     256, NULL, check_header_value, NULL, REMOTE(playlist_cache_control),
+     "`Cache-Control` stored with the playlist, which is rewritten every segment."},
+    {ES_CONFIG_SECTION_REMOTE, "max_backlog_mb", ES_CONFIG_UINT, 0, "64", NULL, 1, 4096, NULL,
+     NULL, NULL, REMOTE(max_backlog_mb),
+     "Unsent segment bytes kept per camera (MiB) while the store is unreachable. Beyond it "
+     "the oldest are dropped and the playlist marks the gap with EXT-X-DISCONTINUITY."},
+    {ES_CONFIG_SECTION_REMOTE, "connections", ES_CONFIG_UINT, 0, "4", NULL, 1, 32, NULL, NULL,
+     NULL, REMOTE(connections),
+     "Persistent connections to the store, shared by every camera."},
+    {ES_CONFIG_SECTION_REMOTE, "connect_timeout_ms", ES_CONFIG_UINT, 0, "5000", NULL, 100, 60000,
+     NULL, NULL, NULL, REMOTE(connect_timeout_ms),
+     "Milliseconds to wait for a connection to the store."},
+    {ES_CONFIG_SECTION_REMOTE, "stall_timeout_ms", ES_CONFIG_UINT, 0, "5000", NULL, 500, 600000,
+     NULL, NULL, NULL, REMOTE(stall_timeout_ms),
+     "A request that moves no byte for this many milliseconds fails and is retried."},
+    {ES_CONFIG_SECTION_REMOTE, "retry_max_ms", ES_CONFIG_UINT, 0, "2000", NULL, 100, 600000, NULL,
+     NULL, NULL, REMOTE(retry_max_ms),
+     "Longest wait between retries after a transient error (429, 5xx, timeouts, resets); "
+     "waits double from 250 ms up to it, with jitter."},
+    {ES_CONFIG_SECTION_REMOTE, "recheck_s", ES_CONFIG_UINT, 0, "60", NULL, 1, 86400, NULL, NULL,
+     NULL, REMOTE(recheck_s),
+     "After a permanent error (bad key, missing bucket) the store is asked again only this "
+     "often (seconds), with one request."},
+    {ES_CONFIG_SECTION_REMOTE, "delete_interval_s", ES_CONFIG_UINT, 0, "10", NULL, 1, 3600, NULL,
+     NULL, NULL, REMOTE(delete_interval_s),
+     "Segments past `delete_grace` are deleted in one batched request this often (seconds)."},
+
+#define SUPABASE(field) offsetof(struct es_supabase_storage, field)
+    {ES_CONFIG_SECTION_SUPABASE, "url", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "`$SUPABASE_URL`", 1, 2048, NULL, check_http_url, NULL, SUPABASE(url),
+     "The project URL, e.g. `https://xxx.supabase.co`."},
+    {ES_CONFIG_SECTION_SUPABASE, "key", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "`$SUPABASE_KEY`", 1, 8192, NULL, check_secret, NULL, SUPABASE(key),
+     "The service-role or secret key. Prefer the environment; it is never printed."},
+    {ES_CONFIG_SECTION_SUPABASE, "bucket", ES_CONFIG_STRING, 0, "streams", NULL, 1, 100, NULL,
+     check_bucket, NULL, SUPABASE(bucket),
+     "Bucket that receives `<location>/<id>/stream.m3u8` and the segments. Public, for "
+     "viewers to read it."},
+
+#define S3(field) offsetof(struct es_s3_storage, field)
+    {ES_CONFIG_SECTION_S3, "bucket", ES_CONFIG_STRING, ES_CONFIG_REQUIRED, NULL, NULL, 3, 63, NULL,
+     check_bucket, NULL, S3(bucket),
+     "Bucket that receives `<location>/<id>/stream.m3u8` and the segments."},
+    {ES_CONFIG_SECTION_S3, "region", ES_CONFIG_STRING, 0, "us-east-1", NULL, 1, 64, NULL,
+     check_region, NULL, S3(region), "Region the requests are signed for (SigV4)."},
+    {ES_CONFIG_SECTION_S3, "endpoint", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "AWS: `https://s3.<region>.amazonaws.com`", 1, 2048, NULL, check_http_url, NULL,
+     S3(endpoint),
+     "Base URL of an S3-compatible store (Cloudflare R2, MinIO, Supabase's "
+     "`https://<ref>.supabase.co/storage/v1/s3`)."},
+    {ES_CONFIG_SECTION_S3, "url_style", ES_CONFIG_ENUM, 0, "auto", NULL, 0, 0, s3_url_styles, NULL,
+     NULL, S3(url_style),
+     "`path`: `<endpoint>/<bucket>/<key>`. `virtual`: `<bucket>.<endpoint host>/<key>`. "
+     "`auto`: virtual for AWS, path when `endpoint` is set."},
+    {ES_CONFIG_SECTION_S3, "access_key_id", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "`$AWS_ACCESS_KEY_ID`", 1, 256, NULL, check_secret, NULL, S3(access_key_id),
+     "Access key id."},
+    {ES_CONFIG_SECTION_S3, "secret_access_key", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "`$AWS_SECRET_ACCESS_KEY`", 1, 256, NULL, check_secret, NULL, S3(secret_access_key),
+     "Secret access key. Prefer the environment; it is never printed."},
+    {ES_CONFIG_SECTION_S3, "session_token", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "`$AWS_SESSION_TOKEN`, else none", 1, 8192, NULL, check_secret, NULL, S3(session_token),
+     "Session token for temporary credentials. Never printed."},
 
     {0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
 };
@@ -529,6 +689,9 @@ static const char *const section_titles[] = {
     [ES_CONFIG_SECTION_SETTINGS] = "Camera settings (a camera's `settings:`, or `defaults:`)",
     [ES_CONFIG_SECTION_STORAGE] = "Storage (each item of `storage:`)",
     [ES_CONFIG_SECTION_LOCAL] = "Storage backend `local`",
+    [ES_CONFIG_SECTION_REMOTE] = "Storage backends `supabase` and `s3` (keys of both)",
+    [ES_CONFIG_SECTION_SUPABASE] = "Storage backend `supabase`",
+    [ES_CONFIG_SECTION_S3] = "Storage backend `s3` (any S3-compatible store)",
 };
 
 static const char *const type_names[] = {
@@ -579,7 +742,7 @@ void es_config_print_reference(void *file)
     FILE *out = file;
     fprintf(out, "<!-- Generated by es_config_print_reference() from the option table in "
                  "src/config/options.c. Edit the table, not this text. -->\n");
-    for (int section = ES_CONFIG_SECTION_TOP; section <= ES_CONFIG_SECTION_LOCAL; section++) {
+    for (int section = ES_CONFIG_SECTION_TOP; section < ES_CONFIG_SECTION_COUNT; section++) {
         fprintf(out, "\n#### %s\n\n", section_titles[section]);
         fprintf(out, "| Key | Type | Default | Range | Description |\n");
         fprintf(out, "|---|---|---|---|---|\n");

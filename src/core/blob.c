@@ -26,7 +26,8 @@ struct es_blob *es_blob_take(uint8_t *data, size_t size, void (*free_fn)(void *)
 struct es_blob *es_blob_copy(const void *data, size_t size)
 {
     uint8_t *copy = es_malloc(size);
-    memcpy(copy, data, size);
+    if (size)
+        memcpy(copy, data, size);
     return es_blob_take(copy, size, free);
 }
 

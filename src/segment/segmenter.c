@@ -27,7 +27,8 @@ struct es_segmenter {
     int64_t start_ts;
     int64_t last_video_ts;
     int64_t video_frame_ticks; /* latest frame interval, for the last segment's end */
-    bool discontinuity_pending;
+    bool discontinuity_pending; /* for the next segment to open */
+    bool discontinuity;         /* of the open segment */
     bool long_gop_warned;
 };
 
@@ -112,6 +113,8 @@ static enum es_err open_segment(struct es_segmenter *s, int64_t start_ts)
     }
     s->muxer = muxer;
     s->start_ts = start_ts;
+    s->discontinuity = s->discontinuity_pending;
+    s->discontinuity_pending = false;
     return ES_OK;
 }
 
@@ -131,10 +134,9 @@ static void close_segment(struct es_segmenter *s, int64_t end_ts)
         .data = es_blob_take(buf, (size_t)size, av_free),
         .start_ts = s->start_ts,
         .duration_ts = end_ts - s->start_ts,
-        .discontinuity = s->discontinuity_pending,
+        .discontinuity = s->discontinuity,
         .has_audio = has_audio,
     };
-    s->discontinuity_pending = false;
     s->emit(s->opaque, &segment);
     es_blob_unref(segment.data);
 }
@@ -156,7 +158,7 @@ enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt)
             return err;
     }
     if (video) {
-        if (pkt->dts > s->last_video_ts && s->last_video_ts > s->start_ts)
+        if (pkt->dts > s->last_video_ts && s->last_video_ts >= s->start_ts)
             s->video_frame_ticks = pkt->dts - s->last_video_ts;
         s->last_video_ts = pkt->dts;
         if (!s->long_gop_warned && pkt->dts - s->start_ts > s->target_ticks * 3 / 2) {

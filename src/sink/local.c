@@ -193,6 +193,14 @@ static void recover_previous_run(struct local_sink *s, unsigned target_duration)
     struct dirent *entry;
     while ((entry = readdir(dir))) {
         uint64_t msn;
+        size_t len = strlen(entry->d_name);
+        if (entry->d_name[0] == '.' && len > 4 && strcmp(entry->d_name + len - 4, ".tmp") == 0) {
+            /* A write cut short by a crash: never renamed, never named. */
+            char tmp_path[PATH_MAX];
+            snprintf(tmp_path, sizeof(tmp_path), "%s/%s", s->dir, entry->d_name);
+            unlink(tmp_path);
+            continue;
+        }
         if (!parse_segment_name(entry->d_name, &msn))
             continue;
         if (!s->have_previous || msn > s->previous_last_msn) {
@@ -249,10 +257,12 @@ static void local_publish(struct es_sink *sink, const struct es_published_segmen
     if (s->playlist.count && segment->msn != s->playlist.media_sequence + s->playlist.count) {
         /* A gap in numbering (segments lost upstream): restart the window. */
         struct es_playlist_segment removed[64];
-        size_t n;
-        while ((n = es_playlist_trim(&s->playlist, 0, removed, 64)) > 0)
+        while (s->playlist.count) {
+            size_t chunk = s->playlist.count < 64 ? s->playlist.count : 64;
+            size_t n = es_playlist_trim(&s->playlist, s->playlist.count - chunk, removed, 64);
             for (size_t i = 0; i < n; i++)
                 schedule_delete(s, removed[i].uri, grace_period(s));
+        }
         entry.discontinuity = true;
     }
     if (!s->playlist.count)

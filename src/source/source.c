@@ -34,7 +34,8 @@ struct es_source {
     int64_t last_end_us;     /* end of the latest packet, media time */
 
     /* Timestamp repair, per es_media, in the stream's time base. */
-    int64_t last_dts[2], last_interval[2];
+    int64_t last_dts[2], last_interval[2], ts_offset[2];
+    bool rebased[2];
     AVPacket *held;    /* a stream's first packet, which came without a timestamp */
     AVPacket *pending; /* read while stamping the held one; returned next */
 };
@@ -288,12 +289,33 @@ static int64_t frame_interval(const AVStream *st, const AVPacket *pkt)
     return av_rescale_q(40000, AV_TIME_BASE_Q, st->time_base);
 }
 
-/* Muxers need strictly increasing timestamps per stream; libavformat's RTSP
- * reader can step a stream back a few milliseconds when the first RTCP sender
- * report re-bases it onto the camera's clock. */
-static void keep_monotonic(struct es_source *s, const AVStream *st, AVPacket *pkt)
+/* libavformat's RTSP reader re-bases a stream's timestamps onto the camera's
+ * NTP clock when the stream's first RTCP sender report arrives (from then on
+ * its packets carry producer reference time): a step of tens of milliseconds,
+ * forward or back, in the middle of a segment. The step is absorbed into a
+ * per-stream offset so media time stays smooth; it happens once per session,
+ * so real gaps (lost frames) are never hidden. */
+static bool first_rtcp_rebase(struct es_source *s, const AVPacket *pkt)
 {
     int i = pkt->stream_index;
+    if (s->rebased[i] || !av_packet_get_side_data(pkt, AV_PKT_DATA_PRFT, NULL))
+        return false;
+    s->rebased[i] = true;
+    return s->last_dts[i] != AV_NOPTS_VALUE;
+}
+
+/* Keeps each stream's timestamps smooth and strictly increasing, as muxers
+ * need them. */
+static void smooth_timestamps(struct es_source *s, const AVStream *st, AVPacket *pkt)
+{
+    int i = pkt->stream_index;
+    if (first_rtcp_rebase(s, pkt)) {
+        int64_t step = pkt->dts + s->ts_offset[i] - (s->last_dts[i] + s->last_interval[i]);
+        if (llabs(step) < av_rescale_q(1, (AVRational){1, 1}, st->time_base))
+            s->ts_offset[i] -= step;
+    }
+    pkt->dts += s->ts_offset[i];
+    pkt->pts += s->ts_offset[i];
     if (s->last_dts[i] != AV_NOPTS_VALUE) {
         if (pkt->dts <= s->last_dts[i]) {
             pkt->dts = s->last_dts[i] + 1;
@@ -415,7 +437,7 @@ enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *cap
     const AVStream *st = stream_of(s, pkt);
     if (s->paced)
         shift_packet(pkt, st->time_base, s->loop_offset_us);
-    keep_monotonic(s, st, pkt);
+    smooth_timestamps(s, st, pkt);
 
     *capture_us = es_clock_wall_us();
     *capture_from_camera_clock = false;

@@ -482,6 +482,12 @@ enum es_err es_transcoder_send(struct es_transcoder *t, AVPacket *pkt)
 
 void es_transcoder_flush(struct es_transcoder *t)
 {
+    /* Pictures and samples still inside the decoders go through first (a
+     * camera with B-frames holds some back). */
+    if (t->video.decoder)
+        send_video(t, NULL);
+    if (t->audio.decoder)
+        send_audio(t, NULL);
     if (t->video.encoder) {
         avcodec_send_frame(t->video.encoder, NULL);
         drain_encoder(t, t->video.encoder, ES_MEDIA_VIDEO);

@@ -1,0 +1,627 @@
+/* Unit tests for src/sink/local.c (and the segment names of sink.c): files and
+ * playlist on disk, the window, delayed deletes, and continuity across
+ * restarts, in a temporary directory removed at the end. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw, mkdtemp */
+#endif
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/blob.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "playlist/playlist.h"
+#include "sink/local.h"
+#include "sink/sink.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PDT_BASE INT64_C(1795530900123000) /* 2026-11-24T14:35:00.123Z */
+#define GRACE 0.3                          /* seconds */
+#define AFTER_GRACE_US 500000              /* grace plus 0.2 s: generous */
+
+struct fixture {
+    char root[64];
+    char dir[PATH_MAX]; /* root/loc/cam */
+};
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    snprintf(f->root, sizeof(f->root), "/tmp/es_test_sink_XXXXXX");
+    if (!mkdtemp(f->root)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->dir, sizeof(f->dir), "%s/loc/cam", f->root);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static struct es_sink *open_sink(const struct fixture *f, unsigned target, unsigned keep,
+                                 double grace)
+{
+    struct es_local_sink_config cfg = {
+        .camera_id = "cam",
+        .root = f->root,
+        .location = "loc",
+        .target_duration = target,
+        .segments_to_keep = keep,
+        .delete_grace = grace,
+    };
+    struct es_sink *sink = NULL;
+    assert_int_equal(es_local_sink_create(&cfg, &sink), ES_OK);
+    assert_non_null(sink);
+    assert_string_equal(sink->kind, "local");
+    return sink;
+}
+
+static void segment_bytes(uint64_t msn, char *out, size_t size)
+{
+    snprintf(out, size, "TS bytes of segment %" PRIu64, msn);
+}
+
+static void publish(struct es_sink *sink, uint64_t msn, double duration, bool discontinuity)
+{
+    char bytes[64];
+    segment_bytes(msn, bytes, sizeof(bytes));
+    struct es_published_segment seg = {
+        .msn = msn,
+        .data = es_blob_copy(bytes, strlen(bytes)),
+        .duration = duration,
+        .program_date_time_us = PDT_BASE + (int64_t)msn * 2000000,
+        .discontinuity = discontinuity,
+    };
+    sink->publish(sink, &seg);
+    es_blob_unref(seg.data);
+}
+
+static void publish_range(struct es_sink *sink, uint64_t from, uint64_t to)
+{
+    for (uint64_t msn = from; msn < to; msn++)
+        publish(sink, msn, 2.0, false);
+}
+
+static bool segment_exists(const struct fixture *f, uint64_t msn)
+{
+    char name[64], path[PATH_MAX + 64];
+    es_sink_segment_name(msn, name, sizeof(name));
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    char *text = malloc(1 << 16);
+    assert_non_null(text);
+    *len = fread(text, 1, (1 << 16) - 1, fp);
+    text[*len] = '\0';
+    fclose(fp);
+    return text;
+}
+
+/* Parses stream.m3u8 as a player would see it. */
+static void read_playlist(const struct fixture *f, struct es_playlist *pl)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/stream.m3u8", f->dir);
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    assert_non_null(text);
+    es_playlist_init(pl, 0);
+    assert_int_equal(es_playlist_parse(text, len, pl), ES_OK);
+    free(text);
+}
+
+/* The playlist names msn from..to-1, each a file on disk with its bytes. */
+static void assert_window(const struct fixture *f, uint64_t from, uint64_t to)
+{
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.media_sequence, from);
+    assert_int_equal(pl.count, to - from);
+    for (size_t i = 0; i < pl.count; i++) {
+        char name[64], path[PATH_MAX + 64], bytes[64];
+        es_sink_segment_name(from + i, name, sizeof(name));
+        assert_string_equal(pl.segments[i].uri, name);
+        snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+        size_t len = 0;
+        char *data = read_file(path, &len);
+        assert_non_null(data);
+        segment_bytes(from + i, bytes, sizeof(bytes));
+        assert_string_equal(data, bytes);
+        free(data);
+    }
+    es_playlist_clear(&pl);
+}
+
+static int count_dot_files(const struct fixture *f)
+{
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void write_stray_segment(const struct fixture *f, uint64_t msn)
+{
+    char name[64], path[PATH_MAX + 64];
+    es_sink_segment_name(msn, name, sizeof(name));
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fputs("half a crash", fp);
+    fclose(fp);
+}
+
+/* ---- names ---- */
+
+static void test_segment_names_pad_to_three_digits_and_then_grow(void **state)
+{
+    (void)state;
+    char name[64];
+    es_sink_segment_name(0, name, sizeof(name));
+    assert_string_equal(name, "segment_000.ts");
+    es_sink_segment_name(42, name, sizeof(name));
+    assert_string_equal(name, "segment_042.ts");
+    es_sink_segment_name(1234, name, sizeof(name));
+    assert_string_equal(name, "segment_1234.ts");
+    es_sink_segment_name(UINT64_MAX, name, sizeof(name));
+    assert_string_equal(name, "segment_18446744073709551615.ts");
+    es_sink_segment_name(42, name, 8); /* truncates, never overflows */
+    assert_string_equal(name, "segment");
+}
+
+/* ---- publishing ---- */
+
+static void test_local_sink_writes_segments_and_a_playlist_naming_them(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 5, GRACE);
+    uint64_t msn = 99;
+    assert_false(sink->last_msn(sink, &msn)); /* an empty directory: no history */
+    publish(sink, 0, 2.0, false);
+    publish(sink, 1, 1.96, false);
+    publish(sink, 2, 2.0, false);
+    assert_window(f, 0, 3);
+
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.version, 3);
+    assert_int_equal(pl.target_duration, 2);
+    assert_true(pl.independent_segments);
+    assert_false(pl.endlist);
+    assert_int_equal(pl.discontinuity_sequence, 0);
+    assert_true(pl.segments[1].duration > 1.959 && pl.segments[1].duration < 1.961);
+    for (size_t i = 0; i < pl.count; i++) {
+        assert_int_equal(pl.segments[i].program_date_time_us, PDT_BASE + (int64_t)i * 2000000);
+        assert_false(pl.segments[i].discontinuity);
+    }
+    es_playlist_clear(&pl);
+    assert_int_equal(count_dot_files(f), 0);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_window_keeps_segments_to_keep(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 3, GRACE);
+    for (uint64_t msn = 0; msn < 8; msn++) {
+        publish(sink, msn, 2.0, false);
+        uint64_t from = msn >= 2 ? msn - 2 : 0;
+        assert_window(f, from, msn + 1);
+    }
+    assert_int_equal(count_dot_files(f), 0);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_deletes_a_removed_segment_only_after_the_grace(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 3, GRACE);
+    publish_range(sink, 0, 5); /* 0 and 1 leave the playlist */
+    assert_window(f, 2, 5);
+    /* Out of the playlist, still fetchable by a player that loaded it just
+     * before (RFC 8216 §6.2.2). */
+    assert_true(segment_exists(f, 0));
+    assert_true(segment_exists(f, 1));
+    sink->tick(sink);
+    assert_true(segment_exists(f, 0));
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    assert_false(segment_exists(f, 0));
+    assert_false(segment_exists(f, 1));
+    for (uint64_t msn = 2; msn < 5; msn++)
+        assert_true(segment_exists(f, msn));
+    assert_int_equal(count_dot_files(f), 0);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_default_grace_outlasts_the_playlist(void **state)
+{
+    struct fixture *f = *state;
+    /* delete_grace < 0: playlist duration + 30 s, far beyond this test. */
+    struct es_sink *sink = open_sink(f, 2, 3, -1);
+    publish_range(sink, 0, 5);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    publish(sink, 5, 2.0, false);
+    for (uint64_t msn = 0; msn < 6; msn++)
+        assert_true(segment_exists(f, msn));
+    assert_window(f, 3, 6);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_window_never_drops_below_three_target_durations(void **state)
+{
+    struct fixture *f = *state;
+    /* RFC 8216 §6.2.2: a segment may not leave if that would make the
+     * playlist shorter than three target durations: 6 s here. */
+    struct es_sink *sink = open_sink(f, 2, 1, GRACE);
+    publish_range(sink, 0, 5);
+    assert_window(f, 2, 5);
+    sink->destroy(sink);
+
+    struct fixture g = *f;
+    snprintf(g.dir, sizeof(g.dir), "%s/loc/short", f->root);
+    struct es_local_sink_config cfg = {
+        .camera_id = "short",
+        .root = f->root,
+        .location = "loc",
+        .target_duration = 2,
+        .segments_to_keep = 3,
+        .delete_grace = GRACE,
+    };
+    assert_int_equal(es_local_sink_create(&cfg, &sink), ES_OK);
+    for (uint64_t msn = 0; msn < 10; msn++)
+        publish(sink, msn, 1.0, false); /* half-length segments: six are needed */
+    assert_window(&g, 4, 10);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_restarts_the_window_after_a_numbering_gap(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 5, GRACE);
+    publish_range(sink, 0, 3);
+    publish(sink, 7, 2.0, false); /* 3..6 were lost upstream */
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.media_sequence, 7);
+    assert_int_equal(pl.count, 1);
+    assert_string_equal(pl.segments[0].uri, "segment_007.ts");
+    /* RFC 8216 §6.3.3: the timestamps jumped, so the player must be told. */
+    assert_true(pl.segments[0].discontinuity);
+    es_playlist_clear(&pl);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    for (uint64_t msn = 0; msn < 3; msn++)
+        assert_false(segment_exists(f, msn));
+    assert_true(segment_exists(f, 7));
+    sink->destroy(sink);
+}
+
+static void test_local_sink_counts_removed_discontinuities(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 3, GRACE);
+    publish(sink, 0, 2.0, false);
+    publish(sink, 1, 2.0, true);
+    publish_range(sink, 2, 5); /* 0 and 1 (with its tag) leave */
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.media_sequence, 2);
+    assert_int_equal(pl.discontinuity_sequence, 1);
+    es_playlist_clear(&pl);
+    sink->destroy(sink);
+}
+
+/* Runs `publish` with stderr captured into `out`. */
+static void publish_capturing_log(struct es_sink *sink, uint64_t msn, double duration, char *out,
+                                  size_t out_size)
+{
+    char path[] = "/tmp/es_test_sink_log_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    publish(sink, msn, duration, false);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, out, out_size - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+}
+
+static void test_local_sink_raises_target_duration_for_a_long_segment(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 5, GRACE);
+    publish(sink, 0, 2.0, false);
+    char log[2048];
+    es_log_set_level(ES_LOG_WARN);
+    publish_capturing_log(sink, 1, 3.2, log, sizeof(log)); /* a passthrough camera's GOP */
+    es_log_set_level(ES_LOG_ERROR);
+    assert_non_null(strstr(log, "WARN"));
+    assert_non_null(strstr(log, "event=target_duration_raised"));
+    assert_non_null(strstr(log, "camera=cam"));
+    publish(sink, 2, 2.0, false);
+    /* Not dropped: the playlist names it, and TARGETDURATION covers it (RFC
+     * 8216 §4.3.3.1) and does not shrink back afterwards. */
+    assert_window(f, 0, 3);
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.target_duration, 3);
+    assert_true(pl.segments[1].duration > 3.19 && pl.segments[1].duration < 3.21);
+    es_playlist_clear(&pl);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_fails_with_io_when_the_directory_cannot_be_made(void **state)
+{
+    struct fixture *f = *state;
+    char file[PATH_MAX];
+    snprintf(file, sizeof(file), "%s/plain_file", f->root);
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    struct es_local_sink_config cfg = {
+        .camera_id = "cam",
+        .root = file, /* a regular file where a directory should be */
+        .location = "loc",
+        .target_duration = 2,
+        .segments_to_keep = 5,
+        .delete_grace = GRACE,
+    };
+    struct es_sink *sink = (struct es_sink *)f; /* must be reset */
+    assert_int_equal(es_local_sink_create(&cfg, &sink), ES_ERR_IO);
+    assert_null(sink);
+}
+
+/* ---- restarts ---- */
+
+static void test_local_sink_continues_the_sequence_after_a_restart(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 5, GRACE);
+    publish_range(sink, 0, 4);
+    sink->destroy(sink);
+
+    sink = open_sink(f, 2, 5, GRACE);
+    uint64_t last = 0;
+    assert_true(sink->last_msn(sink, &last));
+    assert_int_equal(last, 3);
+    /* The camera's pipeline marks the restart as a discontinuity. */
+    publish(sink, 4, 2.0, true);
+    /* The old segments are still in the window: players see one stream. */
+    assert_window(f, 0, 5);
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    for (size_t i = 0; i < pl.count; i++) {
+        assert_int_equal(pl.segments[i].program_date_time_us, PDT_BASE + (int64_t)i * 2000000);
+        assert_int_equal(pl.segments[i].discontinuity, i == 4);
+    }
+    es_playlist_clear(&pl);
+    /* And they leave it, then the disk, as usual. */
+    publish_range(sink, 5, 7);
+    assert_window(f, 2, 7);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    assert_false(segment_exists(f, 0));
+    assert_false(segment_exists(f, 1));
+    assert_int_equal(count_dot_files(f), 0);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_recovery_keeps_the_discontinuity_sequence(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 3, GRACE);
+    publish(sink, 0, 2.0, true);
+    publish_range(sink, 1, 4); /* 0 leaves with its tag */
+    sink->destroy(sink);
+    sink = open_sink(f, 2, 3, GRACE);
+    publish(sink, 4, 2.0, true);
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.media_sequence, 2);
+    assert_int_equal(pl.discontinuity_sequence, 1);
+    assert_true(pl.segments[2].discontinuity);
+    es_playlist_clear(&pl);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_counts_a_segment_left_by_a_crash(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 5, GRACE);
+    publish_range(sink, 0, 4);
+    sink->destroy(sink);
+    /* The process died after writing segment 4, before the playlist named it. */
+    write_stray_segment(f, 4);
+
+    sink = open_sink(f, 2, 5, GRACE);
+    uint64_t last = 0;
+    assert_true(sink->last_msn(sink, &last));
+    assert_int_equal(last, 4); /* the name segment_004.ts is never reused */
+    publish(sink, 5, 2.0, true);
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.media_sequence + pl.count - 1, 5);
+    for (size_t i = 0; i < pl.count; i++)
+        assert_string_not_equal(pl.segments[i].uri, "segment_004.ts");
+    assert_true(pl.segments[pl.count - 1].discontinuity);
+    es_playlist_clear(&pl);
+    /* The stray file is no one's: it goes after the grace. */
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    assert_false(segment_exists(f, 4));
+    assert_true(segment_exists(f, 5));
+    sink->destroy(sink);
+}
+
+static void test_local_sink_counts_stray_segments_without_a_playlist(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 5, GRACE); /* makes the directory */
+    sink->destroy(sink);
+    write_stray_segment(f, 17);
+    write_stray_segment(f, 9);
+    sink = open_sink(f, 2, 5, GRACE);
+    uint64_t last = 0;
+    assert_true(sink->last_msn(sink, &last));
+    assert_int_equal(last, 17);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_does_not_reuse_a_playlist_with_another_target(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 5, GRACE);
+    publish_range(sink, 0, 3);
+    sink->destroy(sink);
+
+    /* segment_duration changed from 2 to 4 between runs: RFC 8216 §6.2.2
+     * forbids changing TARGETDURATION, so the old window is not continued... */
+    sink = open_sink(f, 4, 5, GRACE);
+    uint64_t last = 0;
+    assert_true(sink->last_msn(sink, &last));
+    assert_int_equal(last, 2); /* ...but its numbers still count */
+    publish(sink, 3, 4.0, true);
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.target_duration, 4);
+    assert_int_equal(pl.media_sequence, 3);
+    assert_int_equal(pl.count, 1);
+    es_playlist_clear(&pl);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    for (uint64_t msn = 0; msn < 3; msn++)
+        assert_false(segment_exists(f, msn));
+    sink->destroy(sink);
+}
+
+static void test_local_sink_ignores_an_unreadable_playlist(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 5, GRACE);
+    sink->destroy(sink);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/stream.m3u8", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("this is not a playlist\n", fp);
+    fclose(fp);
+    sink = open_sink(f, 2, 5, GRACE);
+    uint64_t last = 0;
+    assert_false(sink->last_msn(sink, &last));
+    publish(sink, 0, 2.0, false);
+    assert_window(f, 0, 1);
+    sink->destroy(sink);
+}
+
+static void test_local_sink_deletes_every_segment_a_smaller_window_trims(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 20, GRACE);
+    publish_range(sink, 0, 20);
+    sink->destroy(sink);
+
+    sink = open_sink(f, 2, 3, GRACE); /* the operator shrank the window */
+    publish(sink, 20, 2.0, true);     /* 0..17 must go */
+    publish(sink, 21, 2.0, false);    /* and 18 */
+    assert_window(f, 19, 22);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    for (uint64_t msn = 0; msn < 19; msn++)
+        assert_false(segment_exists(f, msn));
+    sink->destroy(sink);
+}
+
+/* EXPECTED TO FAIL (AddressSanitizer: stack-buffer-overflow in local.c
+ * local_publish) until the numbering-gap path handles windows longer than 64:
+ * es_playlist_trim(…, 0, removed, 64) removes every segment at once and
+ * returns the full count, and the loop reads past `removed[64]`. */
+static void test_local_sink_gap_in_a_long_window_deletes_every_old_segment(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 80, GRACE);
+    publish_range(sink, 0, 70);
+    publish(sink, 75, 2.0, false);
+    assert_window(f, 75, 76);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    for (uint64_t msn = 0; msn < 70; msn++)
+        assert_false(segment_exists(f, msn));
+    sink->destroy(sink);
+}
+
+int main(void)
+{
+    es_log_set_level(ES_LOG_ERROR);
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_segment_names_pad_to_three_digits_and_then_grow),
+        T(test_local_sink_writes_segments_and_a_playlist_naming_them),
+        T(test_local_sink_window_keeps_segments_to_keep),
+        T(test_local_sink_deletes_a_removed_segment_only_after_the_grace),
+        T(test_local_sink_default_grace_outlasts_the_playlist),
+        T(test_local_sink_window_never_drops_below_three_target_durations),
+        T(test_local_sink_restarts_the_window_after_a_numbering_gap),
+        T(test_local_sink_counts_removed_discontinuities),
+        T(test_local_sink_raises_target_duration_for_a_long_segment),
+        T(test_local_sink_fails_with_io_when_the_directory_cannot_be_made),
+        T(test_local_sink_continues_the_sequence_after_a_restart),
+        T(test_local_sink_recovery_keeps_the_discontinuity_sequence),
+        T(test_local_sink_counts_a_segment_left_by_a_crash),
+        T(test_local_sink_counts_stray_segments_without_a_playlist),
+        T(test_local_sink_does_not_reuse_a_playlist_with_another_target),
+        T(test_local_sink_ignores_an_unreadable_playlist),
+        T(test_local_sink_deletes_every_segment_a_smaller_window_trims),
+        /* Last: under AddressSanitizer it aborts the program until fixed. */
+        T(test_local_sink_gap_in_a_long_window_deletes_every_old_segment),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
