@@ -159,13 +159,38 @@ def main():
     report = "\n".join(table)
     print(report)
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(f"<!-- written by bench/compare.py on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} -->\n")
-            f.write(f"Machine: {machine()}  \n")
-            f.write(f"Camera: es-testcam 1280×720 25 fps H.264 (GOP 50) + AAC, RTSP over TCP on loopback; "
-                    f"{args.seconds:.0f} s per run, runs sequential.\n\n")
-            f.write(report + "\n")
+        body = (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `bench/compare.py`"
+                f" ({args.seconds:.0f} s per run, runs sequential, never two at once).  \n"
+                f"Machine: {machine()}  \n"
+                "Camera: es-testcam 1280×720 25 fps H.264 (GOP 50) + AAC, RTSP over TCP on "
+                "loopback, shared by all clients; its own CPU is not counted.  \n"
+                "Same settings on both sides: 854 px wide, 15 fps, 2 s segments, 5 kept, "
+                "AAC 128 kb/s; passthrough is `-c copy` against `transcode: copy`.\n\n"
+                + report + "\n")
+        write_section(args.out, SECTION, body)
 
+
+SECTION = "## Pipeline CPU and memory against the reference ffmpeg command (issue 2)"
+
+
+def write_section(path, heading, body):
+    """Replaces (or appends) one `## ` section of a Markdown file, leaving the
+    sections other benchmarks write untouched."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# Benchmark results\n\nEach section is written by the script it names.\n"
+    parts = re.split(r"(?m)^(?=## )", text)
+    section = f"{heading}\n\n{body}\n"
+    for i, part in enumerate(parts):
+        if part.startswith(heading):
+            parts[i] = section
+            break
+    else:
+        parts.append(section)
+    with open(path, "w") as f:
+        f.write("".join(parts))
 
 if __name__ == "__main__":
     main()
