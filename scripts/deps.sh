@@ -7,7 +7,8 @@ packages=(
     build-essential cmake pkg-config clang-format
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
     libavdevice-dev libavfilter-dev ffmpeg
-    libyaml-dev libcmocka-dev
+    libyaml-dev libcmocka-dev libcurl4-openssl-dev libssl-dev
+    libh2o-evloop-dev zlib1g-dev nginx
     libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
     python3 procps

@@ -4,7 +4,13 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "origin/origin.h"
+#include "segment/cmaf.h"
 #include "sink/local.h"
+#include "sink/remote.h"
+#include "sink/s3.h"
+#include "sink/supabase.h"
+#include "sink/uploader.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -15,6 +21,15 @@
 
 #define STATUS_INTERVAL_TTY_US 1000000
 #define STATUS_INTERVAL_PLAIN_US 10000000
+/* On stop, unsent segments and the newest playlists get this long to reach
+ * the store (sink/uploader.h). */
+#define UPLOAD_DRAIN_SECONDS 5.0
+
+/* The one uploader thread and its stores, when any remote backend is set. */
+struct remote_stores {
+    struct es_uploader *uploader;
+    struct es_upload_store *supabase, *s3;
+};
 
 static unsigned target_duration_of(const struct es_camera_config *c)
 {
@@ -23,11 +38,57 @@ static unsigned target_duration_of(const struct es_camera_config *c)
     return (unsigned)ceil(c->segment_duration);
 }
 
+/* The origin reads a camera's figures on its own thread. A camera is created
+ * after its sinks (the origin's among them), so the origin finds it here. */
+struct camera_slot {
+    struct es_camera *camera;
+};
+
+static void origin_camera_stats(void *opaque, struct es_origin_camera_stats *out)
+{
+    const struct camera_slot *slot = opaque;
+    memset(out, 0, sizeof(*out));
+    out->status = "connecting";
+    if (!slot->camera)
+        return;
+    struct es_camera_stats st;
+    es_camera_stats(slot->camera, &st);
+    out->status = st.state == ES_CAMERA_LIVE         ? "live"
+                  : st.state == ES_CAMERA_CONNECTING ? "connecting"
+                                                     : "offline";
+    out->frames_in = st.frames_in;
+    out->frames_out = st.frames_out;
+    out->bytes_out = st.bytes_out;
+    out->segments = st.segments;
+    out->reconnects = st.reconnects;
+}
+
+static enum es_err add_origin_sink(struct es_origin *origin, const struct es_camera_config *cam,
+                                   struct camera_slot *slot, struct es_sink **out)
+{
+    unsigned fps = cam->transcode == ES_TRANSCODE_X264 ? cam->target_fps : 0;
+    struct es_origin_camera oc = {
+        .id = cam->id,
+        .name = cam->name,
+        .profile = cam->profile,
+        .target_duration = target_duration_of(cam),
+        .segment_duration = cam->segment_duration,
+        /* The same PART-TARGET the camera's CMAF segmenter cuts to. */
+        .part_target = cam->part_target > 0 ? es_cmaf_part_target(cam->part_target, fps) : 0,
+        .segments_to_keep = cam->segments_to_keep,
+        .stats = origin_camera_stats,
+        .stats_opaque = slot,
+    };
+    return es_origin_add_camera(origin, &oc, out);
+}
+
 static enum es_err build_camera(const struct es_config *config,
                                 const struct es_camera_config *cam,
-                                const struct es_app_options *options, struct es_camera **out)
+                                const struct es_app_options *options,
+                                const struct remote_stores *remote, struct es_origin *origin,
+                                struct camera_slot *slot, struct es_camera **out)
 {
-    struct es_sink *sinks[1];
+    struct es_sink *sinks[4];
     size_t sink_count = 0;
     if (config->local.enabled) {
         struct es_local_sink_config lc = {
@@ -43,7 +104,26 @@ static enum es_err build_camera(const struct es_config *config,
             return err;
         sink_count++;
     }
-    return es_camera_create(cam, sinks, sink_count, out);
+    struct es_upload_store *stores[] = {remote->supabase, remote->s3};
+    for (size_t i = 0; i < sizeof(stores) / sizeof(stores[0]); i++) {
+        if (!stores[i])
+            continue;
+        struct es_upload_stream_config uc = {
+            .camera_id = cam->id,
+            .location = cam->location,
+            .target_duration = target_duration_of(cam),
+            .segments_to_keep = cam->segments_to_keep,
+            .delete_grace = cam->delete_grace,
+        };
+        if (es_remote_sink_create(remote->uploader, stores[i], &uc, &sinks[sink_count]) == ES_OK)
+            sink_count++;
+    }
+    if (origin && add_origin_sink(origin, cam, slot, &sinks[sink_count]) == ES_OK)
+        sink_count++;
+    enum es_err err = es_camera_create(cam, sinks, sink_count, out);
+    if (err == ES_OK)
+        slot->camera = *out;
+    return err;
 }
 
 struct status_sample {
@@ -51,7 +131,7 @@ struct status_sample {
 };
 
 static void print_status(struct es_camera **cameras, size_t count, struct status_sample *prev,
-                         double seconds, bool tty)
+                         double seconds, bool tty, struct es_uploader *uploader)
 {
     char line[4096];
     size_t len = 0;
@@ -71,6 +151,13 @@ static void print_status(struct es_camera **cameras, size_t count, struct status
         if (n < 0 || (size_t)n >= sizeof(line) - len)
             break;
         len += (size_t)n;
+        char uploads[512];
+        es_uploader_camera_status(uploader, es_camera_config(cameras[i])->id, uploads,
+                                  sizeof(uploads));
+        n = snprintf(line + len, sizeof(line) - len, "%s%s", uploads[0] ? " " : "", uploads);
+        if (n < 0 || (size_t)n >= sizeof(line) - len)
+            break;
+        len += (size_t)n;
     }
     if (tty)
         fprintf(stdout, "\r\033[K%s", line);
@@ -79,23 +166,72 @@ static void print_status(struct es_camera **cameras, size_t count, struct status
     fflush(stdout);
 }
 
+/* One uploader thread for every remote store and camera (DESIGN.md). */
+static enum es_err open_remote_stores(const struct es_config *config, struct remote_stores *out)
+{
+    if (!config->supabase.remote.enabled && !config->s3.remote.enabled)
+        return ES_OK;
+    enum es_err err = es_uploader_create(&out->uploader);
+    if (err != ES_OK)
+        return err;
+    struct es_store *store;
+    if (config->supabase.remote.enabled) {
+        err = es_supabase_store_create(&config->supabase, &store);
+        if (err != ES_OK)
+            return err;
+        out->supabase = es_uploader_add_store(out->uploader, store, &config->supabase.remote);
+    }
+    if (config->s3.remote.enabled) {
+        err = es_s3_store_create(&config->s3, &store);
+        if (err != ES_OK)
+            return err;
+        out->s3 = es_uploader_add_store(out->uploader, store, &config->s3.remote);
+    }
+    return ES_OK;
+}
+
 enum es_err es_app_run(const struct es_config *config, const struct es_app_options *options)
 {
     struct es_camera **cameras = es_calloc(config->camera_count, sizeof(*cameras));
     size_t count = 0;
-    enum es_err err = ES_OK;
+    struct remote_stores remote = {NULL, NULL, NULL};
+    enum es_err err = open_remote_stores(config, &remote);
+    struct camera_slot *slots = es_calloc(config->camera_count, sizeof(*slots));
+    struct es_origin *origin = NULL;
+    if (err == ES_OK && config->origin.enabled) {
+        struct es_origin_config oc = {
+            .listen = config->origin.listen,
+            .token = config->origin.token,
+            .tls_cert = config->origin.tls_cert,
+            .tls_key = config->origin.tls_key,
+            .cors = config->origin.cors,
+            .web_root = config->origin.web_root,
+            .max_connections = config->origin.max_connections,
+            .idle_timeout_ms = config->origin.idle_timeout_ms,
+        };
+        err = es_origin_create(&oc, &origin);
+    }
     for (size_t i = 0; i < config->camera_count && err == ES_OK; i++) {
         const struct es_camera_config *cam = &config->cameras[i];
         bool selected = options->all_cameras ? cam->enabled
                                              : strcmp(cam->id, options->camera_id) == 0;
         if (!selected)
             continue;
-        err = build_camera(config, cam, options, &cameras[count]);
+        err = build_camera(config, cam, options, &remote, origin, &slots[count],
+                           &cameras[count]);
         if (err == ES_OK)
             count++;
     }
     if (err == ES_OK && count == 0)
         err = ES_ERR_NOT_FOUND;
+    if (err == ES_OK && origin) {
+        /* A taken port costs the HTTP side only: the cameras still stream to
+         * storage (DESIGN invariant 6); the origin has logged why. */
+        if (es_origin_start(origin) == ES_OK && options->status_line)
+            printf("origin: watch at %s (playlists at %slive/<camera>/stream.m3u8)\n",
+                   es_origin_url(origin), es_origin_url(origin));
+        fflush(stdout);
+    }
     for (size_t i = 0; i < count && err == ES_OK; i++)
         err = es_camera_start(cameras[i]);
 
@@ -111,7 +247,8 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             if (options->duration > 0 && now - start >= (int64_t)(options->duration * 1e6))
                 break;
             if (options->status_line && now - last_status >= interval) {
-                print_status(cameras, count, prev, (double)(now - last_status) / 1e6, tty);
+                print_status(cameras, count, prev, (double)(now - last_status) / 1e6, tty,
+                             remote.uploader);
                 last_status = now;
             }
             es_clock_sleep_us(100000);
@@ -123,8 +260,12 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
     }
     for (size_t i = 0; i < count; i++)
         es_camera_request_stop(cameras[i]);
+    es_origin_stop(origin); /* before the cameras its stats callback reads go */
     for (size_t i = 0; i < count; i++)
         es_camera_destroy(cameras[i]);
+    es_origin_destroy(origin);
+    free(slots);
+    es_uploader_destroy(remote.uploader, UPLOAD_DRAIN_SECONDS);
     free(cameras);
     return err;
 }

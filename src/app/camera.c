@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/url.h"
+#include "segment/cmaf.h"
 #include "segment/segmenter.h"
 #include "source/source.h"
 #include "transcode/transcode.h"
@@ -33,6 +34,7 @@ struct es_camera {
 
     /* Pipeline-thread state. */
     struct es_segmenter *segmenter;
+    struct es_cmaf_segmenter *cmaf; /* LL-HLS parts when part_target > 0, else NULL */
     struct es_transcoder *transcoder;
     bool streams_set;          /* segmenter has this connection's codec parameters */
     uint64_t next_msn;
@@ -124,6 +126,15 @@ static void publish_segment(void *opaque, const struct es_segment *segment)
     atomic_store(&c->last_segment_wall_us, es_clock_wall_us());
 }
 
+/* fMP4 parts and segment ends go to the sinks that take them (the origin). */
+static void publish_cmaf(void *opaque, const struct es_cmaf_event *event)
+{
+    struct es_camera *c = opaque;
+    for (size_t i = 0; i < c->sink_count; i++)
+        if (c->sinks[i]->publish_cmaf)
+            c->sinks[i]->publish_cmaf(c->sinks[i], event);
+}
+
 /* Output of the transcoder, in this connection's timeline. */
 static void on_transcoded(void *opaque, AVPacket *pkt)
 {
@@ -133,6 +144,8 @@ static void on_transcoded(void *opaque, AVPacket *pkt)
         if (!video)
             return;
         es_segmenter_set_streams(c->segmenter, video, es_transcoder_audio_params(c->transcoder));
+        if (c->cmaf)
+            es_cmaf_set_streams(c->cmaf, video, es_transcoder_audio_params(c->transcoder));
         c->streams_set = true;
     }
     if (pkt->dts > c->last_out_ticks)
@@ -140,6 +153,8 @@ static void on_transcoded(void *opaque, AVPacket *pkt)
     if (pkt->stream_index == ES_MEDIA_VIDEO)
         atomic_fetch_add(&c->frames_out, 1);
     es_segmenter_write(c->segmenter, pkt);
+    if (c->cmaf)
+        es_cmaf_write(c->cmaf, pkt, wall_of(c, pkt->dts));
 }
 
 /* Moves a packet from its stream's time base into the camera's continuous
@@ -229,6 +244,10 @@ static void run_connection(struct es_camera *c, struct es_source *source)
     es_transcoder_flush(c->transcoder);
     es_segmenter_flush(c->segmenter);
     es_segmenter_mark_discontinuity(c->segmenter);
+    if (c->cmaf) {
+        es_cmaf_flush(c->cmaf);
+        es_cmaf_mark_discontinuity(c->cmaf);
+    }
     es_transcoder_destroy(c->transcoder);
     c->transcoder = NULL;
 }
@@ -322,6 +341,18 @@ enum es_err es_camera_create(const struct es_camera_config *config, struct es_si
         es_log(ES_LOG_INFO, "stream", "camera=%s event=resume next_msn=%" PRIu64, config->id,
                c->next_msn);
     }
+    if (config->part_target > 0) {
+        unsigned fps = config->transcode == ES_TRANSCODE_X264 ? config->target_fps : 0;
+        struct es_cmaf_config cc = {
+            .camera_id = config->id,
+            .segment_target = config->segment_duration,
+            .part_target = es_cmaf_part_target(config->part_target, fps),
+            .fps = fps,
+            .first_msn = c->next_msn,
+        };
+        if (es_cmaf_create(&cc, publish_cmaf, c, &c->cmaf) == ES_OK && have_previous)
+            es_cmaf_mark_discontinuity(c->cmaf);
+    }
     *out = c;
     return ES_OK;
 }
@@ -347,6 +378,7 @@ void es_camera_destroy(struct es_camera *c)
     if (c->thread_started)
         pthread_join(c->thread, NULL);
     es_segmenter_destroy(c->segmenter);
+    es_cmaf_destroy(c->cmaf);
     for (size_t i = 0; i < c->sink_count; i++)
         c->sinks[i]->destroy(c->sinks[i]);
     free(c->sinks);

@@ -897,6 +897,24 @@ static enum es_err walk_storage(struct loader *ld, const struct node *list)
     return ES_OK;
 }
 
+/* origin: one mapping of the origin's keys. */
+static enum es_err walk_origin(struct loader *ld, const struct node *map)
+{
+    struct seen_keys seen = {.count = 0};
+    for (size_t i = 0; i < map->count / 2; i++) {
+        const struct es_config_option *option;
+        char path[128];
+        enum es_err e = lookup_key(ld, map, i, "origin", AT_STORAGE,
+                                   MASK(ES_CONFIG_SECTION_ORIGIN), &seen, &option, path,
+                                   sizeof(path));
+        if (e == ES_OK)
+            e = set_value(ld, option, map->items[2 * i + 1], path, &ld->config->origin);
+        if (e != ES_OK)
+            return e;
+    }
+    return ES_OK;
+}
+
 static enum es_err walk_top(struct loader *ld, const struct node *map)
 {
     struct seen_keys seen = {.count = 0};
@@ -920,6 +938,8 @@ static enum es_err walk_top(struct loader *ld, const struct node *map)
             e = empty ? ES_OK : walk_settings(ld, value, "defaults", AT_DEFAULTS, &ld->defaults);
         else if (strcmp(option->name, "storage") == 0)
             e = empty ? ES_OK : walk_storage(ld, value);
+        else if (strcmp(option->name, "origin") == 0)
+            e = empty ? ES_OK : walk_origin(ld, value);
         else
             e = set_value(ld, option, value, path, ld->config);
         if (e != ES_OK)
@@ -949,7 +969,8 @@ static void apply_setting(struct es_camera_config *camera, const struct setting 
 
 static bool is_profile_key(const char *name)
 {
-    return strcmp(name, "segment_duration") == 0 || strcmp(name, "segments_to_keep") == 0;
+    return strcmp(name, "segment_duration") == 0 || strcmp(name, "segments_to_keep") == 0 ||
+           strcmp(name, "part_target") == 0;
 }
 
 static void apply_layer(struct es_camera_config *camera, const struct layer *layer)
@@ -959,6 +980,7 @@ static void apply_layer(struct es_camera_config *camera, const struct layer *lay
         const struct es_profile *profile = es_profile_find(profile_setting->value->text);
         camera->segment_duration = profile->segment_duration;
         camera->segments_to_keep = profile->segments_to_keep;
+        camera->part_target = profile->part_target;
     }
     for (size_t i = 0; i < layer->count; i++)
         apply_setting(camera, &layer->items[i]);
@@ -1030,6 +1052,14 @@ static enum es_err resolve(struct loader *ld, size_t index)
                     "%g s x (%u + 1) = %g s",
                     camera->delete_grace, camera->id, camera->segment_duration,
                     camera->segments_to_keep, minimum);
+    }
+    /* draft-pantos-hls-rfc8216bis-16 section 4.4.3.7: parts divide segments. */
+    if (camera->part_target > camera->segment_duration) {
+        const struct setting *at = origin_of(ld, src, "part_target");
+        return fail(ld, at ? at->value : src->mapping, at ? at->path : src->path,
+                    "part_target %g s is longer than segment_duration %g s for camera '%s': "
+                    "a part is a piece of a segment",
+                    camera->part_target, camera->segment_duration, camera->id);
     }
     return ES_OK;
 }
@@ -1104,6 +1134,7 @@ enum es_err es_config_load_string(const char *name, const char *text, size_t len
     out->path = es_strdup(name);
     out->local.enabled = true;
     apply_table_defaults(ES_CONFIG_SECTION_LOCAL, &out->local);
+    apply_table_defaults(ES_CONFIG_SECTION_ORIGIN, &out->origin);
 
     struct loader ld = {.name = name, .err = err, .config = out};
     enum es_err e = load(&ld, text, len);
@@ -1193,6 +1224,12 @@ void es_config_free(struct es_config *config)
     free(config->s3.access_key_id);
     free(config->s3.secret_access_key);
     free(config->s3.session_token);
+    free(config->origin.listen);
+    free(config->origin.token);
+    free(config->origin.tls_cert);
+    free(config->origin.tls_key);
+    free(config->origin.cors);
+    free(config->origin.web_root);
     free(config->log_level);
     memset(config, 0, sizeof(*config));
 }

@@ -57,6 +57,7 @@ struct es_camera_config {
     unsigned reconnect_min_ms;   /* default 100 */
     unsigned reconnect_max_ms;   /* default 1000: a LAN camera coming back is seen quickly */
     double delete_grace;         /* seconds; < 0 means playlist duration + 30 s (default) */
+    double part_target;          /* LL-HLS part target, seconds; 0 = none (the `ll` profile sets it) */
 };
 
 struct es_local_storage {
@@ -103,6 +104,19 @@ struct es_s3_storage {
     char *session_token;     /* $AWS_SESSION_TOKEN; optional. Never printed. */
 };
 
+/* The HTTP origin (`origin:`, src/origin/). */
+struct es_origin_settings {
+    bool enabled;             /* default true */
+    char *listen;             /* default "127.0.0.1:8080" */
+    char *token;              /* bearer token; NULL = none. Never printed. */
+    char *tls_cert;           /* PEM files; both or neither (HTTPS + HTTP/2) */
+    char *tls_key;
+    char *cors;               /* Access-Control-Allow-Origin, default "*"; "" = none */
+    char *web_root;           /* the player's files, default "web/dist" */
+    unsigned max_connections; /* default 4096 */
+    unsigned idle_timeout_ms; /* default 10000 */
+};
+
 struct es_config {
     char *path;                       /* the file it came from */
     struct es_camera_config *cameras; /* in file order */
@@ -110,6 +124,7 @@ struct es_config {
     struct es_local_storage local;
     struct es_supabase_storage supabase;
     struct es_s3_storage s3;
+    struct es_origin_settings origin;
     char *log_level; /* NULL = info */
 };
 
@@ -182,6 +197,7 @@ enum es_config_section {
     ES_CONFIG_SECTION_REMOTE,   /* keys of storage: items with backend: supabase or s3 */
     ES_CONFIG_SECTION_SUPABASE, /* keys of a storage: item with backend: supabase */
     ES_CONFIG_SECTION_S3,       /* keys of a storage: item with backend: s3 */
+    ES_CONFIG_SECTION_ORIGIN,   /* keys of origin: (the HTTP origin) */
     ES_CONFIG_SECTION_COUNT     /* not a section: loops over sections stop here */
 };
 

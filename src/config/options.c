@@ -134,6 +134,32 @@ static bool check_region(const char *value, char *why, size_t why_size)
     return true;
 }
 
+/* origin.listen: "host:port" or "[v6]:port" with a numeric port. The origin
+ * resolves the host when it starts. */
+static bool check_listen(const char *value, char *why, size_t why_size)
+{
+    const char *colon = strrchr(value, ':');
+    bool bracketed = value[0] == '[';
+    const char *close = bracketed ? strchr(value, ']') : NULL;
+    bool shape = colon && colon != value && colon[1] != '\0' &&
+                 (!bracketed || (close && close + 1 == colon && close > value + 1));
+    long port = -1;
+    if (shape) {
+        char *end;
+        port = strtol(colon + 1, &end, 10);
+        if (*end != '\0' || colon[1] < '0' || colon[1] > '9')
+            port = -1;
+    }
+    if (!shape || port < 0 || port > 65535) {
+        snprintf(why, why_size,
+                 "must be host:port or [ipv6]:port with a port from 0 to 65535, e.g. "
+                 "127.0.0.1:8080");
+        return false;
+    }
+    return true;
+}
+
+#define ORIGIN(field) offsetof(struct es_origin_settings, field)
 #define CAMERA(field) offsetof(struct es_camera_config, field)
 
 static const char keep_note[] =
@@ -154,6 +180,10 @@ static const struct es_config_option options[] = {
      "Where playlists and segments are stored: a list of backends (`local`, `supabase`, `s3`), "
      "each a mapping with `backend:` and that backend's keys, each backend at most once. An "
      "empty list stores nothing."},
+    {ES_CONFIG_SECTION_TOP, "origin", ES_CONFIG_MAPPING, 0, NULL, "enabled, on 127.0.0.1:8080", 0,
+     0, NULL, NULL, NULL, 0,
+     "The HTTP origin: playlists, segments and Low-Latency HLS parts from memory, the web "
+     "player, `/api/cameras`, `/metrics`, `/healthz` (docs/origin.md)."},
     {ES_CONFIG_SECTION_TOP, "log_level", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, "info", NULL, 1, 16,
      log_levels, NULL, NULL, offsetof(struct es_config, log_level),
      "Least severe log level written to stderr."},
@@ -221,6 +251,11 @@ static const struct es_config_option options[] = {
      "Seconds a segment stays in storage after leaving the playlist. `auto`: the playlist "
      "duration + 30 s. At least `segment_duration` x (`segments_to_keep` + 1) (RFC 8216 "
      "section 6.2.2)."},
+    {ES_CONFIG_SECTION_SETTINGS, "part_target", ES_CONFIG_SECONDS, 0, "0", NULL, 0, 2, NULL, NULL,
+     NULL, CAMERA(part_target),
+     "Low-Latency HLS on the origin: the part duration in seconds (PART-TARGET, rounded down "
+     "to whole frames); 0 = classic HLS only. The `ll` profile sets 0.2. At most "
+     "`segment_duration`."},
 
     {ES_CONFIG_SECTION_STORAGE, "backend", ES_CONFIG_STRING, ES_CONFIG_REQUIRED, NULL, NULL, 1, 16,
      storage_backends, NULL, NULL, 0, "Which backend this item configures."},
@@ -299,6 +334,38 @@ static const struct es_config_option options[] = {
     {ES_CONFIG_SECTION_S3, "session_token", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
      "`$AWS_SESSION_TOKEN`, else none", 1, 8192, NULL, check_secret, NULL, S3(session_token),
      "Session token for temporary credentials. Never printed."},
+
+    {ES_CONFIG_SECTION_ORIGIN, "enabled", ES_CONFIG_BOOL, 0, "true", NULL, 0, 0, NULL, NULL, NULL,
+     ORIGIN(enabled), "Serve HTTP. When the address is taken the cameras still stream to "
+     "storage (a warning says so)."},
+    {ES_CONFIG_SECTION_ORIGIN, "listen", ES_CONFIG_STRING, 0, "127.0.0.1:8080", NULL, 3, 256,
+     NULL, check_listen, NULL, ORIGIN(listen),
+     "Address and port, e.g. `0.0.0.0:8080` for the whole LAN or `[::1]:8080`; port 0 picks "
+     "a free one (logged)."},
+    {ES_CONFIG_SECTION_ORIGIN, "token", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL, "none", 8,
+     256, NULL, check_secret, NULL, ORIGIN(token),
+     "Bearer token for `/live/`, `/api/` and `/metrics` (header `Authorization: Bearer`, or "
+     "`?token=` for players that cannot set headers). Never printed."},
+    {ES_CONFIG_SECTION_ORIGIN, "tls_cert", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL, "none", 1,
+     4096, NULL, NULL, NULL, ORIGIN(tls_cert),
+     "PEM certificate chain: with `tls_key`, HTTPS with HTTP/2 (ALPN) and HTTP/1.1."},
+    {ES_CONFIG_SECTION_ORIGIN, "tls_key", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL, "none", 1,
+     4096, NULL, NULL, NULL, ORIGIN(tls_key), "PEM private key for `tls_cert`."},
+    {ES_CONFIG_SECTION_ORIGIN, "cors", ES_CONFIG_STRING, 0, "*", NULL, 1, 1024, NULL,
+     check_header_value, NULL, ORIGIN(cors),
+     "`Access-Control-Allow-Origin` sent with every response (`*`, or one origin such as "
+     "`https://shop.example`); `off` sends no CORS headers."},
+    {ES_CONFIG_SECTION_ORIGIN, "web_root", ES_CONFIG_STRING, 0, "web/dist", NULL, 1, 4096, NULL,
+     NULL, NULL, ORIGIN(web_root),
+     "The web player and dashboard served at `/` (`make` builds it); relative paths start at "
+     "the working directory."},
+    {ES_CONFIG_SECTION_ORIGIN, "max_connections", ES_CONFIG_UINT, 0, "4096", NULL, 1, 100000,
+     NULL, NULL, NULL, ORIGIN(max_connections),
+     "Connections served at once; more are closed as soon as they are accepted."},
+    {ES_CONFIG_SECTION_ORIGIN, "idle_timeout_ms", ES_CONFIG_UINT, 0, "10000", NULL, 1000, 600000,
+     NULL, NULL, NULL, ORIGIN(idle_timeout_ms),
+     "Milliseconds an idle keep-alive connection, or a client still sending its request "
+     "headers, is kept."},
 
     {0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
 };
@@ -598,8 +665,13 @@ bool es_config_option_set(const struct es_config_option *option, const char *tex
     case ES_CONFIG_STRING:
     case ES_CONFIG_PROFILE: {
         size_t len = strlen(text);
-        if (len < (size_t)option->min || len == 0) {
+        if (len == 0) {
             snprintf(why, why_size, "must not be empty");
+            return false;
+        }
+        if (len < (size_t)option->min) {
+            snprintf(why, why_size, "is too short (%zu characters, at least %g)", len,
+                     option->min);
             return false;
         }
         if (option->max > 0 && len > (size_t)option->max) {
@@ -692,6 +764,7 @@ static const char *const section_titles[] = {
     [ES_CONFIG_SECTION_REMOTE] = "Storage backends `supabase` and `s3` (keys of both)",
     [ES_CONFIG_SECTION_SUPABASE] = "Storage backend `supabase`",
     [ES_CONFIG_SECTION_S3] = "Storage backend `s3` (any S3-compatible store)",
+    [ES_CONFIG_SECTION_ORIGIN] = "The HTTP origin (`origin:`)",
 };
 
 static const char *const type_names[] = {

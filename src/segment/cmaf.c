@@ -28,6 +28,7 @@ struct es_cmaf_segmenter {
     AVCodecParameters *video_params, *audio_params;
     AVFormatContext *muxer; /* open from the first keyframe after set_streams */
     bool muxer_has_video;   /* a video frame went in: audio may follow */
+    int64_t muxer_base;     /* dts of the muxer's first frame: its time 0 */
     AVPacket *scratch;
     struct es_blob *init;
     unsigned init_id;
@@ -132,16 +133,17 @@ static struct es_blob *take_output(struct es_cmaf_segmenter *s)
     return es_blob_take(buf, (size_t)size, av_free);
 }
 
-static void end_part(struct es_cmaf_segmenter *s, int64_t end_ts)
+/* Returns whether a part was emitted. */
+static bool end_part(struct es_cmaf_segmenter *s, int64_t end_ts, bool segment_end)
 {
     if (!s->part_open)
-        return;
+        return false;
     s->part_open = false;
     /* frag_custom: a NULL packet cuts the fragment here (one moof + mdat). */
     av_write_frame(s->muxer, NULL);
     struct es_blob *data = take_output(s);
     if (!data)
-        return;
+        return false;
     struct es_cmaf_event ev = {
         .kind = ES_CMAF_PART,
         .msn = s->msn,
@@ -154,28 +156,34 @@ static void end_part(struct es_cmaf_segmenter *s, int64_t end_ts)
         .program_date_time_us = s->part_wall_us,
         .independent = s->part_independent,
         .discontinuity = s->part_index == 0 && s->segment_discontinuity,
+        .segment_end = segment_end,
+        .segment_duration_ts = segment_end ? end_ts - s->segment_start : 0,
     };
     s->part_index++;
     s->emit(s->opaque, &ev);
     es_blob_unref(data);
+    return true;
 }
 
 static void end_segment(struct es_cmaf_segmenter *s, int64_t end_ts)
 {
     if (!s->segment_open)
         return;
-    end_part(s, end_ts);
+    bool with_part = end_part(s, end_ts, true);
     s->segment_open = false;
     if (s->part_index == 0)
         return; /* nothing was emitted for it: the number is simply reused */
+    s->next_msn = s->msn + 1;
+    if (with_part)
+        return;
     struct es_cmaf_event ev = {
         .kind = ES_CMAF_SEGMENT_END,
         .msn = s->msn,
         .part_index = s->part_index,
         .start_ts = s->segment_start,
         .duration_ts = end_ts - s->segment_start,
+        .segment_duration_ts = end_ts - s->segment_start,
     };
-    s->next_msn = s->msn + 1;
     s->emit(s->opaque, &ev);
 }
 
@@ -326,13 +334,25 @@ static enum es_err open_muxer(struct es_cmaf_segmenter *s, const AVPacket *keyfr
     return ES_OK;
 }
 
+/* Every track of one init section counts from the same origin, the first
+ * video frame: tfdt (baseMediaDecodeTime) then places audio and video on one
+ * timeline, which is what MSE buffers by. movenc would otherwise move each
+ * track's first sample to 0 on its own. */
 static void write_packet(struct es_cmaf_segmenter *s, const AVPacket *pkt, int stream,
                          int64_t duration)
 {
+    if (pkt->dts < s->muxer_base)
+        return; /* audio from before the first frame */
     av_packet_ref(s->scratch, pkt);
+    s->scratch->dts -= s->muxer_base;
+    s->scratch->pts -= s->muxer_base;
     s->scratch->stream_index = stream;
     if (duration > 0)
         s->scratch->duration = duration;
+    /* movenc picks each track's timescale (audio: its sample rate) when the
+     * header is written and expects packets in it. */
+    av_packet_rescale_ts(s->scratch, (AVRational){1, ES_TICKS_PER_SECOND},
+                         s->muxer->streams[stream]->time_base);
     int ret = av_write_frame(s->muxer, s->scratch);
     av_packet_unref(s->scratch);
     if (ret < 0) {
@@ -354,17 +374,9 @@ static enum es_err write_video(struct es_cmaf_segmenter *s, const AVPacket *pkt,
         if (keyframe && so_far * 2 >= s->segment_target_ticks) {
             end_segment(s, pkt->dts);
         } else if (so_far + ft > s->segment_target_ticks + TICK_SLACK) {
-            /* No keyframe in time (a passthrough camera with a long GOP): cut
-             * anyway. RFC 8216 §4.3.3.1: EXTINF rounded MUST NOT exceed
-             * EXT-X-TARGETDURATION, and §6.2.2 forbids changing it. */
-            if (!s->cap_warned) {
-                s->cap_warned = true;
-                es_log(ES_LOG_WARN, "segment.cmaf",
-                       "camera=%s event=forced_cut target=%.3f hint=\"no keyframe by the target "
-                       "duration: segments start without one; set the camera's GOP to the "
-                       "segment duration\"",
-                       s->camera_id, (double)s->segment_target_ticks / ES_TICKS_PER_SECOND);
-            }
+            /* One more frame would pass the cap. RFC 8216 §4.3.3.1: EXTINF
+             * rounded MUST NOT exceed EXT-X-TARGETDURATION, and §6.2.2
+             * forbids changing it, so the segment ends here, keyframe or not. */
             end_segment(s, s->last_video_ts + ft);
         }
     }
@@ -374,8 +386,19 @@ static enum es_err write_video(struct es_cmaf_segmenter *s, const AVPacket *pkt,
         enum es_err err = open_muxer(s, pkt);
         if (err != ES_OK)
             return err == ES_ERR_INVALID ? ES_OK : err;
+        s->muxer_base = pkt->dts;
     }
     if (!s->segment_open) {
+        if (!keyframe && !s->cap_warned) {
+            /* A passthrough camera whose GOP is longer than the segment:
+             * the cut at the cap left this segment without a keyframe. */
+            s->cap_warned = true;
+            es_log(ES_LOG_WARN, "segment.cmaf",
+                   "camera=%s event=forced_cut target=%.3f hint=\"no keyframe by the target "
+                   "duration: such segments are not independent; set the camera's GOP to the "
+                   "segment duration\"",
+                   s->camera_id, (double)s->segment_target_ticks / ES_TICKS_PER_SECOND);
+        }
         s->segment_open = true;
         s->msn = s->next_msn++;
         s->part_index = 0;
@@ -399,7 +422,7 @@ static enum es_err write_video(struct es_cmaf_segmenter *s, const AVPacket *pkt,
     } else if (part_end - s->part_start + ft > s->part_target_ticks + TICK_SLACK) {
         /* draft-pantos-hls-rfc8216bis-16 §4.4.4.9: a part MUST NOT be longer
          * than PART-TARGET; one more frame would make it so. */
-        end_part(s, part_end);
+        end_part(s, part_end, false);
     }
     return ES_OK;
 }

@@ -35,8 +35,8 @@ struct es_cmaf_config {
 };
 
 enum es_cmaf_event_kind {
-    ES_CMAF_PART = 0,    /* a part is complete */
-    ES_CMAF_SEGMENT_END, /* the segment `msn` is complete (after its last part) */
+    ES_CMAF_PART = 0,    /* a part is complete (and with segment_end, its segment too) */
+    ES_CMAF_SEGMENT_END, /* the segment `msn` is complete, its last part already sent */
 };
 
 struct es_cmaf_event {
@@ -51,6 +51,11 @@ struct es_cmaf_event {
     int64_t program_date_time_us; /* PART: wall clock of start_ts */
     bool independent;             /* PART: starts with an IDR frame */
     bool discontinuity;           /* PART 0: timestamps or encoding jumped before it */
+    /* PART: the last part of its segment. The segment's end arrives with its
+     * last part, so no reader ever sees a playlist that announces a part that
+     * will not exist. */
+    bool segment_end;
+    int64_t segment_duration_ts;  /* with segment_end (and SEGMENT_END): 90 kHz */
 };
 
 typedef void (*es_cmaf_emit_fn)(void *opaque, const struct es_cmaf_event *event);

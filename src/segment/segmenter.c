@@ -30,6 +30,8 @@ struct es_segmenter {
     bool discontinuity_pending; /* for the next segment to open */
     bool discontinuity;         /* of the open segment */
     bool long_gop_warned;
+    struct { uint16_t pid; uint8_t last_cc; } cc[16]; /* continuity across segments */
+    size_t cc_count;
 };
 
 enum es_err es_segmenter_create(const struct es_segmenter_config *config, es_segment_emit_fn emit,
@@ -118,6 +120,45 @@ static enum es_err open_segment(struct es_segmenter *s, int64_t start_ts)
     return ES_OK;
 }
 
+/* Each segment has its own muxer, whose continuity counters start at 0. A
+ * reader that reads segments as one stream (ffmpeg's HLS demuxer, hardware
+ * players) then sees a jump at every boundary and drops the packet it was
+ * assembling as corrupt. Shifts each PID's counters to continue from the
+ * previous segment (ISO/IEC 13818-1 2.4.3.3: +1 per packet with payload, the
+ * same value for adaptation-only packets), which keeps every segment valid on
+ * its own too. */
+static void continue_counters(struct es_segmenter *s, uint8_t *buf, size_t size)
+{
+    uint8_t delta[16] = {0};
+    bool seen[16] = {false};
+    for (size_t off = 0; off + 188 <= size; off += 188) {
+        uint8_t *p = buf + off;
+        if (p[0] != 0x47)
+            return;
+        uint16_t pid = (uint16_t)(((p[1] & 0x1f) << 8) | p[2]);
+        if (pid == 0x1fff)
+            continue;
+        bool payload = p[3] & 0x10;
+        size_t i = 0;
+        while (i < s->cc_count && s->cc[i].pid != pid)
+            i++;
+        if (i == s->cc_count) {
+            if (s->cc_count == sizeof(s->cc) / sizeof(s->cc[0]))
+                continue;
+            s->cc[s->cc_count].pid = pid;
+            s->cc[s->cc_count].last_cc = 0x0f; /* a first segment keeps its counters */
+            s->cc_count++;
+        }
+        if (!seen[i]) {
+            uint8_t want = payload ? (uint8_t)((s->cc[i].last_cc + 1) & 0x0f) : s->cc[i].last_cc;
+            delta[i] = (uint8_t)((want - (p[3] & 0x0f)) & 0x0f);
+            seen[i] = true;
+        }
+        p[3] = (uint8_t)((p[3] & 0xf0) | ((p[3] + delta[i]) & 0x0f));
+        s->cc[i].last_cc = p[3] & 0x0f;
+    }
+}
+
 static void close_segment(struct es_segmenter *s, int64_t end_ts)
 {
     if (!s->muxer)
@@ -129,6 +170,8 @@ static void close_segment(struct es_segmenter *s, int64_t end_ts)
     bool has_audio = s->muxer->nb_streams > 1;
     avformat_free_context(s->muxer);
     s->muxer = NULL;
+    if (size > 0)
+        continue_counters(s, buf, (size_t)size);
 
     struct es_segment segment = {
         .data = es_blob_take(buf, (size_t)size, av_free),

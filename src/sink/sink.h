@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct es_cmaf_event;
+
 struct es_published_segment {
     uint64_t msn;                  /* media sequence number; names the segment */
     struct es_blob *data;          /* MPEG-TS bytes; ref it to keep it */
@@ -28,6 +30,10 @@ struct es_sink {
      * deletes and retries happen here. */
     void (*tick)(struct es_sink *sink);
     void (*destroy)(struct es_sink *sink);
+    /* Optional (NULL in sinks that store whole segments only): the fMP4 parts
+     * and segment ends of a camera whose profile has Low-Latency HLS parts
+     * (segment/cmaf.h). Same thread and ordering rules as publish. */
+    void (*publish_cmaf)(struct es_sink *sink, const struct es_cmaf_event *event);
 };
 
 /* The segment's object name, e.g. "segment_042.ts" (%03 like the reference

@@ -766,8 +766,8 @@ static void test_config_rejects_delete_grace_shorter_than_rfc_8216_allows(void *
 static void test_config_rejects_unknown_storage_backend_naming_valid_ones(void **state)
 {
     (void)state;
-    expect_error_at("cameras: [{id: a, rtsp_url: \"test://\"}]\nstorage:\n  - backend: supabase\n",
-                    3, 14, "storage[0].backend", "unknown value 'supabase' (valid: local)");
+    expect_error_at("cameras: [{id: a, rtsp_url: \"test://\"}]\nstorage:\n  - backend: gcs\n",
+                    3, 14, "storage[0].backend", "unknown value 'gcs' (valid: local, supabase, s3)");
     expect_error_at("cameras: [{id: a, rtsp_url: \"test://\"}]\nstorage:\n  - root: x\n", 3, 5,
                     "storage[0].backend", "missing required key 'backend'");
     expect_error_at("cameras: [{id: a, rtsp_url: \"test://\"}]\nstorage:\n  - backend: local\n"

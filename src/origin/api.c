@@ -1,0 +1,131 @@
+/* /api/cameras (the contract in docs/web.md), /metrics (Prometheus text
+ * exposition format 0.0.4) and /healthz. */
+#include "origin/internal.h"
+
+#include "core/clock.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+static void send_vector(h2o_req_t *req, const char *type, enum route route, h2o_iovec_vector_t *v)
+{
+    struct respond r = {
+        .status = 200,
+        .reason = "OK",
+        .content_type = type,
+        .cache_control = "no-store",
+        .route = route,
+    };
+    es_origin_respond(req, &r, v->entries, v->size, NULL, 0);
+}
+
+void es_origin_serve_api_cameras(struct es_origin *o, h2o_req_t *req)
+{
+    h2o_iovec_vector_t out = {NULL, 0, 0};
+    es_origin_vprintf(&req->pool, &out, "{\"cameras\":[");
+    for (size_t i = 0; i < o->stream_count; i++) {
+        if (i)
+            es_origin_vprintf(&req->pool, &out, ",");
+        es_origin_stream_json(o->streams[i], &req->pool, &out);
+    }
+    es_origin_vprintf(&req->pool, &out, "]}\n");
+    send_vector(req, "application/json", ROUTE_API, &out);
+}
+
+static void family(h2o_mem_pool_t *pool, h2o_iovec_vector_t *out, const char *name,
+                   const char *type, const char *help)
+{
+    es_origin_vprintf(pool, out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req)
+{
+    h2o_mem_pool_t *pool = &req->pool;
+    h2o_iovec_vector_t out = {NULL, 0, 0};
+    family(pool, &out, "edgestream_camera_up", "gauge", "1 while the camera streams");
+    family(pool, &out, "edgestream_camera_frames_in_total", "counter",
+           "Video frames received from the camera");
+    family(pool, &out, "edgestream_camera_frames_out_total", "counter",
+           "Video frames encoded (or passed through)");
+    family(pool, &out, "edgestream_camera_fps", "gauge", "Output frames per second, last second");
+    family(pool, &out, "edgestream_camera_bitrate_bps", "gauge",
+           "Output segment bits per second, last second");
+    family(pool, &out, "edgestream_camera_segments_total", "counter", "Segments published");
+    family(pool, &out, "edgestream_camera_bytes_total", "counter", "Segment bytes published");
+    family(pool, &out, "edgestream_camera_reconnects_total", "counter", "Camera reconnects");
+    family(pool, &out, "edgestream_origin_segments_total", "counter",
+           "Segments the origin added to its playlist");
+    family(pool, &out, "edgestream_origin_parts_total", "counter", "LL-HLS parts published");
+    family(pool, &out, "edgestream_origin_media_bytes_total", "counter",
+           "Media bytes handed to the origin");
+    family(pool, &out, "edgestream_origin_publish_delay_seconds", "gauge",
+           "Newest media: handed to the origin minus its capture end (PDT)");
+    family(pool, &out, "edgestream_origin_waiting_requests", "gauge",
+           "Blocked playlist reloads and preload-hint part requests waiting");
+    for (size_t i = 0; i < o->stream_count; i++)
+        es_origin_stream_metrics(o->streams[i], pool, &out);
+
+    const struct origin_metrics *m = &o->metrics;
+    family(pool, &out, "edgestream_http_responses_total", "counter", "Responses by status class");
+    static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (size_t i = 0; i < 6; i++)
+        es_origin_vprintf(pool, &out, "edgestream_http_responses_total{code=\"%s\"} %" PRIu64 "\n",
+                          classes[i], m->requests[i]);
+    family(pool, &out, "edgestream_http_route_responses_total", "counter", "Responses by route");
+    static const char *const routes[] = {"playlist", "part",    "segment", "init",
+                                         "api",      "metrics", "static",  "other"};
+    for (size_t i = 0; i < 8; i++)
+        es_origin_vprintf(pool, &out,
+                          "edgestream_http_route_responses_total{route=\"%s\"} %" PRIu64 "\n",
+                          routes[i], m->responses_by_route[i]);
+    family(pool, &out, "edgestream_http_sent_bytes_total", "counter", "Response body bytes");
+    es_origin_vprintf(pool, &out, "edgestream_http_sent_bytes_total %" PRIu64 "\n", m->bytes_sent);
+    family(pool, &out, "edgestream_http_connections", "gauge", "Open connections");
+    es_origin_vprintf(pool, &out, "edgestream_http_connections %zu\n", o->connections);
+    family(pool, &out, "edgestream_http_connections_accepted_total", "counter",
+           "Connections accepted");
+    es_origin_vprintf(pool, &out, "edgestream_http_connections_accepted_total %" PRIu64 "\n",
+                      m->connections_accepted);
+    family(pool, &out, "edgestream_http_connections_rejected_total", "counter",
+           "Connections closed at once (origin.max_connections)");
+    es_origin_vprintf(pool, &out, "edgestream_http_connections_rejected_total %" PRIu64 "\n",
+                      m->connections_rejected);
+    family(pool, &out, "edgestream_http_blocking_reloads_total", "counter",
+           "Playlist requests held until their part existed");
+    es_origin_vprintf(pool, &out, "edgestream_http_blocking_reloads_total %" PRIu64 "\n",
+                      m->blocked_total);
+    family(pool, &out, "edgestream_http_preload_hint_waits_total", "counter",
+           "Part requests held until the hinted part existed");
+    es_origin_vprintf(pool, &out, "edgestream_http_preload_hint_waits_total %" PRIu64 "\n",
+                      m->hints_total);
+    family(pool, &out, "edgestream_http_blocking_timeouts_total", "counter",
+           "Held requests answered 503 after three target durations");
+    es_origin_vprintf(pool, &out, "edgestream_http_blocking_timeouts_total %" PRIu64 "\n",
+                      m->blocked_timeouts);
+    family(pool, &out, "edgestream_http_send_timeouts_total", "counter",
+           "Connections cut because a response was not taken within idle_timeout_ms");
+    es_origin_vprintf(pool, &out, "edgestream_http_send_timeouts_total %" PRIu64 "\n",
+                      m->send_timeouts);
+    family(pool, &out, "edgestream_http_auth_failures_total", "counter",
+           "Requests refused for a missing or wrong token");
+    es_origin_vprintf(pool, &out, "edgestream_http_auth_failures_total %" PRIu64 "\n",
+                      m->auth_failures);
+    send_vector(req, "text/plain; version=0.0.4; charset=utf-8", ROUTE_METRICS, &out);
+}
+
+void es_origin_serve_healthz(struct es_origin *o, h2o_req_t *req)
+{
+    h2o_iovec_vector_t out = {NULL, 0, 0};
+    size_t live = 0;
+    for (size_t i = 0; i < o->stream_count; i++) {
+        struct es_origin_camera_stats st = {0};
+        if (o->streams[i]->stats)
+            o->streams[i]->stats(o->streams[i]->stats_opaque, &st);
+        live += st.status && strcmp(st.status, "live") == 0;
+    }
+    es_origin_vprintf(&req->pool, &out,
+                      "{\"status\":\"ok\",\"cameras\":%zu,\"live\":%zu,\"uptime_s\":%" PRId64
+                      "}\n",
+                      o->stream_count, live, (es_clock_wall_us() - o->started_wall_us) / 1000000);
+    send_vector(req, "application/json", ROUTE_OTHER, &out);
+}

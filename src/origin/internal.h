@@ -1,0 +1,228 @@
+/* Shared by the files of src/origin/ only. Everything here is touched by the
+ * origin's event-loop thread alone, except the inbox (mutex) and what its
+ * comments say otherwise. */
+#ifndef ES_ORIGIN_INTERNAL_H
+#define ES_ORIGIN_INTERNAL_H
+
+#include "core/blob.h"
+#include "origin/origin.h"
+#include "origin/path.h"
+#include "playlist/playlist.h"
+#include "segment/cmaf.h"
+
+#include <h2o.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define ORIGIN_URI_MAX 96
+
+/* ---- messages from pipeline threads ---- */
+
+enum origin_msg_kind {
+    MSG_TS_SEGMENT = 0,
+    MSG_CMAF,
+};
+
+struct origin_msg {
+    struct origin_msg *next;
+    struct origin_stream *stream;
+    enum origin_msg_kind kind;
+    struct es_published_segment ts; /* MSG_TS_SEGMENT; data is a reference we hold */
+    struct es_cmaf_event cmaf;      /* MSG_CMAF; data and init are references we hold */
+    int64_t received_wall_us;       /* when the pipeline handed it over */
+};
+
+/* ---- one camera's window ---- */
+
+struct ll_part {
+    struct es_blob *data;
+    double duration;
+    bool independent;
+    int64_t end_wall_us;       /* wall clock of the part's end (PDT-based) */
+    int64_t published_wall_us; /* when it became fetchable */
+};
+
+struct ll_segment {
+    uint64_t msn;
+    bool complete;
+    double duration;       /* complete: EXTINF */
+    int64_t pdt_us;
+    bool discontinuity;
+    unsigned init_index;   /* into stream->inits */
+    struct ll_part *parts;
+    size_t part_count, part_cap;
+    size_t bytes;
+    int64_t expires_mono_us; /* 0 while listed; then freed at this time (grace) */
+};
+
+struct ll_init {
+    unsigned id;             /* the segmenter's init_id */
+    struct es_blob *data;
+    char uri[ORIGIN_URI_MAX];
+};
+
+struct ts_segment {
+    uint64_t msn;
+    struct es_blob *data;
+    double duration;
+    int64_t published_wall_us;
+    int64_t expires_mono_us; /* 0 while listed */
+};
+
+/* Rendered playlists of the current version, by variant (see stream.c). */
+#define RENDER_VARIANTS 8
+
+struct origin_stream {
+    struct es_origin *origin;
+    size_t index;
+    char *id, *name, *profile;
+    unsigned target_duration;
+    double segment_duration;
+    double part_target;     /* 0: classic only */
+    unsigned segments_to_keep;
+    bool ll;
+    void (*stats)(void *opaque, struct es_origin_camera_stats *out);
+    void *stats_opaque;
+
+    /* LL-HLS (ll) */
+    struct ll_segment *segs; /* msn order: removed-but-fetchable, listed, the open one */
+    size_t seg_count, seg_cap;
+    uint64_t media_sequence;         /* first listed msn */
+    uint64_t discontinuity_sequence;
+    bool have_media_sequence;
+    struct ll_init *inits;
+    size_t init_count, init_cap;
+    unsigned parts_per_segment;      /* expected, for the advance limit */
+
+    /* classic (!ll) */
+    struct es_playlist playlist;
+    struct ts_segment *ts;           /* removed-but-fetchable, then listed */
+    size_t ts_count, ts_cap;
+
+    /* both */
+    uint64_t version;                /* bumped by every change of the playlist */
+    uint64_t rendered_version;
+    struct es_blob *rendered[RENDER_VARIANTS];
+    h2o_linklist_t waiters;          /* struct waiter */
+    size_t waiter_count;
+    h2o_timeout_t block_timeout;     /* 3 x target duration */
+    bool block_timeout_inited;
+    int64_t last_update_wall_us;
+    int64_t newest_pdt_us;           /* PDT of the newest segment */
+    int64_t newest_end_wall_us;      /* PDT-based end of the newest media */
+    double publish_delay_ms;         /* newest: handed over minus media end */
+    uint64_t parts_published, segments_published, bytes_published;
+
+    /* /metrics rates */
+    struct es_origin_camera_stats last_stats;
+    int64_t last_stats_mono_us;
+    double fps, bitrate_bps;
+};
+
+/* ---- the origin ---- */
+
+struct origin_metrics {
+    uint64_t requests[6];            /* by status class 1xx..5xx; [0] other */
+    uint64_t responses_by_route[8];  /* enum route */
+    uint64_t bytes_sent;
+    uint64_t connections_accepted, connections_rejected;
+    uint64_t blocked_total, blocked_timeouts, hints_total;
+    uint64_t auth_failures;
+    uint64_t send_timeouts;
+};
+
+enum route {
+    ROUTE_PLAYLIST = 0,
+    ROUTE_PART,
+    ROUTE_SEGMENT,
+    ROUTE_INIT,
+    ROUTE_API,
+    ROUTE_METRICS,
+    ROUTE_STATIC,
+    ROUTE_OTHER,
+};
+
+struct es_origin {
+    struct es_origin_config config; /* strings owned (copies) */
+    char url[128];
+    char epoch[24];                 /* names init sections uniquely per process run */
+    struct origin_stream **streams;
+    size_t stream_count;
+
+    pthread_mutex_t inbox_lock;
+    struct origin_msg *inbox_head, **inbox_tail;
+    bool wake_pending, loop_accepts_wakes, start_failed;
+
+    pthread_t thread;
+    bool thread_started, stopped;
+    bool config_inited, context_live, listener_owned;
+    atomic_bool stop_requested;
+
+    h2o_globalconf_t globalconf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_multithread_receiver_t receiver;
+    SSL_CTX *ssl_ctx;
+    int listen_fd;
+    h2o_socket_t *listener;
+    size_t connections;
+    h2o_linklist_t sockets;         /* struct origin_socket: every accepted connection */
+    h2o_timeout_t send_timeout;     /* a response must be taken within idle_timeout_ms */
+    bool send_timeout_inited;
+    h2o_timeout_t tick_timeout;
+    h2o_timeout_entry_t tick_entry;
+    int64_t started_wall_us;
+    struct origin_metrics metrics;
+};
+
+/* stream.c */
+struct origin_stream *es_origin_stream_create(struct es_origin *origin,
+                                              const struct es_origin_camera *camera, size_t index);
+void es_origin_stream_destroy(struct origin_stream *s);
+void es_origin_stream_start(struct origin_stream *s);  /* on the loop thread */
+void es_origin_stream_stop(struct origin_stream *s);   /* answers waiters 503 */
+void es_origin_stream_apply(struct origin_stream *s, struct origin_msg *msg); /* takes refs */
+void es_origin_stream_tick(struct origin_stream *s);   /* expiry, rates; ~1 s */
+void es_origin_stream_serve(struct origin_stream *s, h2o_req_t *req, const struct es_path *path,
+                            const struct es_query *query, bool token_in_query);
+void es_origin_stream_json(struct origin_stream *s, h2o_mem_pool_t *pool, h2o_iovec_vector_t *out);
+void es_origin_stream_metrics(struct origin_stream *s, h2o_mem_pool_t *pool,
+                              h2o_iovec_vector_t *out);
+void es_origin_msg_free(struct origin_msg *msg);
+
+/* respond.c */
+struct respond {
+    int status;
+    const char *reason;
+    const char *content_type;
+    const char *cache_control;
+    const char *content_encoding;      /* NULL = identity */
+    bool vary_accept_encoding;
+    enum route route;
+};
+/* Sends `bufs` (kept alive by `blobs`, referenced for the request's life). */
+void es_origin_respond(h2o_req_t *req, const struct respond *r, h2o_iovec_t *bufs, size_t bufcnt,
+                       struct es_blob *const *blobs, size_t blob_count);
+void es_origin_respond_text(h2o_req_t *req, int status, const char *reason, const char *body,
+                            enum route route);
+void es_origin_add_header(h2o_req_t *req, const char *name, const char *value);
+void es_origin_add_cors(h2o_req_t *req);
+void es_origin_count(struct es_origin *o, int status, enum route route, size_t bytes);
+struct es_origin *es_origin_of_req(h2o_req_t *req);
+
+/* static.c */
+void es_origin_serve_static(struct es_origin *o, h2o_req_t *req, const struct es_path *path);
+
+/* api.c */
+void es_origin_serve_api_cameras(struct es_origin *o, h2o_req_t *req);
+void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req);
+void es_origin_serve_healthz(struct es_origin *o, h2o_req_t *req);
+
+/* routes.c */
+int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req);
+
+/* Appends printf output to a pool-allocated iovec vector. */
+void es_origin_vprintf(h2o_mem_pool_t *pool, h2o_iovec_vector_t *out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,574 @@
+/* The origin's lifecycle, its event-loop thread, the listener and the sink
+ * that carries each camera's segments and parts over to that thread.
+ *
+ * Threads: pipeline threads only append messages to the inbox (a mutex and a
+ * list) and wake the loop through h2o's multithread queue; the loop thread
+ * drains the inbox and owns everything else. */
+#include "origin/internal.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ACCEPTS_PER_WAKE 64
+#define SHUTDOWN_DRAIN_US 2000000
+#define LISTEN_BACKLOG 1024
+
+#if defined(__SANITIZE_ADDRESS__)
+/* libh2o 2.2.5 caches freed memory-pool chunks and socket buffers in
+ * thread-local recycle lists (memory.c: `static __thread h2o_mem_recycle_t`)
+ * that nothing can empty; when the origin's thread ends they become
+ * unreachable and LeakSanitizer would report them at exit. Only those
+ * allocations are exempt: blobs, messages and our own structs are not. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:h2o_mem_alloc_recycle\n";
+}
+#endif
+
+static char *dup_or_null(const char *s)
+{
+    return s && s[0] ? es_strdup(s) : NULL;
+}
+
+/* ---- messages ---- */
+
+void es_origin_msg_free(struct origin_msg *msg)
+{
+    if (msg->kind == MSG_TS_SEGMENT) {
+        es_blob_unref(msg->ts.data);
+    } else {
+        es_blob_unref(msg->cmaf.data);
+        es_blob_unref(msg->cmaf.init);
+    }
+    free(msg);
+}
+
+static void inbox_push(struct es_origin *o, struct origin_msg *msg)
+{
+    msg->received_wall_us = es_clock_wall_us();
+    pthread_mutex_lock(&o->inbox_lock);
+    if (o->start_failed) {
+        pthread_mutex_unlock(&o->inbox_lock);
+        es_origin_msg_free(msg); /* no server: nobody will read it */
+        return;
+    }
+    *o->inbox_tail = msg;
+    o->inbox_tail = &msg->next;
+    if (o->loop_accepts_wakes && !o->wake_pending) {
+        o->wake_pending = true;
+        /* Under the inbox lock, so the loop cannot unregister meanwhile. */
+        h2o_multithread_send_message(&o->receiver, NULL);
+    }
+    pthread_mutex_unlock(&o->inbox_lock);
+}
+
+static struct origin_msg *inbox_take(struct es_origin *o)
+{
+    pthread_mutex_lock(&o->inbox_lock);
+    struct origin_msg *list = o->inbox_head;
+    o->inbox_head = NULL;
+    o->inbox_tail = &o->inbox_head;
+    o->wake_pending = false;
+    pthread_mutex_unlock(&o->inbox_lock);
+    return list;
+}
+
+static void drain_inbox(struct es_origin *o)
+{
+    struct origin_msg *msg = inbox_take(o);
+    while (msg) {
+        struct origin_msg *next = msg->next;
+        es_origin_stream_apply(msg->stream, msg);
+        es_origin_msg_free(msg);
+        msg = next;
+    }
+}
+
+/* The queue only calls receivers that got a message, and a NULL message only
+ * wakes the loop: each wake therefore runs the loop once, and the inbox is
+ * drained after every loop iteration (see origin_main). */
+static void on_queue_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+}
+
+/* ---- the sink (pipeline threads) ---- */
+
+struct origin_sink {
+    struct es_sink base;
+    struct es_origin *origin;
+    struct origin_stream *stream;
+};
+
+static bool sink_last_msn(struct es_sink *sink, uint64_t *msn)
+{
+    (void)sink;
+    (void)msn;
+    return false; /* memory only: nothing survives a restart */
+}
+
+static void sink_publish(struct es_sink *sink, const struct es_published_segment *segment)
+{
+    struct origin_sink *s = (struct origin_sink *)sink;
+    if (s->stream->ll)
+        return; /* an LL camera's origin stream is made of its fMP4 parts */
+    struct origin_msg *msg = es_calloc(1, sizeof(*msg));
+    msg->stream = s->stream;
+    msg->kind = MSG_TS_SEGMENT;
+    msg->ts = *segment;
+    msg->ts.data = es_blob_ref(segment->data);
+    inbox_push(s->origin, msg);
+}
+
+static void sink_publish_cmaf(struct es_sink *sink, const struct es_cmaf_event *event)
+{
+    struct origin_sink *s = (struct origin_sink *)sink;
+    if (!s->stream->ll)
+        return;
+    struct origin_msg *msg = es_calloc(1, sizeof(*msg));
+    msg->stream = s->stream;
+    msg->kind = MSG_CMAF;
+    msg->cmaf = *event;
+    msg->cmaf.data = event->data ? es_blob_ref(event->data) : NULL;
+    msg->cmaf.init = event->init ? es_blob_ref(event->init) : NULL;
+    inbox_push(s->origin, msg);
+}
+
+static void sink_tick(struct es_sink *sink)
+{
+    (void)sink;
+}
+
+static void sink_destroy(struct es_sink *sink)
+{
+    free(sink);
+}
+
+/* ---- create ---- */
+
+static void free_config(struct es_origin_config *c)
+{
+    free((char *)c->listen);
+    free((char *)c->token);
+    free((char *)c->tls_cert);
+    free((char *)c->tls_key);
+    free((char *)c->cors);
+    free((char *)c->web_root);
+}
+
+static SSL_CTX *load_tls(const char *cert, const char *key)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        char why[256];
+        ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+        es_log(ES_LOG_ERROR, "origin", "event=tls_failed cert=%s key=%s error=\"%s\"", cert, key,
+               why);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    /* HTTP/2 over TLS is negotiated with ALPN ("h2", then "http/1.1"). */
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+}
+
+enum es_err es_origin_create(const struct es_origin_config *config, struct es_origin **out)
+{
+    *out = NULL;
+    if (!config->listen || (!config->tls_cert != !config->tls_key)) {
+        es_log(ES_LOG_ERROR, "origin", "event=bad_config reason=\"%s\"",
+               !config->listen ? "no listen address" : "tls_cert and tls_key go together");
+        return ES_ERR_CONFIG;
+    }
+    struct es_origin *o = es_calloc(1, sizeof(*o));
+    o->config.listen = es_strdup(config->listen);
+    o->config.token = dup_or_null(config->token);
+    o->config.tls_cert = dup_or_null(config->tls_cert);
+    o->config.tls_key = dup_or_null(config->tls_key);
+    o->config.cors = config->cors && config->cors[0] && strcmp(config->cors, "off") != 0
+                         ? es_strdup(config->cors)
+                         : NULL;
+    o->config.web_root = dup_or_null(config->web_root);
+    o->config.max_connections = config->max_connections ? config->max_connections : 4096;
+    o->config.idle_timeout_ms = config->idle_timeout_ms ? config->idle_timeout_ms : 10000;
+    o->listen_fd = -1;
+    snprintf(o->epoch, sizeof(o->epoch), "%" PRId64, es_clock_wall_us() / 1000000);
+    pthread_mutex_init(&o->inbox_lock, NULL);
+    o->inbox_tail = &o->inbox_head;
+
+    if (o->config.tls_cert) {
+        o->ssl_ctx = load_tls(o->config.tls_cert, o->config.tls_key);
+        if (!o->ssl_ctx) {
+            es_origin_destroy(o);
+            return ES_ERR_CONFIG;
+        }
+    }
+
+    h2o_config_init(&o->globalconf);
+    o->config_inited = true;
+    o->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("edgestream"));
+    /* Players send no bodies: anything bigger than a few bytes is refused
+     * (413) before it is buffered. */
+    o->globalconf.max_request_entity_size = 1024;
+    o->globalconf.http1.req_timeout = o->config.idle_timeout_ms;
+    o->globalconf.http2.idle_timeout = o->config.idle_timeout_ms;
+    o->globalconf.handshake_timeout = o->config.idle_timeout_ms;
+    o->globalconf.http2.max_concurrent_requests_per_connection = 32;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&o->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = es_origin_on_req;
+    *out = o;
+    return ES_OK;
+}
+
+enum es_err es_origin_add_camera(struct es_origin *o, const struct es_origin_camera *camera,
+                                 struct es_sink **sink_out)
+{
+    *sink_out = NULL;
+    if (o->thread_started || !camera->id)
+        return ES_ERR_INVALID;
+    struct origin_stream *stream = es_origin_stream_create(o, camera, o->stream_count);
+    o->streams = es_realloc(o->streams, (o->stream_count + 1) * sizeof(*o->streams));
+    o->streams[o->stream_count++] = stream;
+    struct origin_sink *sink = es_calloc(1, sizeof(*sink));
+    sink->base = (struct es_sink){
+        .kind = "origin",
+        .last_msn = sink_last_msn,
+        .publish = sink_publish,
+        .tick = sink_tick,
+        .destroy = sink_destroy,
+        .publish_cmaf = sink_publish_cmaf,
+    };
+    sink->origin = o;
+    sink->stream = stream;
+    *sink_out = &sink->base;
+    return ES_OK;
+}
+
+/* ---- the loop ---- */
+
+struct origin_socket {
+    h2o_linklist_t link;
+    struct es_origin *origin;
+    h2o_socket_t *sock;
+};
+
+static void on_socket_close(void *data)
+{
+    struct origin_socket *entry = data;
+    entry->origin->connections--;
+    h2o_linklist_unlink(&entry->link);
+    free(entry);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct es_origin *o = listener->data;
+    if (err)
+        return;
+    for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (!sock)
+            break;
+        if (o->connections >= o->config.max_connections) {
+            /* Bounded: an extra connection costs one accept and one close. */
+            o->metrics.connections_rejected++;
+            h2o_socket_close(sock);
+            continue;
+        }
+        o->connections++;
+        o->metrics.connections_accepted++;
+        struct origin_socket *entry = es_calloc(1, sizeof(*entry));
+        entry->origin = o;
+        entry->sock = sock;
+        h2o_linklist_insert(&o->sockets, &entry->link);
+        sock->on_close.cb = on_socket_close;
+        sock->on_close.data = entry;
+        h2o_accept(&o->accept_ctx, sock);
+    }
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    struct es_origin *o = H2O_STRUCT_FROM_MEMBER(struct es_origin, tick_entry, entry);
+    for (size_t i = 0; i < o->stream_count; i++)
+        es_origin_stream_tick(o->streams[i]);
+    h2o_timeout_link(o->ctx.loop, &o->tick_timeout, &o->tick_entry);
+}
+
+static void *origin_main(void *arg)
+{
+    struct es_origin *o = arg;
+    while (!atomic_load(&o->stop_requested)) {
+        h2o_evloop_run(o->ctx.loop, INT32_MAX);
+        drain_inbox(o);
+    }
+
+    /* Stop accepting, answer whoever waits, let open responses finish. */
+    if (o->listener) {
+        h2o_socket_read_stop(o->listener);
+        h2o_socket_close(o->listener);
+        o->listener = NULL;
+    }
+    drain_inbox(o);
+    for (size_t i = 0; i < o->stream_count; i++)
+        es_origin_stream_stop(o->streams[i]);
+    h2o_context_request_shutdown(&o->ctx);
+    int64_t deadline = es_clock_mono_us() + SHUTDOWN_DRAIN_US;
+    while (o->connections > 0 && es_clock_mono_us() < deadline)
+        h2o_evloop_run(o->ctx.loop, 20);
+    /* Whoever is still connected (a stalled reader, a half-sent request) is
+     * cut off: the sockets fail and h2o frees their connections itself. */
+    for (h2o_linklist_t *n = o->sockets.next; n != &o->sockets; n = n->next) {
+        struct origin_socket *entry = H2O_STRUCT_FROM_MEMBER(struct origin_socket, link, n);
+        shutdown(h2o_socket_get_fd(entry->sock), SHUT_RDWR);
+    }
+    deadline = es_clock_mono_us() + SHUTDOWN_DRAIN_US;
+    while (o->connections > 0 && es_clock_mono_us() < deadline)
+        h2o_evloop_run(o->ctx.loop, 20);
+
+    pthread_mutex_lock(&o->inbox_lock);
+    o->loop_accepts_wakes = false;
+    pthread_mutex_unlock(&o->inbox_lock);
+    h2o_multithread_unregister_receiver(o->ctx.queue, &o->receiver);
+    if (h2o_timeout_is_linked(&o->tick_entry))
+        h2o_timeout_unlink(&o->tick_entry);
+    /* h2o_context_request_shutdown() arms HTTP/2's graceful-shutdown timer
+     * even without HTTP/2 connections; context disposal asserts it is idle. */
+    if (h2o_timeout_is_linked(&o->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&o->ctx.http2._graceful_shutdown_timeout);
+    h2o_timeout_dispose(o->ctx.loop, &o->tick_timeout);
+    if (o->connections > 0) {
+        /* A client that would not let go: its connection is abandoned with
+         * the loop rather than freed under h2o's feet. */
+        es_log(ES_LOG_WARN, "origin", "event=shutdown_with_open_connections count=%zu",
+               o->connections);
+        return NULL;
+    }
+    h2o_timeout_dispose(o->ctx.loop, &o->send_timeout);
+    o->send_timeout_inited = false;
+    h2o_loop_t *loop = o->ctx.loop;
+    h2o_multithread_queue_t *queue = o->ctx.queue;
+    h2o_context_dispose(&o->ctx);
+    /* libh2o 2.2.5 (evloop): h2o_multithread_destroy_queue() closes the
+     * queue's pipe socket, which the loop frees on its next run, and never
+     * frees the queue itself. Run the loop once, then free it. */
+    h2o_evloop_run(loop, 0);
+    free(queue);
+    h2o_evloop_destroy(loop);
+    o->context_live = false;
+    return NULL;
+}
+
+static int open_listener(struct es_origin *o, char *host_out, size_t host_size, unsigned *port_out)
+{
+    char host[300];
+    const char *address = o->config.listen;
+    const char *colon = strrchr(address, ':');
+    if (!colon)
+        return -1;
+    size_t hlen = (size_t)(colon - address);
+    if (hlen >= sizeof(host))
+        return -1;
+    memcpy(host, address, hlen);
+    host[hlen] = '\0';
+    if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') {
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+    if (gai != 0) {
+        es_log(ES_LOG_ERROR, "origin", "event=bad_listen listen=%s error=\"%s\"", address,
+               gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1;
+    int saved = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* Accepted sockets inherit it: a part is small, and Nagle would hold
+         * its last packet back for an ACK. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+            saved = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        es_log(ES_LOG_WARN, "origin", "event=listen_failed listen=%s error=\"%s\"", address,
+               strerror(saved));
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+        snprintf(host_out, host_size, "[%s]",
+                 IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr) ? "::1" : text);
+        *port_out = ntohs(a->sin6_port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        char text[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+        snprintf(host_out, host_size, "%s",
+                 a->sin_addr.s_addr == htonl(INADDR_ANY) ? "127.0.0.1" : text);
+        *port_out = ntohs(a->sin_port);
+    }
+    return fd;
+}
+
+/* Every viewer holds a descriptor or two: make sure the limit allows
+ * max_connections of them. */
+static void raise_fd_limit(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = (rlim_t)want + 256;
+    if (rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need)
+        es_log(ES_LOG_WARN, "origin", "event=fd_limit limit=%llu max_connections=%u",
+               (unsigned long long)rl.rlim_cur, want);
+}
+
+enum es_err es_origin_start(struct es_origin *o)
+{
+    if (o->thread_started)
+        return ES_ERR_INVALID;
+    raise_fd_limit(o->config.max_connections);
+    char host[INET6_ADDRSTRLEN + 4];
+    unsigned port = 0;
+    o->listen_fd = open_listener(o, host, sizeof(host), &port);
+    if (o->listen_fd < 0) {
+        pthread_mutex_lock(&o->inbox_lock);
+        o->start_failed = true;
+        pthread_mutex_unlock(&o->inbox_lock);
+        return ES_ERR_IO;
+    }
+    snprintf(o->url, sizeof(o->url), "%s://%s:%u/", o->ssl_ctx ? "https" : "http", host, port);
+
+    h2o_context_init(&o->ctx, h2o_evloop_create(), &o->globalconf);
+    o->context_live = true;
+    o->accept_ctx.ctx = &o->ctx;
+    o->accept_ctx.hosts = o->globalconf.hosts;
+    o->accept_ctx.ssl_ctx = o->ssl_ctx;
+    h2o_multithread_register_receiver(o->ctx.queue, &o->receiver, on_queue_message);
+    h2o_linklist_init_anchor(&o->sockets);
+    h2o_timeout_init(o->ctx.loop, &o->send_timeout, o->config.idle_timeout_ms);
+    o->send_timeout_inited = true;
+    h2o_timeout_init(o->ctx.loop, &o->tick_timeout, 1000);
+    o->tick_entry.cb = on_tick;
+    h2o_timeout_link(o->ctx.loop, &o->tick_timeout, &o->tick_entry);
+    for (size_t i = 0; i < o->stream_count; i++)
+        es_origin_stream_start(o->streams[i]);
+    o->listener = h2o_evloop_socket_create(o->ctx.loop, o->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    o->listener_owned = true;
+    o->listener->data = o;
+    h2o_socket_read_start(o->listener, on_accept);
+    o->started_wall_us = es_clock_wall_us();
+
+    pthread_mutex_lock(&o->inbox_lock);
+    o->loop_accepts_wakes = true;
+    if (o->inbox_head) {
+        o->wake_pending = true;
+        h2o_multithread_send_message(&o->receiver, NULL);
+    }
+    pthread_mutex_unlock(&o->inbox_lock);
+
+    if (pthread_create(&o->thread, NULL, origin_main, o) != 0)
+        abort();
+    o->thread_started = true;
+    es_log(ES_LOG_INFO, "origin",
+           "event=listening url=%s cameras=%zu tls=%s auth=%s max_connections=%u", o->url,
+           o->stream_count, o->ssl_ctx ? "yes" : "no", o->config.token ? "token" : "none",
+           o->config.max_connections);
+    return ES_OK;
+}
+
+const char *es_origin_url(const struct es_origin *o)
+{
+    return o->url;
+}
+
+void es_origin_stop(struct es_origin *o)
+{
+    if (!o || !o->thread_started || o->stopped)
+        return;
+    atomic_store(&o->stop_requested, true);
+    pthread_mutex_lock(&o->inbox_lock);
+    if (o->loop_accepts_wakes)
+        h2o_multithread_send_message(&o->receiver, NULL);
+    pthread_mutex_unlock(&o->inbox_lock);
+    pthread_join(o->thread, NULL);
+    o->stopped = true;
+    es_log(ES_LOG_INFO, "origin", "event=stopped");
+}
+
+void es_origin_destroy(struct es_origin *o)
+{
+    if (!o)
+        return;
+    es_origin_stop(o);
+    struct origin_msg *msg = inbox_take(o);
+    while (msg) {
+        struct origin_msg *next = msg->next;
+        es_origin_msg_free(msg);
+        msg = next;
+    }
+    for (size_t i = 0; i < o->stream_count; i++)
+        es_origin_stream_destroy(o->streams[i]);
+    free(o->streams);
+    /* With connections abandoned at shutdown the context is still alive and
+     * points into the configuration: both are left as they are. */
+    if (o->config_inited && !o->context_live)
+        h2o_config_dispose(&o->globalconf);
+    if (o->listen_fd >= 0 && !o->listener_owned)
+        close(o->listen_fd);
+    if (o->ssl_ctx)
+        SSL_CTX_free(o->ssl_ctx);
+    pthread_mutex_destroy(&o->inbox_lock);
+    free_config(&o->config);
+    free(o);
+}

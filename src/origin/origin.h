@@ -1,0 +1,80 @@
+/* The HTTP origin: edgestream's own server for players on the LAN (or behind a
+ * reverse proxy). It serves each camera's classic playlist and MPEG-TS
+ * segments, Low-Latency HLS (fMP4 parts, blocking playlist reload, preload
+ * hints, delta updates) for cameras whose profile has parts, the web player's
+ * static files, /api/cameras, /metrics and /healthz.
+ *
+ * It is a sink (DESIGN: "our muxer never owns the HTTP server"): each camera's
+ * pipeline thread hands it immutable blobs through the sink returned by
+ * es_origin_add_camera(); those calls only queue a message. One event-loop
+ * thread (libh2o) owns every stream window and every connection, so nothing in
+ * the serving path takes a lock or touches the disk (static files aside).
+ *
+ * Lifecycle: create → add_camera (each) → start → ... → stop → (cameras and
+ * their sinks destroyed) → destroy. Between stop and destroy the sinks may
+ * still publish: messages are queued and freed by destroy. */
+#ifndef ES_ORIGIN_ORIGIN_H
+#define ES_ORIGIN_ORIGIN_H
+
+#include "core/error.h"
+#include "sink/sink.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct es_origin_config {
+    const char *listen;         /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
+    const char *token;          /* bearer token (or ?token=); NULL or "" = no auth */
+    const char *tls_cert;       /* PEM paths, both or neither: HTTPS + HTTP/2 */
+    const char *tls_key;
+    const char *cors;           /* Access-Control-Allow-Origin; NULL or "" = no CORS */
+    const char *web_root;       /* the player's static files (web/dist); NULL = none */
+    unsigned max_connections;   /* accepted at once; further ones are closed at once */
+    unsigned idle_timeout_ms;   /* idle keep-alive and slow request headers */
+};
+
+/* Live figures of a camera for /api/cameras and /metrics. */
+struct es_origin_camera_stats {
+    const char *status; /* "live", "connecting", "offline" (docs/web.md) */
+    uint64_t frames_in, frames_out, bytes_out, segments, reconnects;
+};
+
+struct es_origin_camera {
+    const char *id;               /* [A-Za-z0-9_-]{1,64}: /live/<id>/ */
+    const char *name;
+    const char *profile;          /* NULL when none was named */
+    unsigned target_duration;     /* EXT-X-TARGETDURATION, seconds, fixed */
+    double segment_duration;      /* seconds */
+    double part_target;           /* PART-TARGET in seconds; 0 = classic HLS only */
+    unsigned segments_to_keep;    /* the playlist window */
+    /* Called on the origin's thread (until es_origin_stop returns). */
+    void (*stats)(void *opaque, struct es_origin_camera_stats *out);
+    void *stats_opaque;
+};
+
+struct es_origin;
+
+/* Validates the config (listen address, TLS files readable) without binding. */
+enum es_err es_origin_create(const struct es_origin_config *config, struct es_origin **out);
+
+/* Before start. The sink feeds this camera's stream; the caller (the camera)
+ * owns it and destroys it, before es_origin_destroy(). Strings are copied. */
+enum es_err es_origin_add_camera(struct es_origin *origin, const struct es_origin_camera *camera,
+                                 struct es_sink **sink_out);
+
+/* Binds and starts the event-loop thread. ES_ERR_IO when the address cannot be
+ * bound (in use, not local). */
+enum es_err es_origin_start(struct es_origin *origin);
+
+/* Where a browser can watch, e.g. "http://127.0.0.1:8080/" (no secrets);
+ * valid after a successful start. */
+const char *es_origin_url(const struct es_origin *origin);
+
+/* Answers parked requests (503), closes connections and joins the thread.
+ * Stats callbacks are never called after it returns. Idempotent. */
+void es_origin_stop(struct es_origin *origin);
+
+void es_origin_destroy(struct es_origin *origin); /* NULL is fine; stops first */
+
+#endif

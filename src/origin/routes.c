@@ -1,0 +1,194 @@
+/* Every request enters here: limits, method, path and query checks, the
+ * token, CORS preflight, then one of the routes:
+ *
+ *   /live/<camera>/stream.m3u8          playlist (blocking with _HLS_msn/_HLS_part)
+ *   /live/<camera>/<segment|part|init>  media, from memory
+ *   /api/cameras                        JSON for the dashboard (docs/web.md)
+ *   /metrics                            Prometheus text
+ *   /healthz                            liveness
+ *   anything else                       the web player's files (origin.web_root)
+ */
+#include "origin/internal.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+#include <strings.h>
+
+/* Far above any real browser's request (a few hundred bytes of headers), far
+ * below what h2o itself would buffer. */
+#define MAX_HEADER_BYTES 16384
+#define MAX_HEADERS 64
+
+static bool method_is(h2o_req_t *req, const char *m)
+{
+    size_t len = strlen(m);
+    return req->method.len == len && memcmp(req->method.base, m, len) == 0;
+}
+
+static bool camera_id_ok(const char *id)
+{
+    size_t len = strlen(id);
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Constant time in the token's content (its length is not secret). */
+static bool token_matches(const struct es_origin *o, const char *given, size_t len)
+{
+    size_t want = strlen(o->config.token);
+    return len == want && CRYPTO_memcmp(given, o->config.token, want) == 0;
+}
+
+enum auth { AUTH_OK, AUTH_MISSING, AUTH_WRONG };
+
+static enum auth check_token(struct es_origin *o, h2o_req_t *req, const struct es_query *q,
+                             bool *via_query)
+{
+    *via_query = false;
+    ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (at >= 0) {
+        h2o_iovec_t v = req->headers.entries[at].value;
+        if (v.len > 7 && strncasecmp(v.base, "Bearer ", 7) == 0) {
+            size_t skip = 7;
+            while (skip < v.len && v.base[skip] == ' ')
+                skip++;
+            if (token_matches(o, v.base + skip, v.len - skip))
+                return AUTH_OK;
+        }
+        return AUTH_WRONG;
+    }
+    if (q->has_token) {
+        if (!token_matches(o, q->token, q->token_len))
+            return AUTH_WRONG;
+        *via_query = true;
+        return AUTH_OK;
+    }
+    return AUTH_MISSING;
+}
+
+static void preflight(struct es_origin *o, h2o_req_t *req)
+{
+    if (!o->config.cors) {
+        es_origin_add_header(req, "allow", "GET, HEAD, OPTIONS");
+        es_origin_respond_text(req, 204, "No Content", "", ROUTE_OTHER);
+        return;
+    }
+    es_origin_add_header(req, "access-control-allow-methods", "GET, HEAD, OPTIONS");
+    es_origin_add_header(req, "access-control-allow-headers", "Authorization, Range");
+    es_origin_add_header(req, "access-control-max-age", "600");
+    es_origin_respond_text(req, 204, "No Content", "", ROUTE_OTHER);
+}
+
+int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    struct es_origin *o = es_origin_of_req(req);
+    size_t header_bytes = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        header_bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    if (header_bytes > MAX_HEADER_BYTES || req->headers.size > MAX_HEADERS) {
+        es_origin_respond_text(req, 431, "Request Header Fields Too Large",
+                               "431 request headers too large\n", ROUTE_OTHER);
+        return 0;
+    }
+    bool options = method_is(req, "OPTIONS");
+    if (!method_is(req, "GET") && !method_is(req, "HEAD") && !options) {
+        es_origin_add_header(req, "allow", "GET, HEAD, OPTIONS");
+        es_origin_respond_text(req, 405, "Method Not Allowed", "405 method not allowed\n",
+                               ROUTE_OTHER);
+        return 0;
+    }
+    if (req->entity.base && req->entity.len > 0) {
+        es_origin_respond_text(req, 413, "Payload Too Large", "413 no request body here\n",
+                               ROUTE_OTHER);
+        return 0;
+    }
+
+    h2o_iovec_t target = req->input.path;
+    size_t path_len = req->input.query_at != SIZE_MAX ? req->input.query_at : target.len;
+    struct es_path path;
+    enum es_err err = es_path_parse(target.base, path_len, &path);
+    if (err == ES_ERR_UNSUPPORTED) {
+        es_origin_respond_text(req, 414, "URI Too Long", "414 request target too long\n",
+                               ROUTE_OTHER);
+        return 0;
+    }
+    if (err != ES_OK) {
+        es_origin_respond_text(req, 400, "Bad Request", "400 bad request target\n",
+                               ROUTE_OTHER);
+        return 0;
+    }
+    struct es_query query;
+    if (req->input.query_at != SIZE_MAX) {
+        size_t q = req->input.query_at + 1;
+        if (es_query_parse(target.base + q, target.len - q, &query) != ES_OK) {
+            es_origin_respond_text(req, 400, "Bad Request", "400 malformed query\n",
+                                   ROUTE_OTHER);
+            return 0;
+        }
+    } else {
+        memset(&query, 0, sizeof(query));
+    }
+    if (options) {
+        preflight(o, req);
+        return 0;
+    }
+
+    const char *first = path.count ? path.segments[0] : "";
+    bool live = strcmp(first, "live") == 0;
+    bool api = path.count == 2 && strcmp(first, "api") == 0 &&
+               strcmp(path.segments[1], "cameras") == 0 && !path.trailing_slash;
+    bool metrics = path.count == 1 && strcmp(first, "metrics") == 0 && !path.trailing_slash;
+    bool healthz = path.count == 1 && strcmp(first, "healthz") == 0 && !path.trailing_slash;
+
+    bool via_query = false;
+    if (o->config.token && (live || api || metrics || strcmp(first, "api") == 0)) {
+        enum auth a = check_token(o, req, &query, &via_query);
+        if (a != AUTH_OK) {
+            o->metrics.auth_failures++;
+            es_origin_add_header(req, "www-authenticate",
+                                 a == AUTH_MISSING
+                                     ? "Bearer realm=\"edgestream\""
+                                     : "Bearer realm=\"edgestream\", error=\"invalid_token\"");
+            es_origin_respond_text(req, 401, "Unauthorized", "401 token required\n",
+                                   ROUTE_OTHER);
+            return 0;
+        }
+    }
+
+    if (live) {
+        if (path.count != 3 || path.trailing_slash || !camera_id_ok(path.segments[1])) {
+            es_origin_respond_text(req, 404, "Not Found", "404 not found\n", ROUTE_OTHER);
+            return 0;
+        }
+        for (size_t i = 0; i < o->stream_count; i++) {
+            if (strcmp(o->streams[i]->id, path.segments[1]) == 0) {
+                es_origin_stream_serve(o->streams[i], req, &path, &query, via_query);
+                return 0;
+            }
+        }
+        es_origin_respond_text(req, 404, "Not Found", "404 no such camera\n", ROUTE_OTHER);
+        return 0;
+    }
+    if (api) {
+        es_origin_serve_api_cameras(o, req);
+        return 0;
+    }
+    if (metrics) {
+        es_origin_serve_metrics(o, req);
+        return 0;
+    }
+    if (healthz) {
+        es_origin_serve_healthz(o, req);
+        return 0;
+    }
+    es_origin_serve_static(o, req, &path);
+    return 0;
+}
