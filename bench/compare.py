@@ -86,6 +86,9 @@ def edgestream_run(build, url, n, copy, seconds, work):
     root = os.path.join(work, f"edge_{'copy' if copy else 'x264'}_{n}")
     config = os.path.join(work, f"cameras_{n}_{copy}.yaml")
     with open(config, "w") as f:
+        # Like for like: ffmpeg writes HLS to disk and serves nothing, so the
+        # HTTP origin (on by default) is off here.
+        f.write("origin:\n  enabled: false\ncameras:\n")
         for i in range(n):
             f.write(f"""- id: "cam{i}"
   name: "Camera {i}"
@@ -165,7 +168,8 @@ def main():
                 "Camera: es-testcam 1280×720 25 fps H.264 (GOP 50) + AAC, RTSP over TCP on "
                 "loopback, shared by all clients; its own CPU is not counted.  \n"
                 "Same settings on both sides: 854 px wide, 15 fps, 2 s segments, 5 kept, "
-                "AAC 128 kb/s; passthrough is `-c copy` against `transcode: copy`.\n\n"
+                "AAC 128 kb/s; passthrough is `-c copy` against `transcode: copy`; "
+                "edgestream's HTTP origin is off (ffmpeg serves nothing).\n\n"
                 + report + "\n")
         write_section(args.out, SECTION, body)
 
