@@ -76,10 +76,13 @@ class Conn {
     });
   }
   onData(d) {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     const p = this.pending;
-    if (!p) return;
+    if (!p) {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      return;
+    }
     if (!p.head) {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
       const end = this.buf.indexOf('\r\n\r\n');
       if (end < 0) return;
       const head = this.buf.toString('latin1', 0, end);
@@ -92,23 +95,35 @@ class Conn {
       }
       p.length = Number(p.headers['content-length'] ?? 0);
       p.head = true;
-      this.buf = this.buf.subarray(end + 4);
+      p.chunks = [];
+      p.got = 0;
+      d = this.buf.subarray(end + 4);
+      this.buf = Buffer.alloc(0);
     }
-    if (this.buf.length >= p.length) {
+    // Bodies are kept as the chunks that arrived: no copying per viewer.
+    const need = p.length - p.got;
+    if (d.length > need) {
+      this.buf = d.subarray(need);
+      d = d.subarray(0, need);
+    }
+    if (d.length) {
+      p.chunks.push(d);
+      p.got += d.length;
+    }
+    if (p.got >= p.length) {
       const doneUs = nowUs();
-      let body = this.buf.subarray(0, p.length);
-      this.buf = this.buf.subarray(p.length);
       this.pending = null;
-      const wire = body.length;
-      if (p.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
-      p.resolve({ status: p.status, headers: p.headers, body, wire, doneUs });
+      const wire = p.got;
+      let body = p.keepBody ? Buffer.concat(p.chunks) : null;
+      if (body && p.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
+      p.resolve({ status: p.status, headers: p.headers, body, wire, doneUs, sentUs: p.sentUs });
     }
   }
-  async get(target) {
+  async get(target, keepBody = true) {
     if (!this.sock) await this.connect();
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject, head: false };
-      this.sock.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept-Encoding: gzip\r\n\r\n`);
+      this.pending = { resolve, reject, head: false, keepBody, sentUs: nowUs() };
+      this.sock.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
     });
   }
   close() {
@@ -118,6 +133,7 @@ class Conn {
 
 const stats = { requests: 0, errors: 0, bytes: 0, delivered: 0, skipped: 0, late: 0 };
 const delays = [];
+const responseMs = []; // classic: request sent -> last byte, playlists and segments
 const perViewer = [];
 let measuring = false;
 const playlistDir = path.posix.dirname(playlistPath);
@@ -130,7 +146,7 @@ function hintOf(text) {
 /** All parts listed, in order: [{msn, part}]. */
 function partsOf(text) {
   const out = [];
-  for (const m of text.matchAll(/URI="part_(\d+)_(\d+)\.m4s"/g)) out.push({ msn: Number(m[1]), part: Number(m[2]) });
+  for (const m of text.matchAll(/#EXT-X-PART:[^\n]*URI="part_(\d+)_(\d+)\.m4s"/g)) out.push({ msn: Number(m[1]), part: Number(m[2]) });
   return out;
 }
 
@@ -161,7 +177,7 @@ async function llViewer(v, deadline) {
     while (nowUs() / 1000 < deadline && hint) {
       const partTarget = `${playlistDir}/part_${hint.msn}_${hint.part}.m4s`;
       const [p, r] = await Promise.all([
-        parts.get(partTarget),
+        parts.get(partTarget, false),
         pl.get(`${playlistPath}?_HLS_msn=${hint.msn}&_HLS_part=${hint.part}&_HLS_skip=YES`),
       ]);
       record(v, p, Number(p.headers['x-edgestream-published-us'] ?? 0), 'part');
@@ -184,7 +200,7 @@ async function llViewer(v, deadline) {
           v.skipped++;
           stats.skipped++;
         }
-        const q = await parts.get(`${playlistDir}/part_${x.msn}_${x.part}.m4s`);
+        const q = await parts.get(`${playlistDir}/part_${x.msn}_${x.part}.m4s`, false);
         record(v, q, Number(q.headers['x-edgestream-published-us'] ?? 0), 'part');
       }
       hint = next;
@@ -209,6 +225,7 @@ async function classicViewer(v, deadline) {
       const t0 = Date.now();
       const r = await conn.get(playlistPath);
       stats.requests++;
+      if (measuring) responseMs.push((r.doneUs - r.sentUs) / 1000);
       if (r.status !== 200) {
         stats.errors++;
         if (measuring) v.errors++;
@@ -219,7 +236,7 @@ async function classicViewer(v, deadline) {
         const fresh = uris.filter((u) => !seen.has(u));
         // A player joins at the newest segments; later it takes every new one.
         for (const u of first ? fresh.slice(-1) : fresh) {
-          const s = await conn.get(`${playlistDir}/${u}`);
+          const s = await conn.get(`${playlistDir}/${u}`, false);
           let published = Number(s.headers['x-edgestream-published-us'] ?? 0);
           if (!published && dir) {
             try {
@@ -229,6 +246,7 @@ async function classicViewer(v, deadline) {
             }
           }
           record(v, s, published, 'segment');
+          if (measuring) responseMs.push((s.doneUs - s.sentUs) / 1000);
         }
         for (const u of uris) seen.add(u);
         first = false;
@@ -252,46 +270,81 @@ const pct = (xs, p) => {
   return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 10) / 10;
 };
 
-const cpu0 = process.cpuUsage();
-const tStart = Date.now();
-const deadline = tStart + rampMs + (warmup + seconds) * 1000;
-const runs = [];
-for (let i = 0; i < viewers; i++) {
-  const v = { count: 0, worst: 0, errors: 0, skipped: 0, failure: null };
-  perViewer.push(v);
-  runs.push(
-    sleep((rampMs * i) / Math.max(1, viewers)).then(() => (mode === 'll' ? llViewer(v, deadline) : classicViewer(v, deadline))),
-  );
+const workers = Number(arg('workers', '1'));
+const raw = process.argv.includes('--raw');
+
+async function runViewers(count) {
+  const cpu0 = process.cpuUsage();
+  const tStart = Date.now();
+  const deadline = tStart + rampMs + (warmup + seconds) * 1000;
+  const runs = [];
+  for (let i = 0; i < count; i++) {
+    const v = { count: 0, worst: 0, errors: 0, skipped: 0, failure: null };
+    perViewer.push(v);
+    runs.push(
+      sleep((rampMs * i) / Math.max(1, count)).then(() => (mode === 'll' ? llViewer(v, deadline) : classicViewer(v, deadline))),
+    );
+  }
+  setTimeout(() => {
+    measuring = true;
+  }, rampMs + warmup * 1000);
+  const hardStop = setTimeout(() => process.exit(3), (rampMs / 1000 + warmup + seconds + 30) * 1000);
+  await Promise.all(runs);
+  clearTimeout(hardStop);
+  const cpu = process.cpuUsage(cpu0);
+  return { delays, responseMs, perViewer, stats, cpu_s: (cpu.user + cpu.system) / 1e6, wall_s: (Date.now() - tStart) / 1000 };
 }
-setTimeout(() => {
-  measuring = true;
-  stats.measureStartUs = nowUs();
-}, rampMs + warmup * 1000);
-const hardStop = setTimeout(() => process.exit(3), (rampMs / 1000 + warmup + seconds + 30) * 1000);
-await Promise.all(runs);
-clearTimeout(hardStop);
-const cpu = process.cpuUsage(cpu0);
-const wall = (Date.now() - tStart) / 1000;
-const held = perViewer.filter((v) => v.count > 0 && v.errors === 0 && v.skipped === 0 && v.worst <= boundMs).length;
-console.log(
-  JSON.stringify({
+
+function summary(parts) {
+  const all = parts.flatMap((x) => x.delays);
+  const resp = parts.flatMap((x) => x.responseMs);
+  const vs = parts.flatMap((x) => x.perViewer);
+  const sum = (k) => parts.reduce((a, x) => a + x.stats[k], 0);
+  const wall = Math.max(...parts.map((x) => x.wall_s));
+  const held = vs.filter((v) => v.count > 0 && v.errors === 0 && v.skipped === 0 && v.worst <= boundMs).length;
+  return {
     mode,
     base: base.href,
     playlist: playlistPath,
-    viewers,
+    viewers: vs.length,
+    workers: parts.length,
     seconds,
     bound_ms: boundMs,
     held,
-    delivered: stats.delivered,
-    late: stats.late,
-    skipped: stats.skipped,
-    errors: stats.errors,
-    requests: stats.requests,
-    requests_per_s: Math.round(stats.requests / wall),
-    mbit_per_s: Math.round((stats.bytes * 8) / wall / 1e6),
-    delay_ms: { p50: pct(delays, 50), p95: pct(delays, 95), p99: pct(delays, 99), max: pct(delays, 100) },
-    client_cpu_s: Math.round(((cpu.user + cpu.system) / 1e6) * 10) / 10,
+    delivered: sum('delivered'),
+    late: sum('late'),
+    skipped: sum('skipped'),
+    errors: sum('errors'),
+    requests: sum('requests'),
+    requests_per_s: Math.round(sum('requests') / wall),
+    mbit_per_s: Math.round((sum('bytes') * 8) / wall / 1e6),
+    delay_ms: { p50: pct(all, 50), p95: pct(all, 95), p99: pct(all, 99), max: pct(all, 100) },
+    response_ms: { p50: pct(resp, 50), p95: pct(resp, 95), p99: pct(resp, 99), max: pct(resp, 100) },
+    client_cpu_s: Math.round(parts.reduce((a, x) => a + x.cpu_s, 0) * 10) / 10,
     wall_s: Math.round(wall * 10) / 10,
-    failures: [...new Set(perViewer.map((v) => v.failure).filter(Boolean))].slice(0, 5),
-  }),
-);
+    failures: [...new Set(vs.map((v) => v.failure).filter(Boolean))].slice(0, 5),
+  };
+}
+
+if (workers > 1 && !raw) {
+  // Viewers split over several processes (the load generator must not be the bottleneck).
+  const { spawn } = await import('node:child_process');
+  const per = Math.ceil(viewers / workers);
+  const outs = await Promise.all(
+    [...Array(workers).keys()].map(
+      (i) =>
+        new Promise((resolve) => {
+          const n = Math.min(per, viewers - i * per);
+          const args = process.argv.slice(2).filter((a, k, all) => !['--viewers', '--workers'].includes(a) && !['--viewers', '--workers'].includes(all[k - 1]));
+          const child = spawn(process.execPath, [process.argv[1], ...args, '--viewers', String(n), '--raw'], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let text = '';
+          child.stdout.on('data', (d) => (text += d));
+          child.on('close', () => resolve(JSON.parse(text)));
+        }),
+    ),
+  );
+  console.log(JSON.stringify(summary(outs)));
+} else {
+  const result = await runViewers(viewers);
+  console.log(JSON.stringify(raw ? result : summary([result])));
+}

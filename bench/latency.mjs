@@ -23,6 +23,10 @@ const profile = arg('profile', 'll');
 const seconds = Number(arg('seconds', '60'));
 const warmup = Number(arg('warmup', '5'));
 const token = arg('token', '');
+// --resync: once playback runs, seek to hls.liveSyncPosition (edge - PART-HOLD-BACK), as a
+// player can do after start-up; hls.js itself starts late by its start-up time and only
+// catches up while more than 1 s is buffered ahead (latency-controller.ts).
+const resync = process.argv.includes('--resync');
 
 const pct = (xs, p) => {
   if (!xs.length) return null;
@@ -31,7 +35,7 @@ const pct = (xs, p) => {
 };
 
 const browser = await launchBrowser();
-const out = { base, camera, profile, seconds, warmup };
+const out = { base, camera, profile, seconds, warmup, resync };
 try {
   const page = await browser.context.newPage();
   const errors = [];
@@ -54,6 +58,13 @@ try {
       window.__bench.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
     });
   });
+  if (resync) {
+    await new Promise((r) => setTimeout(r, 1000));
+    await page.evaluate(() => {
+      const hls = window.__player.hls;
+      if (Number.isFinite(hls.liveSyncPosition)) document.querySelector('video').currentTime = hls.liveSyncPosition;
+    });
+  }
   await new Promise((r) => setTimeout(r, warmup * 1000));
   const base0 = await page.evaluate(() => ({ ...window.__bench, stalls: window.__player.getStats().stalls,
     dropped: window.__player.getStats().droppedFrames, frames: window.__player.getStats().totalFrames }));
@@ -67,7 +78,6 @@ try {
       return { lat: d ? Date.now() - d.getTime() : null, edge: hls.latency, t: document.querySelector('video').currentTime };
     });
     if (s.lat !== null) samples.push(s.lat);
-    if (process.env.LATENCY_TRACE) process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)} ${s.lat} ${Math.round(s.edge * 1000)} rate=${await page.evaluate(() => document.querySelector('video').playbackRate)}\n`);
     if (Number.isFinite(s.edge)) edge.push(s.edge * 1000);
     await new Promise((r) => setTimeout(r, 250));
   }

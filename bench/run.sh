@@ -5,3 +5,7 @@ set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
 python3 bench/compare.py "$build" --seconds "${BENCH_SECONDS:-60}" --out bench/RESULTS.md
+# Issue 3: storage uploads (latency, requests, bytes, connections) for 1 and 8
+# cameras into the Supabase Storage emulator, UPLOAD_BENCH_SECONDS per run (300).
+python3 bench/upload_latency.py --build "$build" --cameras 1,8 \
+    --seconds "${UPLOAD_BENCH_SECONDS:-300}" --out bench/RESULTS.md

@@ -24,13 +24,19 @@ For N cameras streaming to the Supabase Storage emulator on loopback, measures:
 One es-testcam serves every camera (its media is shared); cameras use `transcode: copy`
 so that the numbers are about uploading, not encoding. Defaults: 300 s, after 10 s warm-up.
 
-    bench/upload_latency.py --build build --cameras 1 --seconds 300
-    bench/upload_latency.py --build build --cameras 8 --seconds 300 --json out.json
+    bench/upload_latency.py --build build --cameras 1,8 --seconds 300 --out bench/RESULTS.md
+    bench/upload_latency.py --from-json one.json,eight.json --out bench/RESULTS.md
+
+--out replaces (or appends) this script's own section of the file, "## Storage uploads
+(issue 3)", and leaves the sections other benchmarks write alone.
 """
 
 import argparse
+import datetime
 import json
 import os
+import platform
+import re
 import signal
 import sys
 import threading
@@ -99,7 +105,7 @@ def cpu_seconds(pid):
 
 
 def run(args):
-    wd = h.new_workdir(f"bench-upload-{args.cameras}")
+    wd = h.new_workdir(f"bench-upload-{args.n}")
     key = sh.new_key()
     emu = sh.Emulator(wd, key)
     cam = h.TestCam(wd, "testcam")
@@ -107,7 +113,7 @@ def run(args):
     try:
         url = cam.start()
         emu.start()
-        ids = [f"cam_{i}" for i in range(args.cameras)]
+        ids = [f"cam_{i}" for i in range(args.n)]
         config = sh.storage_config(os.path.join(wd, "cameras.yaml"), [
             h.camera(i, url, segment_duration=SEGMENT, segments_to_keep=KEEP,
                      transcode="copy") for i in ids], [
@@ -177,7 +183,7 @@ def run(args):
     bytes_in = stats1["bytes_in"] - stats0["bytes_in"]
     poll_conns = sum(p.connections for p in pollers)
     result = {
-        "cameras": args.cameras,
+        "cameras": args.n,
         "seconds": round(t_end - t_start, 1),
         "poll_interval_ms": args.poll * 1000,
         "segments": segs,
@@ -215,24 +221,113 @@ def run(args):
     return result
 
 
+SECTION = "## Storage uploads (issue 3)"
+
+
+def render(results):
+    """The section's body (Markdown) for a list of results."""
+    cpus = os.cpu_count()
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    seconds = ", ".join(f"{r['seconds']:.0f} s" for r in results)
+    lines = [
+        f"Measured {when} by `bench/upload_latency.py` ({seconds}; runs sequential). "
+        f"Machine: {cpus} cores, {platform.platform()}; shared with other work, so the "
+        f"load was not controlled.  ",
+        "Store: `tests/tools/supabase_emulator.py` (Python, in-memory) on loopback, over "
+        "plain HTTP. Cameras: one es-testcam (1280×720 25 fps H.264 + AAC) shared by every "
+        "camera, `transcode: copy`, 2 s segments, 5 kept, `storage: [local, supabase]`.  ",
+        "Latency runs from the moment edgestream cut the segment (the arrival of the keyframe "
+        "after its last frame; marked by the local sink's file, written at that moment) to "
+        "the first read of the public playlist naming it; \"last frame\" adds one frame "
+        "(40 ms at 25 fps). The public playlists are polled every "
+        f"{results[0]['poll_interval_ms']:.0f} ms, so values are upper bounds by up to one poll. "
+        "Requests and bytes are everything the daemon sent (segments, playlists, batched "
+        "deletes); connections are libcurl's count of TCP connections the daemon opened "
+        "(the emulator's count, less the pollers', agrees).",
+        "",
+        "| cameras | segments | cut → public p50 / p99 | last frame → public p50 / p99 | "
+        "segment stored p50 / p99 | requests / segment | request bytes / segment | "
+        "connections opened | daemon CPU |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        c, lf, st = r["cut_to_public_ms"], r["last_frame_to_public_ms"], \
+            r["cut_to_segment_stored_ms"]
+        lines.append(
+            f"| {r['cameras']} | {r['segments']} | **{c['p50']:.0f} / {c['p99']:.0f} ms** | "
+            f"{lf['p50']:.0f} / {lf['p99']:.0f} ms | {st['p50']:.0f} / {st['p99']:.0f} ms | "
+            f"**{r['requests_per_segment']:.2f}** | {r['request_bytes_per_segment'] / 1024:.0f} KiB | "
+            f"**{r['connections_daemon_libcurl']}** (emulator: "
+            f"{r['connections_daemon_emulator_side']}) | {r['daemon_cpu_percent']:.1f} % |")
+    lines += [
+        "",
+        "Goals (issue 3): p50 under 100 ms, at most 3 requests per segment including deletes, "
+        "connections independent of the number of cameras. Requests by route, per run: " +
+        "; ".join(f"{r['cameras']} camera(s): " + ", ".join(
+            f"{k} {v}" for k, v in r["requests_by_route"].items() if v) for r in results) +
+        ". Against PROGRAM-DATE-TIME + EXTINF (the camera's RTCP clock) instead of the cut, "
+        "p50 / p99 was " + "; ".join(
+            f"{r['pdt_end_to_public_ms']['p50']:.0f} / {r['pdt_end_to_public_ms']['p99']:.0f} ms "
+            f"({r['cameras']})" for r in results) +
+        ". No key was found in any file of any run.",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(path, heading, body):
+    """Replaces (or appends) one `## ` section of a Markdown file, leaving the sections
+    other benchmarks write untouched (as bench/compare.py does)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# Benchmark results\n\nEach section is written by the script it names.\n"
+    parts = re.split(r"(?m)^(?=## )", text)
+    section = f"{heading}\n\n{body}\n"
+    for i, part in enumerate(parts):
+        if part.startswith(heading):
+            parts[i] = section
+            break
+    else:
+        if parts and not parts[-1].endswith("\n\n"):
+            parts[-1] = parts[-1].rstrip("\n") + "\n\n"
+        parts.append(section)
+    with open(path, "w") as f:
+        f.write("".join(parts))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
-    ap.add_argument("--cameras", type=int, default=1)
+    ap.add_argument("--cameras", default="1", help="camera counts, e.g. 1,8 (one run each)")
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--warmup", type=float, default=10)
     ap.add_argument("--poll", type=float, default=0.02, help="public playlist poll interval, s")
-    ap.add_argument("--json", help="write the result here too")
+    ap.add_argument("--json", help="write the results here too")
+    ap.add_argument("--from-json", help="render saved results (comma-separated files)")
+    ap.add_argument("--out", help="write this script's section of a RESULTS.md")
     args = ap.parse_args()
-    build = os.path.abspath(args.build)
-    os.environ.setdefault("ES_BINARY", os.path.join(build, "edgestream"))
-    os.environ.setdefault("ES_TESTCAM", os.path.join(build, "tests", "es-testcam"))
-    result = run(args)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    if args.from_json:
+        results = []
+        for path in args.from_json.split(","):
+            with open(path) as f:
+                data = json.load(f)
+            results += data if isinstance(data, list) else [data]
+    else:
+        build = os.path.abspath(args.build)
+        os.environ.setdefault("ES_BINARY", os.path.join(build, "edgestream"))
+        os.environ.setdefault("ES_TESTCAM", os.path.join(build, "tests", "es-testcam"))
+        results = []
+        for n in [int(x) for x in args.cameras.split(",")]:
+            args.n = n
+            results.append(run(args))
+            print(json.dumps(results[-1], indent=2), flush=True)
+        if args.json:
+            with open(args.json, "w") as f:
+                f.write(json.dumps(results, indent=2) + "\n")
+    if args.out:
+        write_section(args.out, SECTION, render(results))
+        print(f"wrote {SECTION!r} in {args.out}")
 
 
 if __name__ == "__main__":

@@ -25,11 +25,15 @@ for _ in $(seq 100); do
 done
 
 playlist="$root/location_1/cam_floor/stream.m3u8"
+# The origin (on by default, `origin:` in the config) serves the dashboard from
+# web/dist, the playlists from memory, /api/cameras, /metrics and /healthz.
+origin=${DEMO_ORIGIN:-http://127.0.0.1:8080}
 cat <<MSG
 
   test camera : rtsp://127.0.0.1:8554/cam1 (pid $cam_pid)
-  playlist    : $PWD/$playlist
-  watch it    : ffplay $PWD/$playlist      (or open it in VLC / mpv)
+  browser     : $origin/   (the dashboard; one camera: $origin/player.html?src=/live/cam_floor/stream.m3u8)
+  playlist    : $origin/live/cam_floor/stream.m3u8   (on disk: $PWD/$playlist)
+  watch it    : ffplay $origin/live/cam_floor/stream.m3u8   (or VLC / mpv)
   stop        : Ctrl-C
 
 MSG

@@ -62,6 +62,10 @@ void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req)
            "Newest media: handed to the origin minus its capture end (PDT)");
     family(pool, &out, "edgestream_origin_waiting_requests", "gauge",
            "Blocked playlist reloads and preload-hint part requests waiting");
+    family(pool, &out, "edgestream_origin_fanout_seconds", "gauge",
+           "Slowest of the last 16 publications: time to answer every held request");
+    family(pool, &out, "edgestream_origin_fanout_requests", "gauge",
+           "Held requests answered by the newest publication");
     for (size_t i = 0; i < o->stream_count; i++)
         es_origin_stream_metrics(o->streams[i], pool, &out);
 
@@ -124,8 +128,7 @@ void es_origin_serve_healthz(struct es_origin *o, h2o_req_t *req)
         live += st.status && strcmp(st.status, "live") == 0;
     }
     es_origin_vprintf(&req->pool, &out,
-                      "{\"status\":\"ok\",\"cameras\":%zu,\"live\":%zu,\"uptime_s\":%" PRId64
-                      "}\n",
+                      "{\"status\":\"ok\",\"cameras\":%zu,\"live\":%zu,\"uptime_s\":%" PRId64 "}\n",
                       o->stream_count, live, (es_clock_wall_us() - o->started_wall_us) / 1000000);
     send_vector(req, "application/json", ROUTE_OTHER, &out);
 }

@@ -45,10 +45,10 @@ struct ll_part {
 struct ll_segment {
     uint64_t msn;
     bool complete;
-    double duration;       /* complete: EXTINF */
+    double duration; /* complete: EXTINF */
     int64_t pdt_us;
     bool discontinuity;
-    unsigned init_index;   /* into stream->inits */
+    unsigned init_index; /* into stream->inits */
     struct ll_part *parts;
     size_t part_count, part_cap;
     size_t bytes;
@@ -56,7 +56,7 @@ struct ll_segment {
 };
 
 struct ll_init {
-    unsigned id;             /* the segmenter's init_id */
+    unsigned id; /* the segmenter's init_id */
     struct es_blob *data;
     char uri[ORIGIN_URI_MAX];
 };
@@ -78,7 +78,7 @@ struct origin_stream {
     char *id, *name, *profile;
     unsigned target_duration;
     double segment_duration;
-    double part_target;     /* 0: classic only */
+    double part_target; /* 0: classic only */
     unsigned segments_to_keep;
     bool ll;
     void (*stats)(void *opaque, struct es_origin_camera_stats *out);
@@ -87,30 +87,34 @@ struct origin_stream {
     /* LL-HLS (ll) */
     struct ll_segment *segs; /* msn order: removed-but-fetchable, listed, the open one */
     size_t seg_count, seg_cap;
-    uint64_t media_sequence;         /* first listed msn */
+    uint64_t media_sequence; /* first listed msn */
     uint64_t discontinuity_sequence;
     bool have_media_sequence;
     struct ll_init *inits;
     size_t init_count, init_cap;
-    unsigned parts_per_segment;      /* expected, for the advance limit */
+    unsigned parts_per_segment; /* expected, for the advance limit */
 
     /* classic (!ll) */
     struct es_playlist playlist;
-    struct ts_segment *ts;           /* removed-but-fetchable, then listed */
+    struct ts_segment *ts; /* removed-but-fetchable, then listed */
     size_t ts_count, ts_cap;
 
     /* both */
-    uint64_t version;                /* bumped by every change of the playlist */
+    uint64_t version; /* bumped by every change of the playlist */
     uint64_t rendered_version;
     struct es_blob *rendered[RENDER_VARIANTS];
-    h2o_linklist_t waiters;          /* struct waiter */
+    h2o_linklist_t waiters; /* struct waiter */
     size_t waiter_count;
-    h2o_timeout_t block_timeout;     /* 3 x target duration */
+    h2o_timeout_t block_timeout; /* 3 x target duration */
     bool block_timeout_inited;
     int64_t last_update_wall_us;
-    int64_t newest_pdt_us;           /* PDT of the newest segment */
-    int64_t newest_end_wall_us;      /* PDT-based end of the newest media */
-    double publish_delay_ms;         /* newest: handed over minus media end */
+    int64_t newest_pdt_us;      /* PDT of the newest segment */
+    int64_t newest_end_wall_us; /* PDT-based end of the newest media */
+    double publish_delay_ms;    /* newest: handed over minus media end */
+    /* Answering everyone who waited for a new part: the slowest of the last
+     * few (microseconds, on this thread) and how many were answered. */
+    int64_t fanout_us_max, fanout_us_window[16];
+    size_t fanout_count, fanout_at;
     uint64_t parts_published, segments_published, bytes_published;
 
     /* /metrics rates */
@@ -122,8 +126,8 @@ struct origin_stream {
 /* ---- the origin ---- */
 
 struct origin_metrics {
-    uint64_t requests[6];            /* by status class 1xx..5xx; [0] other */
-    uint64_t responses_by_route[8];  /* enum route */
+    uint64_t requests[6];           /* by status class 1xx..5xx; [0] other */
+    uint64_t responses_by_route[8]; /* enum route */
     uint64_t bytes_sent;
     uint64_t connections_accepted, connections_rejected;
     uint64_t blocked_total, blocked_timeouts, hints_total;
@@ -145,7 +149,7 @@ enum route {
 struct es_origin {
     struct es_origin_config config; /* strings owned (copies) */
     char url[128];
-    char epoch[24];                 /* names init sections uniquely per process run */
+    char epoch[24]; /* names init sections uniquely per process run */
     struct origin_stream **streams;
     size_t stream_count;
 
@@ -166,8 +170,8 @@ struct es_origin {
     int listen_fd;
     h2o_socket_t *listener;
     size_t connections;
-    h2o_linklist_t sockets;         /* struct origin_socket: every accepted connection */
-    h2o_timeout_t send_timeout;     /* a response must be taken within idle_timeout_ms */
+    h2o_linklist_t sockets;     /* struct origin_socket: every accepted connection */
+    h2o_timeout_t send_timeout; /* a response must be taken within idle_timeout_ms */
     bool send_timeout_inited;
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
@@ -179,10 +183,10 @@ struct es_origin {
 struct origin_stream *es_origin_stream_create(struct es_origin *origin,
                                               const struct es_origin_camera *camera, size_t index);
 void es_origin_stream_destroy(struct origin_stream *s);
-void es_origin_stream_start(struct origin_stream *s);  /* on the loop thread */
-void es_origin_stream_stop(struct origin_stream *s);   /* answers waiters 503 */
+void es_origin_stream_start(struct origin_stream *s); /* on the loop thread */
+void es_origin_stream_stop(struct origin_stream *s);  /* answers waiters 503 */
 void es_origin_stream_apply(struct origin_stream *s, struct origin_msg *msg); /* takes refs */
-void es_origin_stream_tick(struct origin_stream *s);   /* expiry, rates; ~1 s */
+void es_origin_stream_tick(struct origin_stream *s); /* expiry, rates; ~1 s */
 void es_origin_stream_serve(struct origin_stream *s, h2o_req_t *req, const struct es_path *path,
                             const struct es_query *query, bool token_in_query);
 void es_origin_stream_json(struct origin_stream *s, h2o_mem_pool_t *pool, h2o_iovec_vector_t *out);
@@ -196,7 +200,7 @@ struct respond {
     const char *reason;
     const char *content_type;
     const char *cache_control;
-    const char *content_encoding;      /* NULL = identity */
+    const char *content_encoding; /* NULL = identity */
     bool vary_accept_encoding;
     enum route route;
 };

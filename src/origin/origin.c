@@ -4,6 +4,7 @@
  * Threads: pipeline threads only append messages to the inbox (a mutex and a
  * list) and wake the loop through h2o's multithread queue; the loop thread
  * drains the inbox and owns everything else. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "origin/internal.h"
 
 #include "core/alloc.h"
@@ -21,9 +22,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define ACCEPTS_PER_WAKE 64
+#define ORIGIN_NICE (-5)
 #define SHUTDOWN_DRAIN_US 2000000
 #define LISTEN_BACKLOG 1024
 
@@ -324,6 +327,13 @@ static void on_tick(h2o_timeout_entry_t *entry)
 static void *origin_main(void *arg)
 {
     struct es_origin *o = arg;
+    pthread_setname_np(pthread_self(), "es-origin");
+    /* Fan-out is bursty: every held request is answered the moment a part
+     * exists, and each part waits on this one thread. Ahead of the pipeline
+     * threads (whose encoders have frames of slack), as nginx's
+     * worker_priority does; needs CAP_SYS_NICE, else stays as it is. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ORIGIN_NICE) != 0)
+        es_log(ES_LOG_DEBUG, "origin", "event=priority_unchanged error=\"%s\"", strerror(errno));
     while (!atomic_load(&o->stop_requested)) {
         h2o_evloop_run(o->ctx.loop, INT32_MAX);
         drain_inbox(o);
@@ -401,7 +411,8 @@ static int open_listener(struct es_origin *o, char *host_out, size_t host_size, 
         memmove(host, host + 1, hlen - 2);
         host[hlen - 2] = '\0';
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);

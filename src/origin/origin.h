@@ -24,14 +24,14 @@
 #include <stdint.h>
 
 struct es_origin_config {
-    const char *listen;         /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
-    const char *token;          /* bearer token (or ?token=); NULL or "" = no auth */
-    const char *tls_cert;       /* PEM paths, both or neither: HTTPS + HTTP/2 */
+    const char *listen;   /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
+    const char *token;    /* bearer token (or ?token=); NULL or "" = no auth */
+    const char *tls_cert; /* PEM paths, both or neither: HTTPS + HTTP/2 */
     const char *tls_key;
-    const char *cors;           /* Access-Control-Allow-Origin; NULL or "" = no CORS */
-    const char *web_root;       /* the player's static files (web/dist); NULL = none */
-    unsigned max_connections;   /* accepted at once; further ones are closed at once */
-    unsigned idle_timeout_ms;   /* idle keep-alive and slow request headers */
+    const char *cors;         /* Access-Control-Allow-Origin; NULL or "" = no CORS */
+    const char *web_root;     /* the player's static files (web/dist); NULL = none */
+    unsigned max_connections; /* accepted at once; further ones are closed at once */
+    unsigned idle_timeout_ms; /* idle keep-alive and slow request headers */
 };
 
 /* Live figures of a camera for /api/cameras and /metrics. */
@@ -41,13 +41,13 @@ struct es_origin_camera_stats {
 };
 
 struct es_origin_camera {
-    const char *id;               /* [A-Za-z0-9_-]{1,64}: /live/<id>/ */
+    const char *id; /* [A-Za-z0-9_-]{1,64}: /live/<id>/ */
     const char *name;
-    const char *profile;          /* NULL when none was named */
-    unsigned target_duration;     /* EXT-X-TARGETDURATION, seconds, fixed */
-    double segment_duration;      /* seconds */
-    double part_target;           /* PART-TARGET in seconds; 0 = classic HLS only */
-    unsigned segments_to_keep;    /* the playlist window */
+    const char *profile;       /* NULL when none was named */
+    unsigned target_duration;  /* EXT-X-TARGETDURATION, seconds, fixed */
+    double segment_duration;   /* seconds */
+    double part_target;        /* PART-TARGET in seconds; 0 = classic HLS only */
+    unsigned segments_to_keep; /* the playlist window */
     /* Called on the origin's thread (until es_origin_stop returns). */
     void (*stats)(void *opaque, struct es_origin_camera_stats *out);
     void *stats_opaque;

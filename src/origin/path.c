@@ -141,8 +141,7 @@ enum es_err es_query_parse(const char *raw, size_t len, struct es_query *out)
         size_t key_len = 0, value_len = 0;
         /* Keys we do not know are skipped without decoding: a player may add
          * its own cache-busting parameters. */
-        if (eq - i < sizeof(key) &&
-            percent_decode(raw + i, eq - i, key, sizeof(key), &key_len)) {
+        if (eq - i < sizeof(key) && percent_decode(raw + i, eq - i, key, sizeof(key), &key_len)) {
             bool is_msn = strcmp(key, "_HLS_msn") == 0;
             bool is_part = strcmp(key, "_HLS_part") == 0;
             bool is_skip = strcmp(key, "_HLS_skip") == 0;

@@ -21,10 +21,10 @@
 #define ES_QUERY_TOKEN_MAX 256
 
 struct es_path {
-    char buf[ES_PATH_MAX];                    /* decoded segments, each NUL-terminated */
+    char buf[ES_PATH_MAX];                      /* decoded segments, each NUL-terminated */
     const char *segments[ES_PATH_SEGMENTS_MAX]; /* point into buf */
-    size_t count;                             /* "/" has 0 segments */
-    bool trailing_slash;                      /* "/assets/" */
+    size_t count;                               /* "/" has 0 segments */
+    bool trailing_slash;                        /* "/assets/" */
 };
 
 /* Parses the path part of a request target (before '?'). ES_ERR_INVALID for
@@ -38,9 +38,9 @@ bool es_path_is_name(const char *segment);
 
 struct es_query {
     bool has_msn, has_part, has_skip, has_token;
-    uint64_t msn;  /* _HLS_msn */
-    uint64_t part; /* _HLS_part */
-    bool skip;     /* _HLS_skip=YES (or v2) */
+    uint64_t msn;                   /* _HLS_msn */
+    uint64_t part;                  /* _HLS_part */
+    bool skip;                      /* _HLS_skip=YES (or v2) */
     char token[ES_QUERY_TOKEN_MAX]; /* decoded ?token= */
     size_t token_len;
 };

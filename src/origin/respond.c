@@ -21,10 +21,19 @@ void es_origin_count(struct es_origin *o, int status, enum route route, size_t b
     o->metrics.bytes_sent += bytes;
 }
 
+/* h2o keeps pointers to header values until it writes them, which may be after
+ * the caller's buffer is gone: values are copied into the request's pool. */
+static void add_token(h2o_req_t *req, const h2o_token_t *token, const char *value)
+{
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, v.base, v.len);
+}
+
 void es_origin_add_header(h2o_req_t *req, const char *name, const char *value)
 {
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL, value,
-                          strlen(value));
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL, v.base,
+                          v.len);
 }
 
 void es_origin_add_cors(h2o_req_t *req)
@@ -60,8 +69,9 @@ static void on_send_deadline(h2o_timeout_entry_t *entry)
     struct send_deadline *d = H2O_STRUCT_FROM_MEMBER(struct send_deadline, entry, entry);
     struct es_origin *o = es_origin_of_req(d->req);
     o->metrics.send_timeouts++;
-    h2o_socket_t *sock =
-        d->req->conn->callbacks->get_socket ? d->req->conn->callbacks->get_socket(d->req->conn) : NULL;
+    h2o_socket_t *sock = d->req->conn->callbacks->get_socket
+                             ? d->req->conn->callbacks->get_socket(d->req->conn)
+                             : NULL;
     if (sock)
         shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
 }
@@ -90,17 +100,13 @@ void es_origin_respond(h2o_req_t *req, const struct respond *r, h2o_iovec_t *buf
     req->res.reason = r->reason;
     req->res.content_length = total;
     if (r->content_type)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       r->content_type, strlen(r->content_type));
+        add_token(req, H2O_TOKEN_CONTENT_TYPE, r->content_type);
     if (r->cache_control)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                       r->cache_control, strlen(r->cache_control));
+        add_token(req, H2O_TOKEN_CACHE_CONTROL, r->cache_control);
     if (r->content_encoding)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL,
-                       r->content_encoding, strlen(r->content_encoding));
+        add_token(req, H2O_TOKEN_CONTENT_ENCODING, r->content_encoding);
     if (r->vary_accept_encoding)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
-                       H2O_STRLIT("Accept-Encoding"));
+        add_token(req, H2O_TOKEN_VARY, "Accept-Encoding");
     es_origin_add_header(req, "x-content-type-options", "nosniff");
     es_origin_add_cors(req);
     if (o->send_timeout_inited) {

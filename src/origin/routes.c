@@ -121,16 +121,14 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (err != ES_OK) {
-        es_origin_respond_text(req, 400, "Bad Request", "400 bad request target\n",
-                               ROUTE_OTHER);
+        es_origin_respond_text(req, 400, "Bad Request", "400 bad request target\n", ROUTE_OTHER);
         return 0;
     }
     struct es_query query;
     if (req->input.query_at != SIZE_MAX) {
         size_t q = req->input.query_at + 1;
         if (es_query_parse(target.base + q, target.len - q, &query) != ES_OK) {
-            es_origin_respond_text(req, 400, "Bad Request", "400 malformed query\n",
-                                   ROUTE_OTHER);
+            es_origin_respond_text(req, 400, "Bad Request", "400 malformed query\n", ROUTE_OTHER);
             return 0;
         }
     } else {
@@ -157,8 +155,7 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
                                  a == AUTH_MISSING
                                      ? "Bearer realm=\"edgestream\""
                                      : "Bearer realm=\"edgestream\", error=\"invalid_token\"");
-            es_origin_respond_text(req, 401, "Unauthorized", "401 token required\n",
-                                   ROUTE_OTHER);
+            es_origin_respond_text(req, 401, "Unauthorized", "401 token required\n", ROUTE_OTHER);
             return 0;
         }
     }

@@ -85,7 +85,8 @@ struct origin_stream *es_origin_stream_create(struct es_origin *origin,
     s->stats = camera->stats;
     s->stats_opaque = camera->stats_opaque;
     if (s->ll)
-        s->parts_per_segment = (unsigned)ceil(camera->segment_duration / camera->part_target - 1e-6);
+        s->parts_per_segment =
+            (unsigned)ceil(camera->segment_duration / camera->part_target - 1e-6);
     es_playlist_init(&s->playlist, s->target_duration);
     s->playlist.independent_segments = true;
     h2o_linklist_init_anchor(&s->waiters);
@@ -307,8 +308,10 @@ static bool ll_apply_part(struct origin_stream *s, const struct es_cmaf_event *e
         }
         const struct ll_segment *prev = s->seg_count ? &s->segs[s->seg_count - 1] : NULL;
         if (prev && ev->msn <= prev->msn) {
-            es_log(ES_LOG_WARN, "origin", "camera=%s event=part_rejected msn=%" PRIu64
-                   " reason=\"media sequence went back\"", s->id, ev->msn);
+            es_log(ES_LOG_WARN, "origin",
+                   "camera=%s event=part_rejected msn=%" PRIu64
+                   " reason=\"media sequence went back\"",
+                   s->id, ev->msn);
             return false;
         }
         seg = ll_push_segment(s);
@@ -333,8 +336,9 @@ static bool ll_apply_part(struct origin_stream *s, const struct es_cmaf_event *e
     } else {
         seg = open;
         if (!seg || seg->msn != ev->msn || seg->part_count != ev->part_index) {
-            es_log(ES_LOG_WARN, "origin", "camera=%s event=part_rejected msn=%" PRIu64
-                   " part=%u reason=\"out of order\"", s->id, ev->msn, ev->part_index);
+            es_log(ES_LOG_WARN, "origin",
+                   "camera=%s event=part_rejected msn=%" PRIu64 " part=%u reason=\"out of order\"",
+                   s->id, ev->msn, ev->part_index);
             return false;
         }
     }
@@ -401,8 +405,9 @@ static bool ts_apply(struct origin_stream *s, const struct es_published_segment 
     if (es_playlist_append(pl, &entry) != ES_OK) {
         /* RFC 8216 §6.2.2 freezes TARGETDURATION: a segment longer than it
          * (a passthrough camera's long GOP) is not served by the origin. */
-        es_log(ES_LOG_WARN, "origin", "camera=%s event=segment_rejected msn=%" PRIu64
-               " duration=%.3f target=%u", s->id, in->msn, in->duration, pl->target_duration);
+        es_log(ES_LOG_WARN, "origin",
+               "camera=%s event=segment_rejected msn=%" PRIu64 " duration=%.3f target=%u", s->id,
+               in->msn, in->duration, pl->target_duration);
         return false;
     }
     if (s->ts_count == s->ts_cap) {
@@ -611,15 +616,22 @@ static struct es_blob *render_ll(struct origin_stream *s, bool skip, const char 
 }
 
 /* Appends "?<query>" to every URI line of a classic playlist. */
+/* The classic playlist (the storage sinks' format) plus what only the origin
+ * can offer: EXT-X-SERVER-CONTROL with CAN-BLOCK-RELOAD (draft §4.4.3.8; a
+ * player asks for the next segment with _HLS_msn and learns about it the
+ * moment it exists instead of polling), and "?<query>" on every URI line. */
 static struct es_blob *render_ts(struct origin_stream *s, const char *query)
 {
     size_t need = es_playlist_write(&s->playlist, NULL, 0);
     char *text = es_malloc(need + 1);
     es_playlist_write(&s->playlist, text, need + 1);
-    if (!query)
-        return es_blob_take((uint8_t *)text, need, free);
-    size_t qlen = strlen(query);
-    char *out = es_malloc(need + (s->playlist.count + 1) * (qlen + 1) + 1);
+    char control[96];
+    char hold_back[32];
+    es_ll_format_seconds(3.0 * s->target_duration, hold_back, sizeof(hold_back));
+    snprintf(control, sizeof(control), "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,HOLD-BACK=%s",
+             hold_back);
+    size_t qlen = query ? strlen(query) : 0;
+    char *out = es_malloc(need + strlen(control) + 2 + (s->playlist.count + 1) * (qlen + 1) + 1);
     size_t o = 0;
     const char *line = text;
     while (*line) {
@@ -627,7 +639,12 @@ static struct es_blob *render_ts(struct origin_stream *s, const char *query)
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
         memcpy(out + o, line, len);
         o += len;
-        if (len && line[0] != '#') {
+        if (strncmp(line, "#EXT-X-TARGETDURATION:", 22) == 0) {
+            out[o++] = '\n';
+            memcpy(out + o, control, strlen(control));
+            o += strlen(control);
+        }
+        if (query && len && line[0] != '#') {
             out[o++] = '?';
             memcpy(out + o, query, qlen);
             o += qlen;
@@ -731,8 +748,7 @@ static bool serve_ll_part_now(struct origin_stream *s, h2o_req_t *req, uint64_t 
         return false;
     struct ll_part *part = &seg->parts[index];
     h2o_iovec_t body = h2o_iovec_init(es_blob_data(part->data), es_blob_size(part->data));
-    respond_media(req, ROUTE_PART, "video/mp4", &body, 1, &part->data, 1,
-                  part->published_wall_us);
+    respond_media(req, ROUTE_PART, "video/mp4", &body, 1, &part->data, 1, part->published_wall_us);
     return true;
 }
 
@@ -805,6 +821,21 @@ static bool ll_satisfied(struct origin_stream *s, uint64_t msn, bool has_part, u
     return s->segs[s->seg_count - 1].msn > msn;
 }
 
+/* Classic playlists: segment `msn` is listed (or was, and is long gone). */
+static bool ts_satisfied(struct origin_stream *s, uint64_t msn)
+{
+    const struct es_playlist *pl = &s->playlist;
+    return pl->count && msn < pl->media_sequence + pl->count;
+}
+
+static bool ts_too_far(struct origin_stream *s, uint64_t msn)
+{
+    const struct es_playlist *pl = &s->playlist;
+    uint64_t next = pl->count ? pl->media_sequence + pl->count : pl->media_sequence;
+    /* "more than two past the last segment": the last is next - 1. */
+    return msn > next + 1;
+}
+
 /* Whether part (msn, index) may still come (a preload hint, or a little ahead). */
 static bool ll_part_may_come(struct origin_stream *s, uint64_t msn, uint64_t index)
 {
@@ -873,6 +904,8 @@ static void park(struct origin_stream *s, h2o_req_t *req, enum wait_kind kind, b
 
 static void wake_waiters(struct origin_stream *s)
 {
+    int64_t t0 = es_clock_mono_us();
+    size_t answered = s->waiter_count;
     h2o_linklist_t *node = s->waiters.next;
     while (node != &s->waiters) {
         h2o_linklist_t *next = node->next;
@@ -886,7 +919,8 @@ static void wake_waiters(struct origin_stream *s)
             respond_playlist(s, w->req, false, w->skip, w->gzip, w->query_token);
             break;
         case WAIT_PLAYLIST:
-            if (!ll_satisfied(s, w->msn, w->has_part, w->part))
+            if (s->ll ? !ll_satisfied(s, w->msn, w->has_part, w->part)
+                      : !ts_satisfied(s, w->msn))
                 continue;
             waiter_unlink(w);
             respond_playlist(s, w->req, true, w->skip, w->gzip, w->query_token);
@@ -898,12 +932,21 @@ static void wake_waiters(struct origin_stream *s)
                 serve_ll_part_now(s, w->req, w->msn, w->part);
             } else if (!ll_part_may_come(s, w->msn, w->part)) {
                 waiter_unlink(w);
-                es_origin_respond_text(w->req, 404, "Not Found",
-                                       "404 that part will not exist\n", ROUTE_PART);
+                es_origin_respond_text(w->req, 404, "Not Found", "404 that part will not exist\n",
+                                       ROUTE_PART);
             }
             break;
         }
         }
+    }
+    answered -= s->waiter_count;
+    if (answered) {
+        s->fanout_us_window[s->fanout_at++ % 16] = es_clock_mono_us() - t0;
+        s->fanout_count = answered;
+        s->fanout_us_max = 0;
+        for (size_t i = 0; i < 16; i++)
+            if (s->fanout_us_window[i] > s->fanout_us_max)
+                s->fanout_us_max = s->fanout_us_window[i];
     }
 }
 
@@ -948,8 +991,22 @@ static void serve_playlist(struct origin_stream *s, h2o_req_t *req, const struct
         if (ll_satisfied(s, q->msn, q->has_part, q->part))
             respond_playlist(s, req, true, q->skip, gzip, query_token);
         else
-            park(s, req, WAIT_PLAYLIST, q->has_part, q->msn, q->part, q->skip, gzip,
-                 query_token);
+            park(s, req, WAIT_PLAYLIST, q->has_part, q->msn, q->part, q->skip, gzip, query_token);
+        return;
+    }
+    if (!s->ll && (q->has_msn || q->has_part)) {
+        /* A classic playlist has no parts; _HLS_msn blocks for a segment. */
+        if (q->has_part || ts_too_far(s, q->msn)) {
+            es_origin_respond_text(req, 400, "Bad Request",
+                                   q->has_part ? "400 this playlist has no parts\n"
+                                               : "400 _HLS_msn beyond the advance limit\n",
+                                   ROUTE_PLAYLIST);
+            return;
+        }
+        if (ts_satisfied(s, q->msn))
+            respond_playlist(s, req, true, false, gzip, query_token);
+        else
+            park(s, req, WAIT_PLAYLIST, false, q->msn, 0, false, gzip, query_token);
         return;
     }
     if (stream_empty(s)) {
@@ -988,12 +1045,13 @@ static void serve_ll(struct origin_stream *s, h2o_req_t *req, const char *name)
         struct es_blob **blobs =
             h2o_mem_alloc_pool(&req->pool, seg->part_count * sizeof(*blobs) + 1);
         for (size_t p = 0; p < seg->part_count; p++) {
-            bufs[p] = h2o_iovec_init(es_blob_data(seg->parts[p].data),
-                                     es_blob_size(seg->parts[p].data));
+            bufs[p] =
+                h2o_iovec_init(es_blob_data(seg->parts[p].data), es_blob_size(seg->parts[p].data));
             blobs[p] = seg->parts[p].data;
         }
         respond_media(req, ROUTE_SEGMENT, "video/mp4", bufs, seg->part_count, blobs,
-                      seg->part_count, seg->part_count ? seg->parts[seg->part_count - 1].published_wall_us : 0);
+                      seg->part_count,
+                      seg->part_count ? seg->parts[seg->part_count - 1].published_wall_us : 0);
         return;
     }
     char prefix[48];
@@ -1001,8 +1059,8 @@ static void serve_ll(struct origin_stream *s, h2o_req_t *req, const char *name)
     if (es_path_match_numbers(name, prefix, ".mp4", false, &a, NULL)) {
         for (size_t i = 0; i < s->init_count; i++) {
             if (s->inits[i].id == a) {
-                h2o_iovec_t body = h2o_iovec_init(es_blob_data(s->inits[i].data),
-                                                  es_blob_size(s->inits[i].data));
+                h2o_iovec_t body =
+                    h2o_iovec_init(es_blob_data(s->inits[i].data), es_blob_size(s->inits[i].data));
                 respond_media(req, ROUTE_INIT, "video/mp4", &body, 1, &s->inits[i].data, 1, 0);
                 return;
             }
@@ -1020,8 +1078,8 @@ static void serve_ts(struct origin_stream *s, h2o_req_t *req, const char *name)
         if (strcmp(canonical, name) == 0) {
             for (size_t i = 0; i < s->ts_count; i++) {
                 if (s->ts[i].msn == msn) {
-                    h2o_iovec_t body = h2o_iovec_init(es_blob_data(s->ts[i].data),
-                                                      es_blob_size(s->ts[i].data));
+                    h2o_iovec_t body =
+                        h2o_iovec_init(es_blob_data(s->ts[i].data), es_blob_size(s->ts[i].data));
                     respond_media(req, ROUTE_SEGMENT, "video/mp2t", &body, 1, &s->ts[i].data, 1,
                                   s->ts[i].published_wall_us);
                     return;
@@ -1119,8 +1177,8 @@ void es_origin_stream_json(struct origin_stream *s, h2o_mem_pool_t *pool, h2o_io
     iso_or_null(s->newest_pdt_us, when, sizeof(when));
     es_origin_vprintf(pool, out, ",\"last_segment_time\":%s,\"latency\":{", when);
     if (s->newest_pdt_us > 0) {
-        es_origin_vprintf(pool, out, "\"segment_ms\":%" PRId64 ",\"media_ms\":%" PRId64
-                          ",\"publish_ms\":%.0f",
+        es_origin_vprintf(pool, out,
+                          "\"segment_ms\":%" PRId64 ",\"media_ms\":%" PRId64 ",\"publish_ms\":%.0f",
                           (now - s->newest_pdt_us) / 1000, (now - s->newest_end_wall_us) / 1000,
                           s->publish_delay_ms);
     }
@@ -1130,8 +1188,7 @@ void es_origin_stream_json(struct origin_stream *s, h2o_mem_pool_t *pool, h2o_io
     es_origin_vprintf(pool, out,
                       "},\"ll\":%s,\"target_duration\":%u,\"part_target\":%s,"
                       "\"media_sequence\":%" PRIu64 ",\"waiting_requests\":%zu}",
-                      s->ll ? "true" : "false", s->target_duration, pt,
-                      listed_media_sequence(s),
+                      s->ll ? "true" : "false", s->target_duration, pt, listed_media_sequence(s),
                       s->waiter_count);
 }
 
@@ -1159,7 +1216,10 @@ void es_origin_stream_metrics(struct origin_stream *s, h2o_mem_pool_t *pool,
                       "edgestream_origin_parts_total{camera=\"%s\"} %" PRIu64 "\n"
                       "edgestream_origin_media_bytes_total{camera=\"%s\"} %" PRIu64 "\n"
                       "edgestream_origin_publish_delay_seconds{camera=\"%s\"} %.3f\n"
-                      "edgestream_origin_waiting_requests{camera=\"%s\"} %zu\n",
-                      id, s->segments_published, id, s->parts_published, id, s->bytes_published,
-                      id, s->publish_delay_ms / 1000.0, id, s->waiter_count);
+                      "edgestream_origin_waiting_requests{camera=\"%s\"} %zu\n"
+                      "edgestream_origin_fanout_seconds{camera=\"%s\"} %.4f\n"
+                      "edgestream_origin_fanout_requests{camera=\"%s\"} %zu\n",
+                      id, s->segments_published, id, s->parts_published, id, s->bytes_published, id,
+                      s->publish_delay_ms / 1000.0, id, s->waiter_count, id,
+                      (double)s->fanout_us_max / 1e6, id, s->fanout_count);
 }

@@ -31,26 +31,26 @@ struct es_ll_segment {
     char uri[ES_LL_URI_MAX];      /* complete: the whole segment */
     int64_t program_date_time_us; /* 0 = none */
     bool discontinuity;
-    const char *map_uri;          /* init section; EXT-X-MAP is written when it changes */
+    const char *map_uri;            /* init section; EXT-X-MAP is written when it changes */
     const struct es_ll_part *parts; /* written only for segments the caller marks */
     size_t part_count;
     bool list_parts;
 };
 
 struct es_ll_playlist {
-    unsigned target_duration;        /* EXT-X-TARGETDURATION, fixed for the stream */
-    double part_target;              /* EXT-X-PART-INF PART-TARGET */
-    uint64_t media_sequence;         /* msn of segments[0] */
+    unsigned target_duration; /* EXT-X-TARGETDURATION, fixed for the stream */
+    double part_target;       /* EXT-X-PART-INF PART-TARGET */
+    uint64_t media_sequence;  /* msn of segments[0] */
     uint64_t discontinuity_sequence;
     bool independent_segments;
     /* EXT-X-SERVER-CONTROL */
     bool can_block_reload;
-    double part_hold_back;           /* required with parts */
-    double hold_back;                /* 0 = omitted */
-    double can_skip_until;           /* 0 = no delta updates */
+    double part_hold_back;                /* required with parts */
+    double hold_back;                     /* 0 = omitted */
+    double can_skip_until;                /* 0 = no delta updates */
     const struct es_ll_segment *segments; /* oldest first; only the last may be incomplete */
     size_t count;
-    const char *preload_hint_uri;    /* EXT-X-PRELOAD-HINT TYPE=PART; NULL = none */
+    const char *preload_hint_uri; /* EXT-X-PRELOAD-HINT TYPE=PART; NULL = none */
     bool endlist;
 };
 

@@ -55,7 +55,7 @@ struct es_cmaf_event {
      * last part, so no reader ever sees a playlist that announces a part that
      * will not exist. */
     bool segment_end;
-    int64_t segment_duration_ts;  /* with segment_end (and SEGMENT_END): 90 kHz */
+    int64_t segment_duration_ts; /* with segment_end (and SEGMENT_END): 90 kHz */
 };
 
 typedef void (*es_cmaf_emit_fn)(void *opaque, const struct es_cmaf_event *event);

@@ -30,7 +30,10 @@ struct es_segmenter {
     bool discontinuity_pending; /* for the next segment to open */
     bool discontinuity;         /* of the open segment */
     bool long_gop_warned;
-    struct { uint16_t pid; uint8_t last_cc; } cc[16]; /* continuity across segments */
+    struct {
+        uint16_t pid;
+        uint8_t last_cc;
+    } cc[16]; /* continuity counters carried across segments */
     size_t cc_count;
 };
 

@@ -67,8 +67,7 @@ static void sign_and_build(struct s3_store *s, const char *method, const char *e
     }
     size_t url_len = strlen(s->scheme) + strlen(host) + strlen(path) + strlen(query) + 8;
     out->url = es_malloc(url_len);
-    snprintf(out->url, url_len, "%s://%s%s%s%s", s->scheme, host, path, query[0] ? "?" : "",
-             query);
+    snprintf(out->url, url_len, "%s://%s%s%s%s", s->scheme, host, path, query[0] ? "?" : "", query);
 
     char payload_hash[ES_SIGV4_HASH_HEX], amz_date[ES_SIGV4_DATE];
     es_sigv4_sha256_hex(body ? (const void *)body : "", body ? body_size : 0, payload_hash);
@@ -145,12 +144,23 @@ static void xml_escaped(char *out, size_t *used, const char *in)
     for (; *in; in++) {
         const char *rep = NULL;
         switch (*in) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&apos;"; break;
-        default: break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&apos;";
+            break;
+        default:
+            break;
         }
         if (rep) {
             memcpy(out + *used, rep, strlen(rep));
@@ -246,7 +256,10 @@ static const char *xml_text(const char *from, const char *tag, char *out, size_t
         return NULL;
     size_t used = 0;
     for (const char *p = a; p < b && used + 1 < out_size; p++) {
-        static const struct { const char *ent; char c; } ents[] = {
+        static const struct {
+            const char *ent;
+            char c;
+        } ents[] = {
             {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
         bool matched = false;
         for (size_t i = 0; i < 5 && *p == '&'; i++) {
@@ -459,9 +472,15 @@ enum es_err es_s3_store_create(const struct es_s3_storage *config, struct es_sto
     s->authority = es_strndup(authority, auth_len);
     s->base_path = es_strdup(authority + auth_len);
     switch (config->url_style) {
-    case ES_S3_URL_PATH: s->virtual_host = false; break;
-    case ES_S3_URL_VIRTUAL: s->virtual_host = true; break;
-    case ES_S3_URL_AUTO: s->virtual_host = config->endpoint == NULL; break;
+    case ES_S3_URL_PATH:
+        s->virtual_host = false;
+        break;
+    case ES_S3_URL_VIRTUAL:
+        s->virtual_host = true;
+        break;
+    case ES_S3_URL_AUTO:
+        s->virtual_host = config->endpoint == NULL;
+        break;
     }
     snprintf(s->base.host, sizeof(s->base.host), "%s", s->authority);
     if (s->virtual_host)

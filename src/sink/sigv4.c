@@ -61,8 +61,8 @@ bool es_sigv4_uri_encode(const char *in, bool keep_slash, char *out, size_t out_
     size_t used = 0;
     for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
         bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
-                     *p == '~' || (*p == '/' && keep_slash);
+                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
+                     (*p == '/' && keep_slash);
         size_t need = plain ? 1 : 3;
         if (used + need >= out_size)
             return false;
@@ -135,8 +135,7 @@ static void put_trimmed(struct text *t, const char *value)
     }
 }
 
-static bool sorted_headers(const struct es_sigv4_request *r,
-                           const struct es_sigv4_header **sorted)
+static bool sorted_headers(const struct es_sigv4_request *r, const struct es_sigv4_header **sorted)
 {
     if (r->header_count > MAX_HEADERS)
         return false;

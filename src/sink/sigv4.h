@@ -25,9 +25,9 @@ struct es_sigv4_header {
 };
 
 struct es_sigv4_request {
-    const char *method;          /* "PUT" */
-    const char *canonical_uri;   /* path as sent, already encoded: "/bucket/a%24b.ts" */
-    const char *canonical_query; /* "a=1&b=2", keys sorted, encoded; "" for none */
+    const char *method;                    /* "PUT" */
+    const char *canonical_uri;             /* path as sent, already encoded: "/bucket/a%24b.ts" */
+    const char *canonical_query;           /* "a=1&b=2", keys sorted, encoded; "" for none */
     const struct es_sigv4_header *headers; /* must include host and x-amz-date; any order */
     size_t header_count;
     const char *payload_hash; /* hex SHA-256 of the body, or "UNSIGNED-PAYLOAD" */
@@ -45,8 +45,7 @@ bool es_sigv4_authorization(const struct es_sigv4_request *request, char *out, s
 
 /* The intermediate texts, for tests and for debugging a SignatureDoesNotMatch
  * (the store's error echoes its own canonical request). False if they do not fit. */
-bool es_sigv4_canonical_request(const struct es_sigv4_request *request, char *out,
-                                size_t out_size);
+bool es_sigv4_canonical_request(const struct es_sigv4_request *request, char *out, size_t out_size);
 bool es_sigv4_string_to_sign(const struct es_sigv4_request *request, char *out, size_t out_size);
 /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request") */
 void es_sigv4_signing_key(const char *secret_access_key, const char *date8, const char *region,

@@ -16,12 +16,18 @@ void es_store_request_clear(struct es_store_request *request)
 const char *es_store_verdict_name(enum es_store_verdict verdict)
 {
     switch (verdict) {
-    case ES_STORE_OK: return "ok";
-    case ES_STORE_ABSENT: return "absent";
-    case ES_STORE_TRANSIENT: return "transient";
-    case ES_STORE_TRANSIENT_SLOW: return "transient_slow";
-    case ES_STORE_PERMANENT_STORE: return "permanent_store";
-    case ES_STORE_PERMANENT_OBJECT: return "permanent_object";
+    case ES_STORE_OK:
+        return "ok";
+    case ES_STORE_ABSENT:
+        return "absent";
+    case ES_STORE_TRANSIENT:
+        return "transient";
+    case ES_STORE_TRANSIENT_SLOW:
+        return "transient_slow";
+    case ES_STORE_PERMANENT_STORE:
+        return "permanent_store";
+    case ES_STORE_PERMANENT_OBJECT:
+        return "permanent_object";
     }
     return "unknown";
 }

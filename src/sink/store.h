@@ -90,10 +90,10 @@ struct es_store_ops {
 
 struct es_store {
     const struct es_store_ops *ops;
-    const char *kind;         /* "supabase", "s3": for logs and status */
-    char public_base[512];    /* URL readers fetch objects under (+ name); "" if none */
-    char host[256];           /* for logs */
-    size_t max_delete_batch;  /* names per delete request */
+    const char *kind;        /* "supabase", "s3": for logs and status */
+    char public_base[512];   /* URL readers fetch objects under (+ name); "" if none */
+    char host[256];          /* for logs */
+    size_t max_delete_batch; /* names per delete request */
     /* Secrets the store sends, so the uploader can scrub any text it logs. */
     const char *secrets[3];
 };

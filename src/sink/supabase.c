@@ -4,6 +4,7 @@
 #include "sink/sigv4.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 
 struct supabase_store {
     struct es_store base;
-    char *api;    /* https://xxx.supabase.co/storage/v1 */
+    char *api; /* https://xxx.supabase.co/storage/v1 */
     char *key;
     char *bucket;
     char *auth_header;   /* "Authorization: Bearer <key>" */
@@ -52,11 +53,21 @@ static bool read_string(struct json_walk *w, char *out, size_t out_size)
                 return false;
             char e = *w->p++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
             case 'u': {
                 if (w->end - w->p < 4)
                     return false;
@@ -65,14 +76,16 @@ static bool read_string(struct json_walk *w, char *out, size_t out_size)
                     char h = w->p[i];
                     if (!isxdigit((unsigned char)h))
                         return false;
-                    v = v * 16 + (unsigned)(isdigit((unsigned char)h) ? h - '0'
-                                                                       : (tolower(h) - 'a' + 10));
+                    v = v * 16 +
+                        (unsigned)(isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
                 }
                 w->p += 4;
                 c = (v >= 0x20 && v < 0x7f) ? (char)v : '?';
                 break;
             }
-            default: c = e; break; /* \" \\ \/ */
+            default:
+                c = e;
+                break; /* \" \\ \/ */
             }
         }
         if (used + 1 < out_size)
@@ -244,7 +257,6 @@ static bool is_json(const struct es_store_response *r)
 static void verdict(struct es_store_result *out, enum es_store_verdict v, const char *code,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-#include <stdarg.h>
 static void verdict(struct es_store_result *out, enum es_store_verdict v, const char *code,
                     const char *fmt, ...)
 {
@@ -285,8 +297,8 @@ static void supabase_classify(struct es_store *store, enum es_store_op op,
     if (http >= 200 && http < 300) {
         /* A captive portal or a misrouted proxy also says 200: the API always
          * answers writes and deletes with JSON. */
-        if ((op == ES_STORE_PUT_SEGMENT || op == ES_STORE_PUT_PLAYLIST ||
-             op == ES_STORE_DELETE || op == ES_STORE_LIST) &&
+        if ((op == ES_STORE_PUT_SEGMENT || op == ES_STORE_PUT_PLAYLIST || op == ES_STORE_DELETE ||
+             op == ES_STORE_LIST) &&
             !is_json(r)) {
             verdict(out, ES_STORE_TRANSIENT, "not_json",
                     "HTTP %ld without a JSON body (%s): not the Storage API answering", http,
@@ -315,8 +327,8 @@ static void supabase_classify(struct es_store *store, enum es_store_op op,
         return;
     }
     if (http == 429 || http == 544 || http >= 500 || http == 408 || http == 499) {
-        verdict(out, ES_STORE_TRANSIENT, e.code[0] ? e.code : "http_error", "HTTP %ld%s%s",
-                http, e.message[0] ? ": " : "", e.message);
+        verdict(out, ES_STORE_TRANSIENT, e.code[0] ? e.code : "http_error", "HTTP %ld%s%s", http,
+                e.message[0] ? ": " : "", e.message);
         if (!e.code[0])
             snprintf(out->code, sizeof(out->code), "http_%ld", http);
         return;
@@ -419,9 +431,9 @@ static struct curl_slist *auth_headers(const struct supabase_store *s)
     return add(h, "Expect:");
 }
 
-static void supabase_put(struct es_store *store, const char *name, const uint8_t *data,
-                         size_t size, const char *content_type, const char *cache_control,
-                         bool overwrite, struct es_store_request *out)
+static void supabase_put(struct es_store *store, const char *name, const uint8_t *data, size_t size,
+                         const char *content_type, const char *cache_control, bool overwrite,
+                         struct es_store_request *out)
 {
     struct supabase_store *s = (struct supabase_store *)store;
     memset(out, 0, sizeof(*out));
@@ -513,8 +525,7 @@ struct list_state {
     size_t rows;
 };
 
-static void list_scalar(void *opaque, int depth, const char *key, const char *value,
-                        bool is_string)
+static void list_scalar(void *opaque, int depth, const char *key, const char *value, bool is_string)
 {
     struct list_state *l = opaque;
     if (depth != 2 || !key)
@@ -602,8 +613,8 @@ enum es_err es_supabase_store_create(const struct es_supabase_storage *config,
     while (len && config->url[len - 1] == '/')
         len--;
     const char *suffix = "/storage/v1";
-    bool has_suffix = len >= strlen(suffix) && strncmp(config->url + len - strlen(suffix), suffix,
-                                                       strlen(suffix)) == 0;
+    bool has_suffix = len >= strlen(suffix) &&
+                      strncmp(config->url + len - strlen(suffix), suffix, strlen(suffix)) == 0;
     s->api = es_malloc(len + strlen(suffix) + 1);
     memcpy(s->api, config->url, len);
     s->api[len] = '\0';

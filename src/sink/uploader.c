@@ -46,10 +46,10 @@ struct queued_segment {
  * flight, with its own backoff. */
 struct lane {
     struct request *active;
-    unsigned failures;       /* consecutive */
-    int64_t due_us;          /* not before */
+    unsigned failures; /* consecutive */
+    int64_t due_us;    /* not before */
     int64_t failing_since_us;
-    bool ambiguous;          /* an earlier attempt may have landed */
+    bool ambiguous; /* an earlier attempt may have landed */
 };
 
 struct pending_delete {
@@ -64,7 +64,7 @@ struct es_upload_store {
     struct es_remote_storage settings; /* strings owned */
     size_t index;
     unsigned in_flight;
-    bool parked;                /* a permanent store error: probe only */
+    bool parked; /* a permanent store error: probe only */
     int64_t recheck_us;
     bool probe_in_flight;
     char park_code[64];
@@ -127,9 +127,9 @@ struct es_upload_stream {
     struct trimmed {
         char uri[ES_PLAYLIST_URI_MAX];
         uint64_t version; /* first playlist version that no longer lists it */
-    } *trimmed;
+    } * trimmed;
     size_t trimmed_count, trimmed_cap;
-    bool gap;                /* segments were dropped since the last confirmed one */
+    bool gap; /* segments were dropped since the last confirmed one */
     uint64_t dropped_in_episode;
     char object_error_logged[64];
     uint64_t uploaded, dropped, retries, playlists;
@@ -215,8 +215,8 @@ static void lane_ok(struct lane *lane)
 
 /* Capped exponential backoff with jitter ("equal jitter": half fixed, half
  * random), so cameras that failed together do not retry together. */
-static int64_t backoff_us(struct es_uploader *up, const struct es_upload_store *b, unsigned failures,
-                          bool slow, int64_t retry_after_ms)
+static int64_t backoff_us(struct es_uploader *up, const struct es_upload_store *b,
+                          unsigned failures, bool slow, int64_t retry_after_ms)
 {
     uint64_t base = slow ? SLOW_BACKOFF_BASE_MS : BACKOFF_BASE_MS;
     uint64_t cap = slow ? SLOW_BACKOFF_MAX_MS : b->settings.retry_max_ms;
@@ -401,11 +401,16 @@ static struct request *new_request(struct es_upload_store *b, struct es_upload_s
 static const char *op_name(enum es_store_op op)
 {
     switch (op) {
-    case ES_STORE_PUT_SEGMENT: return "segment";
-    case ES_STORE_PUT_PLAYLIST: return "playlist";
-    case ES_STORE_DELETE: return "delete";
-    case ES_STORE_GET: return "read_playlist";
-    case ES_STORE_LIST: return "list";
+    case ES_STORE_PUT_SEGMENT:
+        return "segment";
+    case ES_STORE_PUT_PLAYLIST:
+        return "playlist";
+    case ES_STORE_DELETE:
+        return "delete";
+    case ES_STORE_GET:
+        return "read_playlist";
+    case ES_STORE_LIST:
+        return "list";
     }
     return "request";
 }
@@ -778,8 +783,7 @@ static void note_recovered(struct request *r)
         struct es_upload_stream *s = r->stream;
         es_log(ES_LOG_INFO, component(r->b),
                "camera=%s event=%s_recovered failures=%u after_s=%.1f dropped=%" PRIu64,
-               camera_of(r), op_name(r->op), lane->failures, after,
-               s ? s->dropped_in_episode : 0);
+               camera_of(r), op_name(r->op), lane->failures, after, s ? s->dropped_in_episode : 0);
         if (s)
             s->dropped_in_episode = 0;
     }
@@ -988,8 +992,10 @@ static void finish_recovery(struct es_uploader *up, struct request *r,
         if (res->verdict == ES_STORE_OK)
             adopt_stored_playlist(s, r->body ? r->body : "", r->body_len);
         else if (res->verdict == ES_STORE_PERMANENT_OBJECT)
-            es_log(ES_LOG_WARN, component(r->b), "camera=%s event=stored_playlist_unreadable "
-                   "code=%s", s->camera_id, res->code);
+            es_log(ES_LOG_WARN, component(r->b),
+                   "camera=%s event=stored_playlist_unreadable "
+                   "code=%s",
+                   s->camera_id, res->code);
         s->recovery = RECOVER_LIST;
         s->list_cursor[0] = '\0';
         return;
@@ -1003,8 +1009,8 @@ static void finish_recovery(struct es_uploader *up, struct request *r,
         recovery_done(s, true, NULL);
         return;
     }
-    struct es_store_response resp = {.status = 200, .body = r->body ? r->body : "",
-                                     .body_size = r->body_len};
+    struct es_store_response resp = {
+        .status = 200, .body = r->body ? r->body : "", .body_size = r->body_len};
     char cursor[sizeof(s->list_cursor)];
     snprintf(cursor, sizeof(cursor), "%s", s->list_cursor);
     if (!r->b->store->ops->parse_list(r->b->store, &resp, s->prefix, on_listed, s, cursor,
@@ -1081,11 +1087,19 @@ static void finish(struct es_uploader *up, CURLMsg *msg)
         store_is_back(b, now);
 
     switch (r->op) {
-    case ES_STORE_PUT_SEGMENT: finish_segment(up, r, &res, retry_after_ms, now); break;
-    case ES_STORE_PUT_PLAYLIST: finish_playlist(up, r, &res, retry_after_ms, now); break;
-    case ES_STORE_DELETE: finish_delete(up, r, &res, retry_after_ms, now); break;
+    case ES_STORE_PUT_SEGMENT:
+        finish_segment(up, r, &res, retry_after_ms, now);
+        break;
+    case ES_STORE_PUT_PLAYLIST:
+        finish_playlist(up, r, &res, retry_after_ms, now);
+        break;
+    case ES_STORE_DELETE:
+        finish_delete(up, r, &res, retry_after_ms, now);
+        break;
     case ES_STORE_GET:
-    case ES_STORE_LIST: finish_recovery(up, r, &res, retry_after_ms, now); break;
+    case ES_STORE_LIST:
+        finish_recovery(up, r, &res, retry_after_ms, now);
+        break;
     }
     request_free(up, r);
 }
@@ -1125,8 +1139,8 @@ static bool start_recovery(struct es_uploader *up, struct es_upload_stream *s, i
     }
     if (!store_admits(s->b, now))
         return false;
-    struct request *r = new_request(s->b, s, s->recovery == RECOVER_GET ? ES_STORE_GET
-                                                                         : ES_STORE_LIST);
+    struct request *r =
+        new_request(s->b, s, s->recovery == RECOVER_GET ? ES_STORE_GET : ES_STORE_LIST);
     if (r->op == ES_STORE_GET)
         s->b->store->ops->get(s->b->store, s->playlist_name, &r->sreq);
     else
@@ -1144,8 +1158,8 @@ static bool start_playlist(struct es_uploader *up, struct es_upload_stream *s, i
     size_t len;
     char *text = render_playlist(s, &len);
     r->version = s->version;
-    s->b->store->ops->put(s->b->store, s->playlist_name, (const uint8_t *)text, len,
-                          PLAYLIST_TYPE, s->b->settings.playlist_cache_control, true, &r->sreq);
+    s->b->store->ops->put(s->b->store, s->playlist_name, (const uint8_t *)text, len, PLAYLIST_TYPE,
+                          s->b->settings.playlist_cache_control, true, &r->sreq);
     r->sreq.owned_body = (uint8_t *)text; /* the request owns the rendering */
     start(up, r, &s->pl);
     return true;
@@ -1172,8 +1186,7 @@ static bool start_segment(struct es_uploader *up, struct es_upload_stream *s, in
 static bool start_deletes(struct es_uploader *up, struct es_upload_store *b, int64_t now,
                           bool draining)
 {
-    if (draining || !b->delete_count || !lane_ready(&b->delete_lane, now) ||
-        !store_admits(b, now))
+    if (draining || !b->delete_count || !lane_ready(&b->delete_lane, now) || !store_admits(b, now))
         return false;
     size_t due = 0;
     for (size_t i = 0; i < b->delete_count; i++)
@@ -1197,8 +1210,7 @@ static bool start_deletes(struct es_uploader *up, struct es_upload_store *b, int
         }
     }
     b->delete_count = kept;
-    b->store->ops->delete_objects(b->store, (const char *const *)r->names, r->name_count,
-                                  &r->sreq);
+    b->store->ops->delete_objects(b->store, (const char *const *)r->names, r->name_count, &r->sreq);
     b->next_delete_batch_us = now + (int64_t)b->settings.delete_interval_s * 1000000;
     start(up, r, &b->delete_lane);
     return true;
@@ -1231,10 +1243,10 @@ static void schedule(struct es_uploader *up, int64_t now, bool draining)
 static int64_t next_wake(struct es_uploader *up, int64_t now)
 {
     int64_t wake = now + (int64_t)MAX_LOOP_WAIT_MS * 1000;
-#define CONSIDER(t)                                                                              \
-    do {                                                                                         \
-        if ((t) > now && (t) < wake)                                                             \
-            wake = (t);                                                                          \
+#define CONSIDER(t)                                                                                \
+    do {                                                                                           \
+        if ((t) > now && (t) < wake)                                                               \
+            wake = (t);                                                                            \
     } while (0)
     for (size_t i = 0; i < up->t_stream_count; i++) {
         struct es_upload_stream *s = up->t_streams[i];
@@ -1291,9 +1303,9 @@ static void publish_status(struct es_upload_stream *s, int64_t now)
     if (now - s->last_stats_log_us >= STATS_LOG_INTERVAL_US) {
         if (s->last_stats_log_us)
             es_log(ES_LOG_INFO, component(s->b),
-                   "camera=%s event=upload_status state=%s segments=%" PRIu64
-                   " playlists=%" PRIu64 " last=%s upload_ms=%" PRId64 " retries=%" PRIu64
-                   " dropped=%" PRIu64 " backlog_segments=%zu backlog_bytes=%zu",
+                   "camera=%s event=upload_status state=%s segments=%" PRIu64 " playlists=%" PRIu64
+                   " last=%s upload_ms=%" PRId64 " retries=%" PRIu64 " dropped=%" PRIu64
+                   " backlog_segments=%zu backlog_bytes=%zu",
                    s->camera_id, state, s->uploaded, s->playlists,
                    s->last_name[0] ? s->last_name : "-", s->last_upload_ms, s->retries, s->dropped,
                    s->pending_count, s->pending_bytes);
@@ -1457,8 +1469,7 @@ enum es_err es_uploader_open(struct es_uploader *up, struct es_upload_store *b,
     int64_t now = es_clock_mono_us();
     if (!b->first_open_us)
         b->first_open_us = now;
-    s->recovery_deadline_us =
-        (b->ever_answered ? now : b->first_open_us) + RECOVERY_TIMEOUT_US;
+    s->recovery_deadline_us = (b->ever_answered ? now : b->first_open_us) + RECOVERY_TIMEOUT_US;
     if (up->stream_count == up->stream_cap) {
         up->stream_cap = up->stream_cap ? up->stream_cap * 2 : 8;
         up->streams = es_realloc(up->streams, up->stream_cap * sizeof(*up->streams));
@@ -1584,8 +1595,7 @@ void es_uploader_destroy(struct es_uploader *up, double drain_seconds)
         if (s->pending_count || (s->version > s->stored_version && s->playlist.count))
             es_log(ES_LOG_WARN, component(s->b),
                    "camera=%s event=stopped_with_backlog segments=%zu playlist_stored=%s",
-                   s->camera_id, s->pending_count,
-                   s->version > s->stored_version ? "no" : "yes");
+                   s->camera_id, s->pending_count, s->version > s->stored_version ? "no" : "yes");
     }
     for (size_t i = 0; i < up->store_count; i++) {
         struct es_upload_store *b = up->stores[i];

@@ -38,10 +38,10 @@ struct es_upload_stream; /* one camera on one store */
 
 struct es_upload_stream_config {
     const char *camera_id;
-    const char *location;       /* objects go to <location>/<camera_id>/ */
-    unsigned target_duration;   /* EXT-X-TARGETDURATION, seconds */
+    const char *location;     /* objects go to <location>/<camera_id>/ */
+    unsigned target_duration; /* EXT-X-TARGETDURATION, seconds */
     unsigned segments_to_keep;
-    double delete_grace;        /* seconds; < 0: playlist duration + 30 s */
+    double delete_grace; /* seconds; < 0: playlist duration + 30 s */
 };
 
 struct es_uploader_stats {

@@ -129,8 +129,11 @@ enum es_err es_rtp_audio_aac_params(const char *fmtp, const struct es_rtp_audio_
         return ES_ERR_UNSUPPORTED;
 
     char value[32];
-    if (es_sdp_fmtp_get(fmtp, "constantduration", value, sizeof(value)) && atoi(value) > 0)
-        out->frame_duration = (uint32_t)atoi(value);
+    unsigned long constant = 0;
+    if (es_sdp_fmtp_get(fmtp, "constantduration", value, sizeof(value)))
+        constant = strtoul(value, NULL, 10);
+    if (constant > 0 && constant <= 1u << 20)
+        out->frame_duration = (uint32_t)constant;
     else if (asc->sample_rate > 0)
         out->frame_duration =
             (uint32_t)((uint64_t)asc->frame_length * clock_rate / (uint64_t)asc->sample_rate);

@@ -43,8 +43,8 @@ struct es_rtp_stream {
 
 /* ---- Output ---- */
 
-static void emit_unit(struct es_rtp_stream *s, const uint8_t *data, size_t size,
-                      uint32_t timestamp, int64_t duration, bool key)
+static void emit_unit(struct es_rtp_stream *s, const uint8_t *data, size_t size, uint32_t timestamp,
+                      int64_t duration, bool key)
 {
     int64_t pts = es_rtp_packet_unwrap(&s->unwrap, timestamp) - s->base;
     if (s->have_last && pts > s->last_pts)
@@ -91,7 +91,7 @@ static enum es_err setup_video(struct es_rtp_stream *s, const struct es_sdp_medi
     }
     char value[64];
     if (m->fmtp && es_sdp_fmtp_get(m->fmtp, "packetization-mode", value, sizeof(value)) &&
-        atoi(value) == 2) {
+        strtoul(value, NULL, 10) == 2) {
         *reason = "h264_interleaved_mode";
         return ES_ERR_UNSUPPORTED;
     }
@@ -151,8 +151,8 @@ static enum es_err setup_aac(struct es_rtp_stream *s, const struct es_sdp_media 
     par->profile = asc.object_type - 1; /* FF_PROFILE_AAC_LOW is object type 2 */
     par->frame_size = asc.frame_length;
     /* Implicitly signalled SBR: the RTP clock runs at the output rate. */
-    par->sample_rate = (int)m->clock_rate == 2 * asc.sample_rate ? (int)m->clock_rate
-                                                                 : asc.sample_rate;
+    par->sample_rate =
+        (int)m->clock_rate == 2 * asc.sample_rate ? (int)m->clock_rate : asc.sample_rate;
     int channels = asc.channels ? asc.channels : (m->channels ? (int)m->channels : 1);
     av_channel_layout_default(&par->ch_layout, channels);
     return ES_OK;
@@ -174,8 +174,8 @@ static enum es_err setup_audio(struct es_rtp_stream *s, const struct es_sdp_medi
         bool mulaw = toupper((unsigned char)m->encoding[3]) == 'U';
         /* RFC 3551 section 4.5.14: 8000 Hz, one octet per sample. */
         s->clock_rate = 8000;
-        s->audio = es_rtp_audio_create(mulaw ? ES_RTP_AUDIO_PCMU : ES_RTP_AUDIO_PCMA, NULL,
-                                       emit_audio, s);
+        s->audio =
+            es_rtp_audio_create(mulaw ? ES_RTP_AUDIO_PCMU : ES_RTP_AUDIO_PCMA, NULL, emit_audio, s);
         par->codec_id = mulaw ? AV_CODEC_ID_PCM_MULAW : AV_CODEC_ID_PCM_ALAW;
         par->sample_rate = 8000;
         par->bits_per_coded_sample = 8;

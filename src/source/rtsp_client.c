@@ -4,22 +4,19 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/url.h"
-#include "source/rtp_audio.h"
 #include "source/rtp_framer.h"
-#include "source/rtp_h264.h"
-#include "source/rtp_packet.h"
+#include "source/rtp_stream.h"
 #include "source/sdp.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libavutil/base64.h>
-#include <libavutil/channel_layout.h>
 #include <libavutil/md5.h>
 #include <libavutil/random_seed.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +31,18 @@
 #define COMPONENT "rtsp"
 #define MAX_URL 2048
 #define MAX_TOKEN 256
+/* An Authorization line: the URI plus four bounded tokens, quoted. */
+#define MAX_AUTH (MAX_URL + 8 * MAX_TOKEN)
 /* One recv asks for this much: a whole frame's worth of packets per wake-up. */
 #define RECV_CHUNK 65536
+/* Full chunks read back to back before the caller gets its packets: a flood
+ * cannot keep a read from returning, nor queue without bound. */
+#define MAX_CHUNKS_PER_WAKEUP 8
 /* Room for the largest unit the framer accepts plus one more chunk. */
 #define RECV_BUFFER (ES_RTP_FRAMER_MAX_HEADER + ES_RTP_FRAMER_MAX_BODY + RECV_CHUNK)
 #define MAX_AU_SIZE ((size_t)8 << 20)
 #define POLL_SLICE_MS 100
 #define DEFAULT_SESSION_TIMEOUT_S 60
-/* RTP-Info's rtptime aligns the streams only if it is near the packets. */
-#define MAX_RTPTIME_DISTANCE_S 10
 
 enum auth_scheme {
     AUTH_NONE = 0,
@@ -51,28 +51,10 @@ enum auth_scheme {
 };
 
 struct track {
-    struct es_rtsp_client *client;
-    bool video;
+    struct es_rtp_stream *stream;
     AVStream *st;
-    int payload_type;
-    unsigned clock_rate;
     char control[MAX_URL];
     uint8_t rtp_channel, rtcp_channel;
-    struct es_rtp_h264 *h264;
-    struct es_rtp_audio *audio;
-
-    bool have_ssrc;
-    uint32_t ssrc;
-    struct es_rtp_seq seq;
-    struct es_rtp_unwrap unwrap;
-    bool have_base;
-    int64_t base; /* unwrapped RTP time of pts 0 */
-    bool have_rtptime;
-    uint32_t rtptime; /* from RTP-Info: the RTP time where PLAY started */
-    bool have_last;
-    int64_t last_pts, last_delta;
-    bool have_sr;
-    struct es_rtp_sender_report sr;
 };
 
 struct queued {
@@ -113,6 +95,7 @@ struct es_rtsp_client {
     uint8_t *buf;
     size_t len;
     int64_t arrival_us;        /* wall clock of the latest recv */
+    int64_t recv_mono_us;      /* monotonic time of the latest recv */
     int64_t media_deadline_us; /* monotonic: no RTP packet by then is a timeout */
 
     int wait_cseq;
@@ -323,6 +306,13 @@ static bool printable(const char *s)
     return true;
 }
 
+/* A URL from the camera that goes into a request line: no spaces or
+ * control characters, which would break (or add to) the request. */
+static bool request_uri_ok(const char *s)
+{
+    return *s && printable(s) && !strchr(s, ' ');
+}
+
 /* Takes the best challenge of a 401 reply (Digest over Basic). Returns false
  * if none can be answered. `stale` says the server only renewed its nonce. */
 static bool take_challenge(struct es_rtsp_client *c, const struct es_rtp_message *m, bool *stale)
@@ -358,7 +348,8 @@ static bool take_challenge(struct es_rtsp_client *c, const struct es_rtp_message
                 known_algorithm = md5_sess || strcasecmp(value, "MD5") == 0;
             } else if (strcasecmp(name, "qop") == 0) {
                 /* A list such as "auth,auth-int": only auth is offered. */
-                for (char *t = strtok(value, ", \t"); t; t = strtok(NULL, ", \t"))
+                char *save = NULL;
+                for (char *t = strtok_r(value, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
                     if (strcasecmp(t, "auth") == 0)
                         qop_auth = true;
             }
@@ -383,77 +374,93 @@ static bool take_challenge(struct es_rtsp_client *c, const struct es_rtp_message
     return false;
 }
 
-/* Appends a quoted-string, escaping '"' and '\'. */
-static size_t put_quoted(char *out, size_t size, const char *s)
+/* Bounded text building: once something does not fit, the text is marked
+ * overflowed and stays as it was. */
+struct text {
+    char *p;
+    size_t size, len;
+    bool overflow;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *fmt, ...)
 {
-    size_t o = 0;
-    if (o + 1 < size)
-        out[o++] = '"';
-    for (; *s && o + 3 < size; s++) {
-        if (*s == '"' || *s == '\\')
-            out[o++] = '\\';
-        out[o++] = *s;
+    if (t->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->len, t->size - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->size - t->len) {
+        t->overflow = true;
+        t->p[t->len] = '\0';
+        return;
     }
-    if (o + 1 < size)
-        out[o++] = '"';
-    out[o < size ? o : size - 1] = '\0';
-    return o;
+    t->len += (size_t)n;
+}
+
+/* A quoted-string (RFC 2616 section 2.2), escaping '"' and '\'. */
+static void text_quoted(struct text *t, const char *s)
+{
+    text_add(t, "\"");
+    for (; *s && !t->overflow; s++)
+        text_add(t, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+    text_add(t, "\"");
 }
 
 /* The Authorization header line for a request, or "" (never logged). */
 static void authorization(struct es_rtsp_client *c, const char *method, const char *uri, char *out,
                           size_t size)
 {
+    struct text t = {out, size, 0, false};
     out[0] = '\0';
     if (c->auth == AUTH_BASIC) {
         char plain[2 * MAX_TOKEN + 2];
         snprintf(plain, sizeof(plain), "%s:%s", c->user, c->pass);
         char encoded[AV_BASE64_SIZE(sizeof(plain))];
         av_base64_encode(encoded, sizeof(encoded), (const uint8_t *)plain, (int)strlen(plain));
-        snprintf(out, size, "Authorization: Basic %s\r\n", encoded);
+        text_add(&t, "Authorization: Basic %s\r\n", encoded);
         memset(plain, 0, sizeof(plain));
-        return;
+        memset(encoded, 0, sizeof(encoded));
+    } else if (c->auth == AUTH_DIGEST) {
+        char nc[9], cnonce[17], response[33];
+        snprintf(nc, sizeof(nc), "%08x", ++c->nc);
+        snprintf(cnonce, sizeof(cnonce), "%08x%08x", av_get_random_seed(), av_get_random_seed());
+        struct es_rtsp_client_digest d = {
+            .username = c->user,
+            .password = c->pass,
+            .realm = c->realm,
+            .nonce = c->nonce,
+            .method = method,
+            .uri = uri,
+            .qop = c->qop_auth ? "auth" : NULL,
+            .nc = nc,
+            .cnonce = cnonce,
+            .md5_sess = c->md5_sess,
+        };
+        es_rtsp_client_digest_response(&d, response);
+        text_add(&t, "Authorization: Digest username=");
+        text_quoted(&t, c->user);
+        text_add(&t, ", realm=");
+        text_quoted(&t, c->realm);
+        text_add(&t, ", nonce=");
+        text_quoted(&t, c->nonce);
+        text_add(&t, ", uri=");
+        text_quoted(&t, uri);
+        text_add(&t, ", response=\"%s\"", response);
+        if (c->md5_sess)
+            text_add(&t, ", algorithm=MD5-sess");
+        if (c->have_opaque) {
+            text_add(&t, ", opaque=");
+            text_quoted(&t, c->opaque);
+        }
+        if (c->qop_auth)
+            text_add(&t, ", qop=auth, nc=%s, cnonce=\"%s\"", nc, cnonce);
+        text_add(&t, "\r\n");
     }
-    if (c->auth != AUTH_DIGEST)
-        return;
-    char nc[9], cnonce[17], response[33];
-    snprintf(nc, sizeof(nc), "%08x", ++c->nc);
-    snprintf(cnonce, sizeof(cnonce), "%08x%08x", av_get_random_seed(), av_get_random_seed());
-    struct es_rtsp_client_digest d = {
-        .username = c->user,
-        .password = c->pass,
-        .realm = c->realm,
-        .nonce = c->nonce,
-        .method = method,
-        .uri = uri,
-        .qop = c->qop_auth ? "auth" : NULL,
-        .nc = nc,
-        .cnonce = cnonce,
-        .md5_sess = c->md5_sess,
-    };
-    es_rtsp_client_digest_response(&d, response);
-    size_t o = (size_t)snprintf(out, size, "Authorization: Digest username=");
-    o += put_quoted(out + o, size - o, c->user);
-    o += (size_t)snprintf(out + o, size - o, ", realm=");
-    o += put_quoted(out + o, size - o, c->realm);
-    o += (size_t)snprintf(out + o, size - o, ", nonce=");
-    o += put_quoted(out + o, size - o, c->nonce);
-    o += (size_t)snprintf(out + o, size - o, ", uri=");
-    o += put_quoted(out + o, size - o, uri);
-    o += (size_t)snprintf(out + o, size - o, ", response=\"%s\"", response);
-    if (c->md5_sess)
-        o += (size_t)snprintf(out + o, size - o, ", algorithm=MD5-sess");
-    if (c->have_opaque) {
-        o += (size_t)snprintf(out + o, size - o, ", opaque=");
-        o += put_quoted(out + o, size - o, c->opaque);
-    }
-    if (c->qop_auth)
-        o += (size_t)snprintf(out + o, size - o, ", qop=auth, nc=%s, cnonce=\"%s\"", nc, cnonce);
-    if (o + 3 > size) {
-        out[0] = '\0'; /* cannot happen with the bounded fields above */
-        return;
-    }
-    snprintf(out + o, size - o, "\r\n");
+    if (t.overflow)
+        out[0] = '\0'; /* the server will challenge, and the request fail */
 }
 
 /* ---- Socket ---- */
@@ -556,8 +563,10 @@ static enum es_err send_all(struct es_rtsp_client *c, const char *data, size_t l
 
 /* ---- Output queue ---- */
 
-static void enqueue(struct es_rtsp_client *c, AVPacket *pkt, int64_t capture_us, bool from_camera)
+/* es_rtp_stream_emit_fn: units wait here until es_rtsp_client_read. */
+static void enqueue(void *opaque, AVPacket *pkt, int64_t capture_us, bool from_camera)
 {
+    struct es_rtsp_client *c = opaque;
     if (c->q_count == c->q_cap) {
         size_t cap = c->q_cap ? c->q_cap * 2 : 64;
         struct queued *q = es_malloc(cap * sizeof(*q));
@@ -569,127 +578,6 @@ static void enqueue(struct es_rtsp_client *c, AVPacket *pkt, int64_t capture_us,
         c->q_head = 0;
     }
     c->queue[(c->q_head + c->q_count++) % c->q_cap] = (struct queued){pkt, capture_us, from_camera};
-}
-
-/* ---- Media ---- */
-
-/* A unit's timestamp on the stream's timeline (pts), and its capture time. */
-static void emit_unit(struct track *t, const uint8_t *data, size_t size, uint32_t timestamp,
-                      int64_t duration, bool key)
-{
-    struct es_rtsp_client *c = t->client;
-    int64_t pts = es_rtp_packet_unwrap(&t->unwrap, timestamp) - t->base;
-    if (t->have_last && pts > t->last_pts)
-        t->last_delta = pts - t->last_pts;
-    t->have_last = true;
-    t->last_pts = pts;
-
-    AVPacket *pkt = av_packet_alloc();
-    if (!pkt || av_new_packet(pkt, (int)size) < 0)
-        abort();
-    memcpy(pkt->data, data, size);
-    pkt->pts = pkt->dts = pts;
-    pkt->duration = duration;
-    pkt->stream_index = t->video ? 0 : 1;
-    pkt->time_base = t->st->time_base;
-    if (key)
-        pkt->flags |= AV_PKT_FLAG_KEY;
-
-    bool from_camera = t->have_sr && t->sr.ssrc == t->ssrc;
-    int64_t capture_us =
-        from_camera ? es_rtp_packet_wall_us(&t->sr, t->clock_rate, timestamp) : c->arrival_us;
-    if (t->video)
-        c->stats.video_units++;
-    else
-        c->stats.audio_units++;
-    enqueue(c, pkt, capture_us, from_camera);
-}
-
-static void emit_video(void *opaque, const struct es_rtp_h264_au *au)
-{
-    emit_unit(opaque, au->data, au->size, au->timestamp, 0, au->key);
-}
-
-static void emit_audio(void *opaque, const struct es_rtp_audio_frame *f)
-{
-    emit_unit(opaque, f->data, f->size, f->timestamp, f->duration, false);
-}
-
-/* The first packet of a stream (or of a new SSRC) fixes where pts 0 lies. */
-static void choose_base(struct track *t, int64_t ts)
-{
-    if (t->have_last) {
-        /* A new SSRC continues the timeline one frame after the last unit. */
-        int64_t step = t->last_delta > 0 ? t->last_delta : (int64_t)t->clock_rate / 25;
-        t->base = ts - (t->last_pts + step);
-    } else if (t->have_rtptime) {
-        int64_t start = ts + (int32_t)(t->rtptime - (uint32_t)ts);
-        bool near = llabs(ts - start) <= (int64_t)t->clock_rate * MAX_RTPTIME_DISTANCE_S;
-        t->base = near ? start : ts;
-    } else {
-        t->base = ts;
-    }
-    t->have_base = true;
-}
-
-static void reset_stream(struct track *t)
-{
-    if (t->h264)
-        es_rtp_h264_reset(t->h264);
-    if (t->audio)
-        es_rtp_audio_reset(t->audio);
-    memset(&t->seq, 0, sizeof(t->seq));
-    memset(&t->unwrap, 0, sizeof(t->unwrap));
-    t->have_base = false;
-    t->have_sr = false;
-}
-
-static void handle_rtp(struct es_rtsp_client *c, struct track *t, const uint8_t *data, size_t size)
-{
-    struct es_rtp_packet p;
-    if (es_rtp_packet_parse(data, size, &p) != ES_OK || p.payload_type != t->payload_type)
-        return; /* e.g. comfort noise (payload type 13) beside G.711 */
-    c->stats.rtp_packets++;
-    c->media_deadline_us = es_clock_mono_us() + (int64_t)c->read_timeout_ms * 1000;
-    if (t->have_ssrc && p.ssrc != t->ssrc) {
-        /* RFC 3550 section 8.2: a new SSRC is a new source: its timestamps
-         * and sequence numbers have nothing to do with the old ones. */
-        es_log(ES_LOG_INFO, COMPONENT, "camera=%s event=ssrc_changed stream=%s", c->camera_id,
-               t->video ? "video" : "audio");
-        reset_stream(t);
-    }
-    t->have_ssrc = true;
-    t->ssrc = p.ssrc;
-    enum es_rtp_seq_result seq = es_rtp_packet_check_seq(&t->seq, p.seq);
-    if (seq == ES_RTP_SEQ_DUPLICATE)
-        return;
-    bool lost = seq == ES_RTP_SEQ_GAP;
-    if (lost) {
-        c->stats.lost_packets++;
-        es_log(ES_LOG_DEBUG, COMPONENT, "camera=%s event=rtp_loss stream=%s seq=%u", c->camera_id,
-               t->video ? "video" : "audio", p.seq);
-    }
-    int64_t ts = es_rtp_packet_unwrap(&t->unwrap, p.timestamp);
-    if (!t->have_base)
-        choose_base(t, ts);
-    if (t->h264)
-        es_rtp_h264_push(t->h264, &p, lost);
-    else
-        es_rtp_audio_push(t->audio, &p, lost);
-}
-
-static void handle_rtcp(struct es_rtsp_client *c, struct track *t, const uint8_t *data, size_t size)
-{
-    struct es_rtp_sender_report sr;
-    c->stats.rtcp_packets++;
-    /* An NTP time of zero means the sender has no wall clock (RFC 3550 6.4.1). */
-    if (es_rtp_packet_parse_sr(data, size, &sr) != ES_OK || sr.ntp == 0)
-        return;
-    if (!t->have_sr)
-        es_log(ES_LOG_DEBUG, COMPONENT, "camera=%s event=first_sender_report stream=%s",
-               c->camera_id, t->video ? "video" : "audio");
-    t->sr = sr;
-    t->have_sr = true;
 }
 
 /* ---- RTSP messages ---- */
@@ -745,7 +633,10 @@ static void handle_message(struct es_rtsp_client *c, const struct es_rtp_frame *
     /* Only PLAY replies carry RTP-Info; it is applied before the packets
      * that follow it in the same read. */
     apply_rtp_info(c, &m);
-    if (m.cseq >= 0 && m.cseq == c->wait_cseq && !c->have_response) {
+    /* A reply without CSeq is taken for the awaited one, as libavformat
+     * does; some cameras leave it out. */
+    bool awaited = c->wait_cseq >= 0 && (m.cseq == c->wait_cseq || m.cseq < 0);
+    if (awaited && !c->have_response) {
         c->response = m;
         c->have_response = true;
         return;
@@ -765,10 +656,12 @@ static void dispatch(struct es_rtsp_client *c, const struct es_rtp_frame *f)
         return;
     for (size_t i = 0; i < c->track_count; i++) {
         struct track *t = &c->tracks[i];
-        if (f->channel == t->rtp_channel)
-            handle_rtp(c, t, f->data, f->size);
-        else if (f->channel == t->rtcp_channel)
-            handle_rtcp(c, t, f->data, f->size);
+        if (f->channel == t->rtp_channel) {
+            if (es_rtp_stream_push_rtp(t->stream, f->data, f->size, c->arrival_us))
+                c->media_deadline_us = c->recv_mono_us + (int64_t)c->read_timeout_ms * 1000;
+        } else if (f->channel == t->rtcp_channel) {
+            es_rtp_stream_push_rtcp(t->stream, f->data, f->size);
+        }
     }
 }
 
@@ -793,7 +686,7 @@ static enum es_err pump(struct es_rtsp_client *c, int timeout_ms)
     if (n == 0)
         return ES_OK;
     c->next_read_us = es_clock_mono_us() + c->batch_us;
-    for (;;) {
+    for (int chunk = 0; chunk < MAX_CHUNKS_PER_WAKEUP; chunk++) {
         size_t room = RECV_BUFFER - c->len;
         ssize_t got = recv(c->fd, c->buf + c->len, room < RECV_CHUNK ? room : RECV_CHUNK, 0);
         c->stats.recv_calls++;
@@ -813,6 +706,7 @@ static enum es_err pump(struct es_rtsp_client *c, int timeout_ms)
         c->stats.bytes += (uint64_t)got;
         c->len += (size_t)got;
         c->arrival_us = es_clock_wall_us();
+        c->recv_mono_us = es_clock_mono_us();
 
         size_t off = 0;
         for (;;) {
@@ -830,15 +724,16 @@ static enum es_err pump(struct es_rtsp_client *c, int timeout_ms)
         c->len -= off;
         /* A full chunk means more is probably waiting: read on without a poll. */
         if ((size_t)got < RECV_CHUNK)
-            return ES_OK;
+            break;
     }
+    return ES_OK;
 }
 
 /* Sends a request; returns its CSeq through *cseq. */
 static enum es_err send_request(struct es_rtsp_client *c, const char *method, const char *url,
                                 const char *extra, int64_t deadline_us, int *cseq)
 {
-    char auth[2048];
+    char auth[MAX_AUTH];
     authorization(c, method, url, auth, sizeof(auth));
     char session[MAX_TOKEN + 16] = "";
     if (c->session[0])
@@ -941,124 +836,28 @@ static enum es_err unsupported(struct es_rtsp_client *c, const char *reason)
     return ES_ERR_UNSUPPORTED;
 }
 
-static AVStream *new_stream(struct es_rtsp_client *c)
+/* A media section becomes a track: its AVStream, its RTP stream and the URL
+ * to SETUP. */
+static enum es_err add_track(struct es_rtsp_client *c, const struct es_sdp_media *m,
+                             const char *base)
 {
-    AVStream *st = avformat_new_stream(c->container, NULL);
-    if (!st)
+    struct track *t = &c->tracks[c->track_count];
+    t->st = avformat_new_stream(c->container, NULL);
+    if (!t->st)
         abort();
-    st->id = st->index;
-    return st;
-}
-
-static enum es_err add_video(struct es_rtsp_client *c, const struct es_sdp_media *m,
-                             const char *base)
-{
-    if (!strstr(m->proto, "RTP/AVP"))
-        return unsupported(c, "video_profile");
-    if (strcasecmp(m->encoding, "H264") != 0)
-        return unsupported(c, "video_codec");
-    char value[64];
-    if (m->fmtp && es_sdp_fmtp_get(m->fmtp, "packetization-mode", value, sizeof(value)) &&
-        atoi(value) == 2)
-        return unsupported(c, "h264_interleaved_mode");
-
-    struct track *t = &c->tracks[c->track_count++];
-    c->video = t;
-    t->client = c;
-    t->video = true;
-    t->payload_type = m->payload_type;
-    t->clock_rate = m->clock_rate ? m->clock_rate : 90000;
-    if (!es_sdp_resolve_control(base, m->control, t->control, sizeof(t->control)))
+    t->st->id = t->st->index;
+    struct es_rtp_stream_config config = {.camera_id = c->camera_id,
+                                          .stream_index = t->st->index,
+                                          .max_video_unit = MAX_AU_SIZE,
+                                          .emit = enqueue,
+                                          .opaque = c};
+    const char *reason;
+    if (es_rtp_stream_create(&config, m, t->st, &reason, &t->stream) != ES_OK)
+        return unsupported(c, reason);
+    c->track_count++;
+    if (!es_sdp_resolve_control(base, m->control, t->control, sizeof(t->control)) ||
+        !request_uri_ok(t->control))
         return ES_ERR_SOURCE;
-    t->h264 = es_rtp_h264_create(MAX_AU_SIZE, emit_video, t);
-
-    AVStream *st = t->st = new_stream(c);
-    st->time_base = (AVRational){1, (int)t->clock_rate};
-    AVCodecParameters *par = st->codecpar;
-    par->codec_type = AVMEDIA_TYPE_VIDEO;
-    par->codec_id = AV_CODEC_ID_H264;
-    if (m->framerate > 0)
-        st->avg_frame_rate = av_d2q(m->framerate, 1000);
-    char sprop[4096];
-    uint8_t *extradata;
-    size_t size;
-    if (m->fmtp && es_sdp_fmtp_get(m->fmtp, "sprop-parameter-sets", sprop, sizeof(sprop)) &&
-        es_rtp_h264_sprop_to_annexb(sprop, &extradata, &size) == ES_OK) {
-        par->extradata = extradata;
-        par->extradata_size = (int)size;
-        struct es_rtp_h264_sps sps;
-        if (es_rtp_h264_parse_sps(extradata, size, &sps) == ES_OK) {
-            par->width = sps.width;
-            par->height = sps.height;
-            par->profile = sps.profile_idc;
-            par->level = sps.level_idc;
-        }
-    }
-    return ES_OK;
-}
-
-static enum es_err add_audio(struct es_rtsp_client *c, const struct es_sdp_media *m,
-                             const char *base)
-{
-    if (!strstr(m->proto, "RTP/AVP"))
-        return unsupported(c, "audio_profile");
-    enum es_rtp_audio_codec codec;
-    struct es_rtp_audio_aac_params params;
-    struct es_rtp_audio_asc asc = {0};
-    uint8_t config[64];
-    size_t config_size = 0;
-    unsigned clock_rate = m->clock_rate;
-    if (strcasecmp(m->encoding, "MPEG4-GENERIC") == 0) {
-        char hex[2 * sizeof(config) + 1];
-        if (!m->fmtp || !es_sdp_fmtp_get(m->fmtp, "config", hex, sizeof(hex)) ||
-            es_rtp_audio_parse_config(hex, config, sizeof(config), &config_size, &asc) != ES_OK ||
-            clock_rate == 0 || es_rtp_audio_aac_params(m->fmtp, &asc, clock_rate, &params) != ES_OK)
-            return unsupported(c, "aac_parameters");
-        codec = ES_RTP_AUDIO_AAC;
-    } else if (strcasecmp(m->encoding, "PCMU") == 0 || strcasecmp(m->encoding, "PCMA") == 0) {
-        codec =
-            toupper((unsigned char)m->encoding[3]) == 'U' ? ES_RTP_AUDIO_PCMU : ES_RTP_AUDIO_PCMA;
-        clock_rate = 8000;
-        if (m->channels > 1)
-            return unsupported(c, "audio_channels");
-    } else {
-        return unsupported(c, "audio_codec");
-    }
-
-    struct track *t = &c->tracks[c->track_count++];
-    c->audio = t;
-    t->client = c;
-    t->payload_type = m->payload_type;
-    t->clock_rate = clock_rate;
-    if (!es_sdp_resolve_control(base, m->control, t->control, sizeof(t->control)))
-        return ES_ERR_SOURCE;
-    t->audio =
-        es_rtp_audio_create(codec, codec == ES_RTP_AUDIO_AAC ? &params : NULL, emit_audio, t);
-
-    AVStream *st = t->st = new_stream(c);
-    st->time_base = (AVRational){1, (int)clock_rate};
-    AVCodecParameters *par = st->codecpar;
-    par->codec_type = AVMEDIA_TYPE_AUDIO;
-    if (codec == ES_RTP_AUDIO_AAC) {
-        par->codec_id = AV_CODEC_ID_AAC;
-        par->extradata = av_mallocz(config_size + AV_INPUT_BUFFER_PADDING_SIZE);
-        if (!par->extradata)
-            abort();
-        memcpy(par->extradata, config, config_size);
-        par->extradata_size = (int)config_size;
-        par->profile = asc.object_type - 1; /* FF_PROFILE_AAC_LOW is object type 2 */
-        par->frame_size = asc.frame_length;
-        /* Implicitly signalled SBR: the RTP clock runs at the output rate. */
-        par->sample_rate =
-            (int)clock_rate == 2 * asc.sample_rate ? (int)clock_rate : asc.sample_rate;
-        int channels = asc.channels ? asc.channels : (m->channels ? (int)m->channels : 1);
-        av_channel_layout_default(&par->ch_layout, channels);
-    } else {
-        par->codec_id = codec == ES_RTP_AUDIO_PCMU ? AV_CODEC_ID_PCM_MULAW : AV_CODEC_ID_PCM_ALAW;
-        par->sample_rate = 8000;
-        par->bits_per_coded_sample = 8;
-        av_channel_layout_default(&par->ch_layout, 1);
-    }
     return ES_OK;
 }
 
@@ -1075,6 +874,9 @@ static enum es_err take_session(struct es_rtsp_client *c, const struct es_rtp_me
     size_t n = strcspn(h, "; \t");
     if (n == 0 || n >= sizeof(c->session))
         return ES_ERR_SOURCE;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)h[i] < 33 || h[i] == 127)
+            return ES_ERR_SOURCE; /* it goes back into every request */
     if (!c->session[0]) {
         copy_str(c->session, sizeof(c->session), h, n);
         c->session_timeout_s = DEFAULT_SESSION_TIMEOUT_S;
@@ -1174,10 +976,8 @@ static void apply_rtp_info(struct es_rtsp_client *c, const struct es_rtp_message
             if (rt && rt < h + entry) {
                 uint32_t rtptime = (uint32_t)strtoul(rt + 8, NULL, 10);
                 for (size_t i = 0; i < c->track_count; i++)
-                    if (same_track(url, url_len, &c->tracks[i])) {
-                        c->tracks[i].have_rtptime = true;
-                        c->tracks[i].rtptime = rtptime;
-                    }
+                    if (same_track(url, url_len, &c->tracks[i]))
+                        es_rtp_stream_set_start(c->tracks[i].stream, rtptime);
             }
         }
         h += entry;
@@ -1202,7 +1002,7 @@ static enum es_err describe(struct es_rtsp_client *c, int64_t deadline_us, struc
     const char *b = es_rtp_framer_header(&reply, "Content-Base", 0);
     if (!b || !*b)
         b = es_rtp_framer_header(&reply, "Content-Location", 0);
-    if (!b || !*b || !printable(b) || strchr(b, ' '))
+    if (!b || !request_uri_ok(b))
         b = c->request_url;
     snprintf(base, base_size, "%s", b);
     const char *type = es_rtp_framer_header(&reply, "Content-Type", 0);
@@ -1215,7 +1015,8 @@ static enum es_err describe(struct es_rtsp_client *c, int64_t deadline_us, struc
     if (err != ES_OK)
         return unsupported(c, "bad_sdp");
     /* The session-level control URL is the aggregate one PLAY goes to. */
-    if (!es_sdp_resolve_control(base, sdp->control, c->aggregate_url, sizeof(c->aggregate_url)))
+    if (!es_sdp_resolve_control(base, sdp->control, c->aggregate_url, sizeof(c->aggregate_url)) ||
+        !request_uri_ok(c->aggregate_url))
         return ES_ERR_SOURCE;
     return ES_OK;
 }
@@ -1236,9 +1037,14 @@ static enum es_err choose_tracks(struct es_rtsp_client *c, const struct es_sdp *
                c->safe_url);
         return ES_ERR_SOURCE;
     }
-    enum es_err err = add_video(c, video, base);
-    if (err == ES_OK && audio && want_audio)
-        err = add_audio(c, audio, base);
+    enum es_err err = add_track(c, video, base);
+    if (err == ES_OK) {
+        c->video = &c->tracks[0];
+        if (audio && want_audio) {
+            err = add_track(c, audio, base);
+            c->audio = err == ES_OK ? &c->tracks[1] : NULL;
+        }
+    }
     return err;
 }
 
@@ -1407,9 +1213,9 @@ void es_rtsp_client_close(struct es_rtsp_client *c)
     if (c->fd >= 0 && c->session[0]) {
         /* Best effort: a TEARDOWN frees the camera's session at once instead
          * of after its timeout (RFC 2326 section 10.7). */
-        char auth[2048];
+        char auth[MAX_AUTH];
         authorization(c, "TEARDOWN", c->aggregate_url, auth, sizeof(auth));
-        char text[MAX_URL + 2048 + 512];
+        char text[MAX_URL + MAX_AUTH + 512];
         int n = snprintf(text, sizeof(text),
                          "TEARDOWN %s RTSP/1.0\r\nCSeq: %d\r\nUser-Agent: edgestream/" ES_VERSION
                          "\r\n%sSession: %s\r\n\r\n",
@@ -1422,10 +1228,8 @@ void es_rtsp_client_close(struct es_rtsp_client *c)
     }
     if (c->fd >= 0)
         close(c->fd);
-    for (size_t i = 0; i < c->track_count; i++) {
-        es_rtp_h264_destroy(c->tracks[i].h264);
-        es_rtp_audio_destroy(c->tracks[i].audio);
-    }
+    for (size_t i = 0; i < c->track_count; i++)
+        es_rtp_stream_destroy(c->tracks[i].stream);
     while (c->q_count > 0) {
         av_packet_free(&c->queue[c->q_head].pkt);
         c->q_head = (c->q_head + 1) % c->q_cap;
@@ -1454,12 +1258,15 @@ struct es_rtsp_client_stats es_rtsp_client_stats(const struct es_rtsp_client *c)
 {
     struct es_rtsp_client_stats s = c->stats;
     for (size_t i = 0; i < c->track_count; i++) {
-        if (c->tracks[i].h264) {
-            struct es_rtp_h264_stats h = es_rtp_h264_stats(c->tracks[i].h264);
-            s.dropped_units += h.dropped_damaged + h.dropped_until_idr;
-        }
-        if (c->tracks[i].audio)
-            s.dropped_units += es_rtp_audio_dropped(c->tracks[i].audio);
+        struct es_rtp_stream_stats t = es_rtp_stream_stats(c->tracks[i].stream);
+        s.rtp_packets += t.rtp_packets;
+        s.rtcp_packets += t.rtcp_packets;
+        s.lost_packets += t.lost_packets;
+        s.dropped_units += t.dropped_units;
+        if (&c->tracks[i] == c->video)
+            s.video_units += t.units;
+        else
+            s.audio_units += t.units;
     }
     return s;
 }

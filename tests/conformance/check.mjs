@@ -535,9 +535,13 @@ async function errorProbes() {
 async function classicClient(deadline) {
   const seen = [];
   const fetched = new Set();
+  const arrivals = []; // when a new last segment was first seen
+  const pollMs = 300;
   while (now() < deadline) {
     const got = await fetchPlaylist(classicCam, '', 'classic');
     if (got) {
+      const last = got.pl.segments.at(-1)?.msn;
+      if (seen.length && last !== seen.at(-1).segments.at(-1)?.msn) arrivals.push(now());
       classicChecks(got.pl, 'classic');
       if (seen.length) checkUpdate(seen.at(-1), got.pl, 'classic update', false);
       seen.push(got.pl);
@@ -549,9 +553,33 @@ async function classicClient(deadline) {
         else headerProblems(r, `classic ${stripQuery(s.uri)}`, 'ts');
       }
     }
-    await sleep(300);
+    await sleep(pollMs);
   }
   stats.classic_versions = seen.length;
+  // Blocking reload of a classic playlist: _HLS_msn for the next segment is held until it
+  // is listed; a part directive (it has none) or a segment too far ahead is 400.
+  const cur = seen.at(-1);
+  if (cur?.tags.server?.['CAN-BLOCK-RELOAD'] === 'YES') {
+    const next = cur.segments.at(-1).msn + 1;
+    const t0 = now();
+    const r = await get(url(classicCam, 'stream.m3u8', `_HLS_msn=${next}`));
+    const waited = now() - t0;
+    if (r.status !== 200) problem(`classic blocking reload for ${next}: status ${r.status}`);
+    else if (!readPlaylist(r.body.toString()).segments.some((x) => x.msn === next)) problem(`classic blocking reload for ${next} answered without it`);
+    stats.classic_blocking_wait_ms = Math.round(waited);
+    for (const [q, what] of [[`_HLS_msn=${next}&_HLS_part=0`, 'a part directive'], [`_HLS_msn=${next + 3}`, 'a segment too far ahead']]) {
+      const b = await get(url(classicCam, 'stream.m3u8', q));
+      if (b.status !== 400) problem(`classic playlist with ${what}: status ${b.status}, expected 400`);
+    }
+  }
+  // RFC 8216 §6.2.1: a new version, with a new segment, 0.5 to 1.5 target durations after
+  // the previous one (seen through polling every pollMs).
+  const td = seen[0]?.tags.td ?? 1;
+  const gaps = arrivals.slice(1).map((t, i) => (t - arrivals[i]) / 1000);
+  for (const g of gaps)
+    if (g > 1.5 * td + (pollMs + 200) / 1000 || g < 0.5 * td - (pollMs + 200) / 1000)
+      problem(`classic: a new playlist version ${g.toFixed(2)} s after the previous one (target duration ${td} s)`);
+  stats.classic_update_interval_s = { min: Math.min(...gaps), max: Math.max(...gaps) };
 }
 
 const deadline = now() + seconds * 1000;

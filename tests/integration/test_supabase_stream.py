@@ -15,6 +15,7 @@ Proves:
   - old segments are deleted, in batches, after the grace period;
   - requests per segment (segment + playlist + deletes) stay at or under 3, and the daemon
     uses a handful of connections, not one per request;
+  - the status line shows, per store, the last upload and its time, retries and backlog;
   - no log or output of the run contains the key (item 4).
 
 ES_SUPABASE_STREAM_SECONDS (default 60) sets the length.
@@ -83,6 +84,7 @@ class SupabaseStreamTest(unittest.TestCase):
             if not cls.daemon.alive():
                 raise AssertionError(f"edgestream exited with {cls.daemon.returncode()}")
             time.sleep(0.2)
+        cls.t_stop = time.time()
         cls.rc = cls.daemon.stop(signal.SIGTERM, timeout=h.scaled(15))
         time.sleep(0.5)
         cls.checker.stop()
@@ -193,11 +195,26 @@ class SupabaseStreamTest(unittest.TestCase):
         routes = self.stats["routes"]
         deletes = routes.get("DELETE /object/{bucket}", {}).get("requests", 0)
         segments = [w for w in self.stats["write_log"] if w["name"].endswith(".ts")]
-        remaining = [o for o in self.objects if o["name"].endswith(".ts")]
-        # Kept: the window, what left it less than the grace (plus a batch interval) ago.
-        bound = KEEP + (GRACE + 5 + 4) / SEGMENT + 2
-        self.assertLessEqual(len(remaining), bound,
-                             f"{len(remaining)} of {len(segments)} segments still stored")
+        remaining = {o["name"].rsplit("/", 1)[1] for o in self.objects
+                     if o["name"].endswith(".ts")}
+        # When each segment left the public playlist: the first version without it.
+        left = {}
+        named = set()
+        for v in self.checker.versions:
+            now = {s.uri for s in v.playlist.segments}
+            for uri in named - now:
+                left.setdefault(uri, v.time)
+            named |= now
+        # Gone: whatever left more than the grace period plus a batch interval (5 s) plus
+        # slack before the stop. Still there at the stop: nothing that left under the grace.
+        late = sorted(u for u, t in left.items()
+                      if t < self.t_stop - (GRACE + 5 + 3) and u in remaining)
+        self.assertEqual(late, [], "segments kept past the grace period")
+        early = sorted(u for u, t in left.items()
+                       if t > self.t_stop - (GRACE - 1) and u not in remaining)
+        self.assertEqual(early, [], "segments deleted before the grace period was over")
+        sys.stderr.write(f"deletes: {deletes} batched requests for {len(segments) - len(remaining)}"
+                         f" segments; {len(remaining)} of {len(segments)} still stored\n")
         self.assertGreater(deletes, 0)
         self.assertLess(deletes, len(segments) / 2, "deletes are batched")
 
@@ -211,6 +228,16 @@ class SupabaseStreamTest(unittest.TestCase):
         self.assertLessEqual(per, 3.0)
         # Ours: a handful at most; the checker adds one or two.
         self.assertLessEqual(self.stats["connections_accepted"], 4 + 2)
+
+    def test_status_line_shows_each_store(self):
+        out_path = self.daemon.log_path.replace(".stderr", ".stdout")
+        with open(out_path) as f:
+            lines = [l for l in f.read().splitlines() if l.startswith(CAM)]
+        self.assertTrue(lines, "a status line every 10 s")
+        import re
+        rx = re.compile(r" supabase (ok|retrying) last=segment_\d{3,}\.ts \d+ms "
+                        r"playlist_age=[\d.]+s retries=\d+ backlog=\d+/\d+KiB dropped=\d+")
+        self.assertRegex(lines[-1], rx)
 
     def test_no_key_in_any_log_or_output(self):
         hits = sh.secrets_in_files(self.wd, [self.key])

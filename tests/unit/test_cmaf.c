@@ -235,7 +235,8 @@ static double tfdt_seconds(const struct es_blob *part, uint32_t track_id, uint32
 {
     for (size_t t = 0; t < 4; t++) {
         size_t size;
-        const uint8_t *traf = find_box(es_blob_data(part), es_blob_size(part), "moof/traf", t, &size);
+        const uint8_t *traf =
+            find_box(es_blob_data(part), es_blob_size(part), "moof/traf", t, &size);
         if (!traf)
             break;
         size_t hs, ds;
@@ -245,7 +246,8 @@ static double tfdt_seconds(const struct es_blob *part, uint32_t track_id, uint32
         assert_non_null(tfdt);
         if (be32(tfhd + 4) != track_id)
             continue;
-        uint64_t v = tfdt[0] == 1 ? ((uint64_t)be32(tfdt + 4) << 32 | be32(tfdt + 8)) : be32(tfdt + 4);
+        uint64_t v =
+            tfdt[0] == 1 ? ((uint64_t)be32(tfdt + 4) << 32 | be32(tfdt + 8)) : be32(tfdt + 4);
         return (double)v / timescale;
     }
     return -1;
@@ -271,8 +273,8 @@ static void test_cmaf_cuts_parts_of_part_target_and_segments_at_each_idr(void **
     make_video(&video, 60, 15); /* 4 s, an IDR every second */
     make_audio(&audio, 190);
     struct recorded rec = {.count = 0};
-    struct es_cmaf_config cfg = {.camera_id = "t", .segment_target = 1.0, .part_target = 0.2,
-                                 .fps = FPS, .first_msn = 7};
+    struct es_cmaf_config cfg = {
+        .camera_id = "t", .segment_target = 1.0, .part_target = 0.2, .fps = FPS, .first_msn = 7};
     struct es_cmaf_segmenter *s;
     assert_int_equal(es_cmaf_create(&cfg, record, &rec, &s), ES_OK);
     es_cmaf_set_streams(s, video.params, audio.params);
@@ -322,8 +324,8 @@ static void test_cmaf_init_section_has_avcc_and_audio_and_tracks_share_one_timel
     make_video(&video, 30, 15);
     make_audio(&audio, 95);
     struct recorded rec = {.count = 0};
-    struct es_cmaf_config cfg = {.camera_id = "t", .segment_target = 1.0, .part_target = 0.2,
-                                 .fps = FPS, .first_msn = 0};
+    struct es_cmaf_config cfg = {
+        .camera_id = "t", .segment_target = 1.0, .part_target = 0.2, .fps = FPS, .first_msn = 0};
     struct es_cmaf_segmenter *s;
     assert_int_equal(es_cmaf_create(&cfg, record, &rec, &s), ES_OK);
     es_cmaf_set_streams(s, video.params, audio.params);
@@ -381,8 +383,8 @@ static void test_cmaf_init_and_parts_demux_into_every_frame(void **state)
     struct packets video;
     make_video(&video, 45, 15);
     struct recorded rec = {.count = 0};
-    struct es_cmaf_config cfg = {.camera_id = "t", .segment_target = 1.0, .part_target = 0.2,
-                                 .fps = FPS, .first_msn = 0};
+    struct es_cmaf_config cfg = {
+        .camera_id = "t", .segment_target = 1.0, .part_target = 0.2, .fps = FPS, .first_msn = 0};
     struct es_cmaf_segmenter *s;
     assert_int_equal(es_cmaf_create(&cfg, record, &rec, &s), ES_OK);
     es_cmaf_set_streams(s, video.params, NULL);
@@ -438,8 +440,8 @@ static void test_cmaf_cuts_at_the_cap_when_no_keyframe_comes(void **state)
     struct packets video;
     make_video(&video, 60, 45); /* a 3 s GOP (passthrough camera), 1 s segments */
     struct recorded rec = {.count = 0};
-    struct es_cmaf_config cfg = {.camera_id = "t", .segment_target = 1.0, .part_target = 0.2,
-                                 .fps = 0, .first_msn = 0};
+    struct es_cmaf_config cfg = {
+        .camera_id = "t", .segment_target = 1.0, .part_target = 0.2, .fps = 0, .first_msn = 0};
     struct es_cmaf_segmenter *s;
     assert_int_equal(es_cmaf_create(&cfg, record, &rec, &s), ES_OK);
     es_cmaf_set_streams(s, video.params, NULL);
@@ -473,8 +475,8 @@ static void test_cmaf_new_streams_bring_a_new_init_and_the_sequence_continues(vo
     struct packets video;
     make_video(&video, 30, 15);
     struct recorded rec = {.count = 0};
-    struct es_cmaf_config cfg = {.camera_id = "t", .segment_target = 1.0, .part_target = 0.2,
-                                 .fps = FPS, .first_msn = 41};
+    struct es_cmaf_config cfg = {
+        .camera_id = "t", .segment_target = 1.0, .part_target = 0.2, .fps = FPS, .first_msn = 41};
     struct es_cmaf_segmenter *s;
     assert_int_equal(es_cmaf_create(&cfg, record, &rec, &s), ES_OK);
     es_cmaf_set_streams(s, video.params, NULL);
@@ -512,8 +514,8 @@ static void test_cmaf_drops_media_before_the_first_keyframe(void **state)
     struct packets video;
     make_video(&video, 30, 15);
     struct recorded rec = {.count = 0};
-    struct es_cmaf_config cfg = {.camera_id = "t", .segment_target = 1.0, .part_target = 0.2,
-                                 .fps = FPS, .first_msn = 0};
+    struct es_cmaf_config cfg = {
+        .camera_id = "t", .segment_target = 1.0, .part_target = 0.2, .fps = FPS, .first_msn = 0};
     struct es_cmaf_segmenter *s;
     assert_int_equal(es_cmaf_create(&cfg, record, &rec, &s), ES_OK);
     es_cmaf_set_streams(s, video.params, NULL);
@@ -531,8 +533,8 @@ static void test_cmaf_drops_media_before_the_first_keyframe(void **state)
 static void test_cmaf_refuses_part_targets_longer_than_the_segment(void **state)
 {
     (void)state;
-    struct es_cmaf_config cfg = {.camera_id = "t", .segment_target = 1.0, .part_target = 1.5,
-                                 .fps = FPS, .first_msn = 0};
+    struct es_cmaf_config cfg = {
+        .camera_id = "t", .segment_target = 1.0, .part_target = 1.5, .fps = FPS, .first_msn = 0};
     struct es_cmaf_segmenter *s = NULL;
     assert_int_equal(es_cmaf_create(&cfg, record, NULL, &s), ES_ERR_INVALID);
     es_cmaf_destroy(NULL);

@@ -50,8 +50,7 @@ static void expect_error(const char *yaml, unsigned line, unsigned column, const
     es_config_error_format(&err, text, sizeof(text));
     if (e != ES_ERR_CONFIG || err.line != line || err.column != column ||
         strcmp(err.key, key) != 0 || !strstr(err.message, part))
-        fail_msg("for:\n%s\nexpected %u:%u %s \"%s\"\ngot %s", yaml, line, column, key, part,
-                 text);
+        fail_msg("for:\n%s\nexpected %u:%u %s \"%s\"\ngot %s", yaml, line, column, key, part, text);
 }
 
 static void test_supabase_item_takes_its_keys_and_the_table_defaults(void **state)
@@ -151,8 +150,8 @@ static void test_remote_keys_are_checked_at_their_place(void **state)
                  "storage[0].url", "must start with https://");
     expect_error(CAMS "storage:\n  - backend: supabase\n    url: https://u:p@x.co\n", 6, 10,
                  "storage[0].url", "must not carry credentials");
-    expect_error(CAMS "storage:\n  - backend: supabase\n    bukcet: x\n", 6, 5,
-                 "storage[0].bukcet", "did you mean 'bucket'?");
+    expect_error(CAMS "storage:\n  - backend: supabase\n    bukcet: x\n", 6, 5, "storage[0].bukcet",
+                 "did you mean 'bucket'?");
     expect_error(CAMS "storage:\n  - backend: supabase\n    max_backlog_mb: 0\n", 6, 21,
                  "storage[0].max_backlog_mb", "must be from 1 to 4096");
     expect_error(CAMS "storage:\n  - backend: supabase\n    region: eu\n", 6, 5,
@@ -173,8 +172,7 @@ static void test_a_bad_key_is_never_quoted(void **state)
     struct es_config_error err;
     const char *yaml = CAMS "storage:\n  - backend: supabase\n    url: https://x.co\n"
                             "    key: \"sk_live_SECRET with space\"\n";
-    assert_int_equal(es_config_load_string("t.yaml", yaml, strlen(yaml), &c, &err),
-                     ES_ERR_CONFIG);
+    assert_int_equal(es_config_load_string("t.yaml", yaml, strlen(yaml), &c, &err), ES_ERR_CONFIG);
     char text[1024];
     es_config_error_format(&err, text, sizeof(text));
     assert_null(strstr(text, "SECRET"));

@@ -38,7 +38,8 @@ static void build(struct fixture *f, size_t complete, size_t open_parts)
         for (size_t p = 0; p < np; p++) {
             f->parts[i][p].duration = 0.2;
             f->parts[i][p].independent = p == 0;
-            snprintf(f->parts[i][p].uri, sizeof(f->parts[i][p].uri), "part_%zu_%zu.m4s", 100 + i, p);
+            snprintf(f->parts[i][p].uri, sizeof(f->parts[i][p].uri), "part_%zu_%zu.m4s", 100 + i,
+                     p);
         }
         s->parts = f->parts[i];
         s->part_count = np;

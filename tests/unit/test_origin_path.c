@@ -67,8 +67,11 @@ static void test_path_refuses_every_traversal_spelling(void **state)
         "http://example.com/",
         "*",
         "/%c0%ae%c0%ae/etc", /* overlong UTF-8 '.' */
-        "/a%", "/a%2", "/a%zz",
-        "/a\tb", "/a%0d%0aSet-Cookie:x",
+        "/a%",
+        "/a%2",
+        "/a%zz",
+        "/a\tb",
+        "/a%0d%0aSet-Cookie:x",
         "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -128,11 +131,24 @@ static void test_query_refuses_malformed_and_huge_directives(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "_HLS_msn=", "_HLS_msn=-1", "_HLS_msn=+1", "_HLS_msn=1.5", "_HLS_msn=0x10",
-        "_HLS_msn=18446744073709551616", "_HLS_msn=99999999999999999999999",
-        "_HLS_part=4294967296", "_HLS_part=abc", "_HLS_msn=1&_HLS_msn=2",
-        "_HLS_part=1&_HLS_part=1", "_HLS_skip=NO", "_HLS_skip=", "_HLS_skip=yes",
-        "_HLS_msn=1%00", "_HLS_msn=%zz", "_HLS_msn= 1", "token=a&token=b",
+        "_HLS_msn=",
+        "_HLS_msn=-1",
+        "_HLS_msn=+1",
+        "_HLS_msn=1.5",
+        "_HLS_msn=0x10",
+        "_HLS_msn=18446744073709551616",
+        "_HLS_msn=99999999999999999999999",
+        "_HLS_part=4294967296",
+        "_HLS_part=abc",
+        "_HLS_msn=1&_HLS_msn=2",
+        "_HLS_part=1&_HLS_part=1",
+        "_HLS_skip=NO",
+        "_HLS_skip=",
+        "_HLS_skip=yes",
+        "_HLS_msn=1%00",
+        "_HLS_msn=%zz",
+        "_HLS_msn= 1",
+        "token=a&token=b",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct es_query q;

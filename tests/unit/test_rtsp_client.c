@@ -64,6 +64,7 @@ struct fake_camera {
     int ssrc_change_at_frame;
     bool never_answer;
     bool no_keepalive_reply;
+    bool omit_cseq; /* in replies before PLAY */
 
     /* Observations */
     pthread_mutex_t lock;
@@ -165,7 +166,7 @@ static void digest_param(const char *auth, const char *name, char *out, size_t s
 
 static bool authorized(struct fake_camera *cam, const char *req, const char *method)
 {
-    char auth[1024];
+    char auth[8192];
     if (cam->auth == FAKE_AUTH_OFF)
         return true;
     if (!header_value(req, "Authorization", auth, sizeof(auth)))
@@ -178,7 +179,7 @@ static bool authorized(struct fake_camera *cam, const char *req, const char *met
         snprintf(expected, sizeof(expected), "Basic %s", encoded);
         return strcmp(auth, expected) == 0;
     }
-    char user[128], realm[128], nonce[128], uri[512], response[64], qop[16], nc[16], cnonce[64];
+    char user[128], realm[128], nonce[128], uri[4096], response[64], qop[16], nc[16], cnonce[64];
     digest_param(auth, "username", user, sizeof(user));
     digest_param(auth, "realm", realm, sizeof(realm));
     digest_param(auth, "nonce", nonce, sizeof(nonce));
@@ -261,8 +262,10 @@ static void send_frame(struct fake_camera *cam, int fd, struct stream_state *s)
 static void reply(int fd, int status, int cseq, const char *extra, const char *body)
 {
     char text[8192];
-    int n = snprintf(text, sizeof(text), "RTSP/1.0 %d Whatever\r\nCSeq: %d\r\n%s", status, cseq,
-                     extra ? extra : "");
+    int n = cseq >= 0 ? snprintf(text, sizeof(text), "RTSP/1.0 %d Whatever\r\nCSeq: %d\r\n%s",
+                                 status, cseq, extra ? extra : "")
+                      : snprintf(text, sizeof(text), "RTSP/1.0 %d Whatever\r\n%s", status,
+                                 extra ? extra : "");
     if (body)
         n += snprintf(text + n, sizeof(text) - (size_t)n, "Content-Length: %zu\r\n\r\n%s",
                       strlen(body), body);
@@ -273,8 +276,8 @@ static void reply(int fd, int status, int cseq, const char *extra, const char *b
 
 static void handle_request(struct fake_camera *cam, int fd, const char *req, struct stream_state *s)
 {
-    char method[32] = "", url[512] = "", value[512];
-    sscanf(req, "%31s %511s", method, url);
+    char method[32] = "", url[4096] = "", value[512];
+    sscanf(req, "%31s %4095s", method, url);
     if (strncmp(method, "RTSP/", 5) == 0) {
         pthread_mutex_lock(&cam->lock);
         cam->got_501 = cam->got_501 || strstr(req, "501") != NULL;
@@ -284,7 +287,7 @@ static void handle_request(struct fake_camera *cam, int fd, const char *req, str
     int cseq = header_value(req, "CSeq", value, sizeof(value)) ? atoi(value) : -1;
     pthread_mutex_lock(&cam->lock);
     if (cam->request_count < 32)
-        snprintf(cam->requests[cam->request_count++], sizeof(cam->requests[0]), "%s %s", method,
+        snprintf(cam->requests[cam->request_count++], sizeof(cam->requests[0]), "%s %.500s", method,
                  url);
     if (s->playing && (strcmp(method, "GET_PARAMETER") == 0 || strcmp(method, "OPTIONS") == 0))
         cam->keepalives++;
@@ -293,6 +296,8 @@ static void handle_request(struct fake_camera *cam, int fd, const char *req, str
     pthread_mutex_unlock(&cam->lock);
     if (cam->never_answer || (s->playing && cam->no_keepalive_reply))
         return;
+    if (cam->omit_cseq && !s->playing)
+        cseq = -1;
 
     if (!authorized(cam, req, method)) {
         reply(fd, 401, cseq,
@@ -822,6 +827,43 @@ static void test_client_keeps_alive_with_options_when_get_parameter_is_not_publi
     assert_false(wire_contains(&cam, "GET_PARAMETER"));
 }
 
+static void test_client_answers_digest_for_a_long_request_uri(void **state)
+{
+    (void)state;
+    struct fake_camera cam = {.frames = 2, .auth = FAKE_AUTH_DIGEST, .user = "u", .pass = "p"};
+    char userinfo[2048] = "u:p@";
+    camera_start(&cam, userinfo);
+    /* camera_start built the URL; make its path 1800 characters long. */
+    size_t n = strlen(cam.url);
+    char *url = malloc(n + 1801);
+    memcpy(url, cam.url, n);
+    memset(url + n, 'x', 1800);
+    url[n + 1800] = '\0';
+    struct es_rtsp_client_config cfg = config_for(&cam);
+    cfg.url = url;
+    cfg.want_audio = false;
+    struct es_rtsp_client *c;
+    assert_int_equal(es_rtsp_client_open(&cfg, &c), ES_OK);
+    es_rtsp_client_close(c);
+    camera_stop(&cam);
+    free(url);
+}
+
+static void test_client_takes_replies_without_cseq(void **state)
+{
+    (void)state;
+    struct fake_camera cam = {.frames = 3, .omit_cseq = true};
+    camera_start(&cam, NULL);
+    struct es_rtsp_client_config cfg = config_for(&cam);
+    cfg.want_audio = false;
+    struct es_rtsp_client *c;
+    assert_int_equal(es_rtsp_client_open(&cfg, &c), ES_OK);
+    struct session s = read_units(c, 2);
+    assert_int_equal(s.err, ES_OK);
+    es_rtsp_client_close(c);
+    camera_stop(&cam);
+}
+
 /* ---- Left to libavformat ---- */
 
 static enum es_err open_with(struct fake_camera *cam)
@@ -1098,6 +1140,8 @@ int main(void)
         cmocka_unit_test(test_client_answers_server_requests_with_not_implemented),
         cmocka_unit_test(test_client_keeps_the_session_alive_at_half_its_timeout),
         cmocka_unit_test(test_client_keeps_alive_with_options_when_get_parameter_is_not_public),
+        cmocka_unit_test(test_client_answers_digest_for_a_long_request_uri),
+        cmocka_unit_test(test_client_takes_replies_without_cseq),
         cmocka_unit_test(test_client_leaves_rtsps_and_other_schemes_to_libavformat),
         cmocka_unit_test(test_client_leaves_other_video_codecs_to_libavformat),
         cmocka_unit_test(test_client_leaves_unknown_audio_to_libavformat_only_when_audio_is_wanted),

@@ -73,10 +73,8 @@ static void test_sigv4_signs_the_s3_put_object_example(void **state)
     assert_true(es_sigv4_uri_encode("/test$file.text", true, uri, sizeof(uri)));
     assert_string_equal(uri, "/test%24file.text");
     const struct es_sigv4_header headers[] = {
-        {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
-        {"host", "examplebucket.s3.amazonaws.com"},
-        {"date", "Fri, 24 May 2013 00:00:00 GMT"},
-        {"x-amz-date", "20130524T000000Z"},
+        {"x-amz-storage-class", "REDUCED_REDUNDANCY"}, {"host", "examplebucket.s3.amazonaws.com"},
+        {"date", "Fri, 24 May 2013 00:00:00 GMT"},     {"x-amz-date", "20130524T000000Z"},
         {"x-amz-content-sha256", body_hash},
     };
     struct es_sigv4_request r = {
@@ -94,14 +92,14 @@ static void test_sigv4_signs_the_s3_put_object_example(void **state)
     };
     char text[1024];
     assert_true(es_sigv4_canonical_request(&r, text, sizeof(text)));
-    assert_string_equal(
-        text, "PUT\n/test%24file.text\n\n"
-              "date:Fri, 24 May 2013 00:00:00 GMT\nhost:examplebucket.s3.amazonaws.com\n"
-              "x-amz-content-sha256:"
-              "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072\n"
-              "x-amz-date:20130524T000000Z\nx-amz-storage-class:REDUCED_REDUNDANCY\n\n"
-              "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class\n"
-              "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+    assert_string_equal(text,
+                        "PUT\n/test%24file.text\n\n"
+                        "date:Fri, 24 May 2013 00:00:00 GMT\nhost:examplebucket.s3.amazonaws.com\n"
+                        "x-amz-content-sha256:"
+                        "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072\n"
+                        "x-amz-date:20130524T000000Z\nx-amz-storage-class:REDUCED_REDUNDANCY\n\n"
+                        "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class\n"
+                        "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
     assert_true(es_sigv4_string_to_sign(&r, text, sizeof(text)));
     assert_string_equal(text, "AWS4-HMAC-SHA256\n20130524T000000Z\n"
                               "20130524/us-east-1/s3/aws4_request\n"
@@ -140,8 +138,8 @@ static void test_sigv4_signs_the_s3_get_object_example(void **state)
     };
     char text[1024];
     assert_true(es_sigv4_authorization(&r, text, sizeof(text)));
-    assert_non_null(strstr(
-        text, "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"));
+    assert_non_null(
+        strstr(text, "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"));
 }
 
 /* "Examples of how to derive a signing key for Signature Version 4". */
@@ -165,9 +163,17 @@ static void test_sigv4_canonical_headers_are_trimmed_and_folded(void **state)
         {"host", "example.amazonaws.com"},
     };
     struct es_sigv4_request r = {
-        .method = "GET", .canonical_uri = "", .canonical_query = "a=1", .headers = headers,
-        .header_count = 3, .payload_hash = "UNSIGNED-PAYLOAD", .amz_date = "20150830T123600Z",
-        .region = "r", .service = "s", .access_key_id = "A", .secret_access_key = "S",
+        .method = "GET",
+        .canonical_uri = "",
+        .canonical_query = "a=1",
+        .headers = headers,
+        .header_count = 3,
+        .payload_hash = "UNSIGNED-PAYLOAD",
+        .amz_date = "20150830T123600Z",
+        .region = "r",
+        .service = "s",
+        .access_key_id = "A",
+        .secret_access_key = "S",
     };
     char text[512];
     assert_true(es_sigv4_canonical_request(&r, text, sizeof(text)));

@@ -125,8 +125,8 @@ static void test_supabase_recovery_reads_the_origin_not_the_public_url(void **st
     s->ops->destroy(s);
 
     /* The URL may already carry the API path. */
-    struct es_supabase_storage cfg = {.url = "http://127.0.0.1:5000/storage/v1", .key = KEY,
-                                      .bucket = "b"};
+    struct es_supabase_storage cfg = {
+        .url = "http://127.0.0.1:5000/storage/v1", .key = KEY, .bucket = "b"};
     assert_int_equal(es_supabase_store_create(&cfg, &s), ES_OK);
     assert_string_equal(s->public_base, "http://127.0.0.1:5000/storage/v1/object/public/b/");
     s->ops->destroy(s);
@@ -147,11 +147,11 @@ static void test_supabase_list_skips_folders_and_pages_by_offset(void **state)
                        "{\"name\":\"segment_001.ts\",\"id\":\"a\",\"metadata\":{\"size\":3,"
                        "\"x\":[1,2,{\"name\":\"nested\",\"id\":\"z\"}]}},"
                        "{\"name\":\"stream.m3u8\",\"id\":\"b\"}]";
-    struct es_store_response resp = {.status = 200, .content_type = "application/json",
-                                     .body = body, .body_size = strlen(body)};
+    struct es_store_response resp = {
+        .status = 200, .content_type = "application/json", .body = body, .body_size = strlen(body)};
     char names[256] = "", cursor[32] = "";
-    assert_true(s->ops->parse_list(s, &resp, "location_1/cam/", on_name, names, cursor,
-                                   sizeof(cursor)));
+    assert_true(
+        s->ops->parse_list(s, &resp, "location_1/cam/", on_name, names, cursor, sizeof(cursor)));
     assert_string_equal(names, "segment_001.ts;stream.m3u8;");
     assert_string_equal(cursor, "");
     struct es_store_response bad = {.status = 200, .body = "{}", .body_size = 2};
@@ -175,22 +175,24 @@ static void check_cases(struct es_store *s, const struct verdict_case *cases, si
 {
     for (size_t i = 0; i < n; i++) {
         const struct verdict_case *c = &cases[i];
-        struct es_store_response r = {.status = c->status, .content_type = c->content_type,
-                                      .body = c->body, .body_size = strlen(c->body)};
+        struct es_store_response r = {.status = c->status,
+                                      .content_type = c->content_type,
+                                      .body = c->body,
+                                      .body_size = strlen(c->body)};
         struct es_store_result res;
         s->ops->classify(s, c->op, &r, c->retried, &res);
         if (res.verdict != c->want || (c->code && strcmp(res.code, c->code) != 0))
-            fail_msg("case %zu (HTTP %ld %.60s): got %s/%s (%s), want %s/%s", i, c->status,
-                     c->body, es_store_verdict_name(res.verdict), res.code, res.reason,
+            fail_msg("case %zu (HTTP %ld %.60s): got %s/%s (%s), want %s/%s", i, c->status, c->body,
+                     es_store_verdict_name(res.verdict), res.code, res.reason,
                      es_store_verdict_name(c->want), c->code ? c->code : "*");
         assert_null(strstr(res.reason, KEY));
     }
 }
 
 #define JSON "application/json; charset=utf-8"
-#define ENV(status, code, msg)                                                                   \
-    "{\"statusCode\":\"" status "\",\"error\":\"e\",\"code\":\"" code "\",\"message\":\"" msg   \
-    "\"}"
+#define ENV(status, code, msg)                                                                     \
+    "{\"statusCode\":\"" status "\",\"error\":\"e\",\"code\":\"" code "\",\"message\":\"" msg "\"" \
+                                                                                              "}"
 
 static void test_supabase_judges_status_and_envelope(void **state)
 {
@@ -287,27 +289,34 @@ static void test_s3_put_is_signed_for_the_url_it_sends(void **state)
     struct es_store *s = s3(NULL, ES_S3_URL_AUTO, NULL); /* AWS: virtual-host style */
     struct es_store_request r;
     const char *body = "Welcome to Amazon S3.";
-    s->ops->put(s, "test$file.text", (const uint8_t *)body, strlen(body), "video/mp2t",
-                "no-cache", false, &r);
+    s->ops->put(s, "test$file.text", (const uint8_t *)body, strlen(body), "video/mp2t", "no-cache",
+                false, &r);
     assert_string_equal(r.method, "PUT");
     assert_string_equal(r.url, "https://examplebucket.s3.us-east-1.amazonaws.com/test%24file.text");
     assert_true(has_header(r.headers, "Host: examplebucket.s3.us-east-1.amazonaws.com"));
     assert_true(has_header(r.headers, "x-amz-date: 20130524T000000Z"));
-    assert_true(has_header(r.headers, "x-amz-content-sha256: "
-                                      "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"));
+    assert_true(has_header(r.headers,
+                           "x-amz-content-sha256: "
+                           "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"));
     assert_true(has_header(r.headers, "Content-Type: video/mp2t"));
     assert_true(has_header(r.headers, "Cache-Control: no-cache"));
     /* The signature is the one es_sigv4 computes over exactly these parts. */
     const struct es_sigv4_header headers[] = {
         {"host", "examplebucket.s3.us-east-1.amazonaws.com"},
-        {"x-amz-content-sha256", "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"},
+        {"x-amz-content-sha256",
+         "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"},
         {"x-amz-date", "20130524T000000Z"},
     };
     struct es_sigv4_request sr = {
-        .method = "PUT", .canonical_uri = "/test%24file.text", .canonical_query = "",
-        .headers = headers, .header_count = 3,
+        .method = "PUT",
+        .canonical_uri = "/test%24file.text",
+        .canonical_query = "",
+        .headers = headers,
+        .header_count = 3,
         .payload_hash = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072",
-        .amz_date = "20130524T000000Z", .region = "us-east-1", .service = "s3",
+        .amz_date = "20130524T000000Z",
+        .region = "us-east-1",
+        .service = "s3",
         .access_key_id = "AKIAIOSFODNN7EXAMPLE",
         .secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     };
@@ -357,8 +366,8 @@ static void test_s3_batch_delete_posts_xml_with_content_md5(void **state)
     const char *md5 = header_value(r.headers, "Content-MD5");
     assert_non_null(md5);
     assert_int_equal(strlen(md5), 24);
-    assert_non_null(strstr(header_value(r.headers, "Authorization"),
-                           "SignedHeaders=content-md5;host;"));
+    assert_non_null(
+        strstr(header_value(r.headers, "Authorization"), "SignedHeaders=content-md5;host;"));
     es_store_request_clear(&r);
     s->ops->destroy(s);
 }
@@ -380,7 +389,8 @@ static void test_s3_list_names_are_relative_and_paged(void **state)
     s->ops->destroy(s);
 }
 
-#define S3ERR(code) "<?xml version=\"1.0\"?><Error><Code>" code "</Code><Message>m</Message></Error>"
+#define S3ERR(code)                                                                                \
+    "<?xml version=\"1.0\"?><Error><Code>" code "</Code><Message>m</Message></Error>"
 
 static void test_s3_judges_real_statuses_and_xml_codes(void **state)
 {
@@ -398,8 +408,8 @@ static void test_s3_judges_real_statuses_and_xml_codes(void **state)
          ES_STORE_PERMANENT_OBJECT, "EntityTooLarge"},
         {ES_STORE_PUT_SEGMENT, 400, "application/xml", S3ERR("RequestTimeout"), false,
          ES_STORE_TRANSIENT, "RequestTimeout"},
-        {ES_STORE_PUT_SEGMENT, 503, "application/xml", S3ERR("SlowDown"), false,
-         ES_STORE_TRANSIENT, "SlowDown"},
+        {ES_STORE_PUT_SEGMENT, 503, "application/xml", S3ERR("SlowDown"), false, ES_STORE_TRANSIENT,
+         "SlowDown"},
         {ES_STORE_PUT_SEGMENT, 500, "application/xml", S3ERR("InternalError"), false,
          ES_STORE_TRANSIENT, "InternalError"},
         {ES_STORE_PUT_SEGMENT, 301, "application/xml", S3ERR("PermanentRedirect"), false,

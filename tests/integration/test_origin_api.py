@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""The origin's other routes and HTTP behaviour (issue 4, "What to build").
+
+edgestream with two cameras (one `ll`, one `low`), the web player's files from a small
+web root, over HTTPS (a certificate made here with openssl) with HTTP/2 negotiated by ALPN
+and HTTP/1.1 still available:
+  - /api/cameras follows the contract of docs/web.md (id, name, status, playlist_url,
+    profile, hls settings: nothing sync-related for `ll`, the profile's counts otherwise,
+    last_segment_time, latency) with Cache-Control: no-store;
+  - /metrics is Prometheus text (every sample line parses, per-camera fps, bitrate,
+    segments, request counters); /healthz answers;
+  - Content-Type and Cache-Control per kind of response (playlist short, media immutable,
+    hashed assets immutable, pages no-cache), CORS on every response and preflight,
+    HEAD without a body, gzip only when asked;
+  - curl speaks HTTP/2 to it and gets the same playlist as over HTTP/1.1.
+"""
+
+import gzip
+import http.client
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import origin_harness as oh  # noqa: E402
+
+
+class OriginApiTest(unittest.TestCase):
+    failed = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.wd = h.new_workdir("origin-api")
+        cert, key = os.path.join(cls.wd, "cert.pem"), os.path.join(cls.wd, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        root = os.path.join(cls.wd, "www")
+        os.makedirs(os.path.join(root, "assets"))
+        with open(os.path.join(root, "index.html"), "w") as f:
+            f.write("<!doctype html><title>dashboard</title>\n")
+        with open(os.path.join(root, "assets", "index-AbC123.js"), "w") as f:
+            f.write("export {};\n")
+        cls.cam = h.TestCam(cls.wd, "testcam")
+        url = cls.cam.start()
+        config = oh.write_config(os.path.join(cls.wd, "cameras.yaml"), [
+            h.camera("cam_ll", url, profile="ll"),
+            dict(h.camera("cam_low", url, profile="low"), name="Floor \"Camera\""),
+        ], origin={"web_root": root, "tls_cert": cert, "tls_key": key,
+                   "cors": "https://shop.example"})
+        cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
+        assert cls.base.startswith("https://")
+        cls.ca = cert
+        cls.curl_wait_playlist("cam_ll")
+        cls.curl_wait_playlist("cam_low")
+
+    @classmethod
+    def curl(cls, path, *args, http2=True):
+        cmd = ["curl", "-s", "--max-time", "15", "--cacert", cls.ca, "-D", "-",
+               "--http2" if http2 else "--http1.1", *args, cls.base + path.lstrip("/")]
+        out = subprocess.run(cmd, capture_output=True, timeout=30).stdout
+        head, _, body = out.partition(b"\r\n\r\n")
+        lines = head.decode("latin1").split("\r\n")
+        status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP") else None
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            k = k.strip().lower()
+            headers[k] = f"{headers[k]}, {v.strip()}" if k in headers else v.strip()
+        return status, lines[0] if lines else "", headers, body
+
+    @classmethod
+    def curl_wait_playlist(cls, cam):
+        def ready():
+            status, _, _, body = cls.curl(f"/live/{cam}/stream.m3u8")
+            return status == 200 and body.count(b"#EXTINF") >= 2
+        h.wait_for(ready, h.scaled(40), interval=0.5, what=f"{cam} playlist over HTTPS")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop() if cls.daemon else None
+        cls.cam.stop()
+        h.remove_workdir(cls.wd, cls.failed)
+
+    def run(self, result=None):
+        r = super().run(result)
+        if result and (result.failures or result.errors):
+            type(self).failed = True
+        return r
+
+    def test_http2_over_tls_and_http1_give_the_same_playlist(self):
+        s2, line2, hd2, b2 = self.curl("/live/cam_low/stream.m3u8")
+        s1, line1, hd1, b1 = self.curl("/live/cam_low/stream.m3u8", http2=False)
+        self.assertEqual((s1, s2), (200, 200))
+        self.assertTrue(line2.startswith("HTTP/2"), line2)
+        self.assertTrue(line1.startswith("HTTP/1.1"), line1)
+        self.assertEqual(b1.split(b"#EXTINF")[0], b2.split(b"#EXTINF")[0])
+
+    def test_api_cameras_follows_the_dashboard_contract(self):
+        status, _, headers, body = self.curl("/api/cameras")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("content-type"), "application/json")
+        self.assertEqual(headers.get("cache-control"), "no-store")
+        cams = {c["id"]: c for c in json.loads(body)["cameras"]}
+        self.assertEqual(set(cams), {"cam_ll", "cam_low"})
+        ll, low = cams["cam_ll"], cams["cam_low"]
+        self.assertEqual(low["name"], 'Floor "Camera"')
+        for c in (ll, low):
+            self.assertIn(c["status"], ("live", "offline", "connecting"))
+            self.assertEqual(c["playlist_url"], f"/live/{c['id']}/stream.m3u8")
+            self.assertRegex(c["last_segment_time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertTrue(all(isinstance(v, (int, float)) for v in c["latency"].values()))
+        self.assertEqual(low["status"], "live")
+        self.assertEqual(ll["profile"], "ll")
+        self.assertTrue(ll["hls"]["lowLatencyMode"])
+        # docs/web.md: for `ll` nothing sync-related (null removes the profile's setting).
+        self.assertIsNone(ll["hls"]["liveSyncDurationCount"])
+        self.assertIsNone(ll["hls"]["liveMaxLatencyDurationCount"])
+        self.assertEqual(low["profile"], "low")
+        self.assertEqual(low["hls"], {"liveSyncDurationCount": 2, "liveMaxLatencyDurationCount": 4})
+        self.assertEqual(ll["part_target"], 0.2)
+
+    def test_metrics_are_prometheus_text(self):
+        status, _, headers, body = self.curl("/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
+        sample = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\""
+                            r"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\")*\})? -?[0-9.e+]+$")
+        names = set()
+        for line in body.decode().splitlines():
+            if line.startswith("#"):
+                self.assertRegex(line, r"^# (HELP|TYPE) ")
+                continue
+            self.assertRegex(line, sample)
+            names.add(line.split("{")[0].split(" ")[0])
+        for want in ("edgestream_camera_fps", "edgestream_camera_bitrate_bps",
+                     "edgestream_camera_segments_total", "edgestream_origin_parts_total",
+                     "edgestream_http_responses_total", "edgestream_http_connections"):
+            self.assertIn(want, names)
+        self.assertRegex(body.decode(), r'edgestream_origin_parts_total\{camera="cam_ll"\} [1-9]')
+        status, _, _, body = self.curl("/healthz")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)["cameras"], 2)
+
+    def test_types_caching_cors_head_and_gzip(self):
+        origin = "https://shop.example"
+        s, _, hd, body = self.curl("/live/cam_ll/stream.m3u8")
+        self.assertEqual(hd["content-type"], "application/vnd.apple.mpegurl")
+        self.assertEqual(hd["cache-control"], "no-cache")
+        self.assertEqual(hd["access-control-allow-origin"], origin)
+        self.assertIn("Origin", hd.get("vary", ""))
+        self.assertIn("Accept-Encoding", hd.get("vary", ""))
+        text = body.decode()
+        init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', text).group(1)
+        part = re.findall(r'#EXT-X-PART:[^\n]*URI="([^"]+)"', text)[-1]
+        seg = [l for l in text.splitlines() if l.startswith("seg_")][-1]
+        for name in (init, part, seg):
+            s, _, hd, _ = self.curl(f"/live/cam_ll/{name}")
+            self.assertEqual(s, 200, name)
+            self.assertEqual(hd["content-type"], "video/mp4", name)
+            self.assertEqual(hd["cache-control"], "public, max-age=31536000, immutable", name)
+        s, _, hd, _ = self.curl(f"/live/cam_ll/{part}")
+        self.assertRegex(hd["x-edgestream-published-us"], r"^\d{16}$")
+        body = self.curl("/live/cam_low/stream.m3u8")[3]
+        ts = [l for l in body.decode().splitlines() if l.endswith(".ts")][-1]
+        s, _, hd, _ = self.curl(f"/live/cam_low/{ts}")
+        self.assertEqual((s, hd["content-type"]), (200, "video/mp2t"))
+        s, _, hd, _ = self.curl("/")
+        self.assertEqual((s, hd["content-type"], hd["cache-control"]),
+                         (200, "text/html; charset=utf-8", "no-cache"))
+        s, _, hd, _ = self.curl("/assets/index-AbC123.js")
+        self.assertEqual(hd["cache-control"], "public, max-age=31536000, immutable")
+        # Preflight.
+        s, _, hd, _ = self.curl("/live/cam_ll/stream.m3u8", "-X", "OPTIONS", "-H",
+                                f"Origin: {origin}", "-H",
+                                "Access-Control-Request-Headers: authorization")
+        self.assertEqual(s, 204)
+        self.assertIn("GET", hd["access-control-allow-methods"])
+        self.assertIn("Authorization", hd["access-control-allow-headers"])
+        # HEAD: the headers of GET, no body.
+        m = re.match(r"https://([^/:]+):(\d+)/", self.base)
+        conn = http.client.HTTPSConnection(m.group(1), int(m.group(2)), timeout=10,
+                                           context=ssl.create_default_context(cafile=self.ca))
+        conn.request("HEAD", "/live/cam_low/stream.m3u8")
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertGreater(int(r.getheader("content-length")), 100)
+        self.assertEqual(r.read(), b"")
+        conn.close()
+        # gzip when asked, identity otherwise.
+        s, _, hd, body = self.curl("/live/cam_low/stream.m3u8", "-H", "Accept-Encoding: gzip",
+                                   http2=False)
+        self.assertEqual(hd.get("content-encoding"), "gzip")
+        self.assertTrue(gzip.decompress(body).startswith(b"#EXTM3U"))
+        s, _, hd, body = self.curl("/live/cam_low/stream.m3u8", http2=False)
+        self.assertNotIn("content-encoding", hd)
+        self.assertTrue(body.startswith(b"#EXTM3U"))
+
+    def test_zz_clean_stop(self):
+        self.assertEqual(self.daemon.stop(), 0)
+        h.fail_if(self, self.daemon.sanitizer_reports(), "sanitizer reports")
+        h.fail_if(self, self.daemon.error_lines(), "ERROR lines")
+
+
+if __name__ == "__main__":
+    if not shutil.which("curl") or not shutil.which("openssl"):
+        sys.exit("curl and openssl are needed")
+    h.run_tests()
