@@ -44,13 +44,20 @@ demo: build
 bench: build
 	bench/run.sh $(BUILD)
 
-# The playlist parser under libFuzzer (clang), FUZZ_SECONDS each.
+# The parsers that read untrusted bytes, under libFuzzer (clang), FUZZ_SECONDS
+# each: the playlist parser, and the RTSP client (SDP, framer, depacketizers,
+# whole sessions).
 FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
 fuzz: deps
-	mkdir -p $(BUILD)/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc src/core/*.c src/playlist/*.c \
-		tests/fuzz/fuzz_playlist_parse.c -lm -lpthread -o $(BUILD)/fuzz/fuzz_playlist_parse
-	$(BUILD)/fuzz/fuzz_playlist_parse -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz
+	mkdir -p $(BUILD)/fuzz/playlist $(BUILD)/fuzz/rtsp
+	clang $(FUZZ_CFLAGS) src/core/*.c src/playlist/*.c tests/fuzz/fuzz_playlist_parse.c $$(pkg-config --cflags --libs libavutil) \
+		-lm -lpthread -o $(BUILD)/fuzz/fuzz_playlist_parse
+	clang $(FUZZ_CFLAGS) src/core/*.c src/source/rtsp_client.c src/source/rtp_*.c src/source/sdp.c \
+		tests/fuzz/fuzz_rtsp_client.c $$(pkg-config --cflags --libs libavformat libavcodec libavutil) \
+		-lm -lpthread -o $(BUILD)/fuzz/fuzz_rtsp_client
+	$(BUILD)/fuzz/fuzz_playlist_parse -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/playlist
+	$(BUILD)/fuzz/fuzz_rtsp_client -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/rtsp
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
