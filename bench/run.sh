@@ -9,3 +9,6 @@ python3 bench/compare.py "$build" --seconds "${BENCH_SECONDS:-60}" --out bench/R
 # cameras into the Supabase Storage emulator, UPLOAD_BENCH_SECONDS per run (300).
 python3 bench/upload_latency.py --build "$build" --cameras 1,8 \
     --seconds "${UPLOAD_BENCH_SECONDS:-300}" --out bench/RESULTS.md
+# Issue 4: the origin: glass-to-glass latency in Chromium with hls.js, LL-HLS fan-out
+# and the same classic load against nginx (about 10 minutes).
+python3 bench/origin_bench.py --build "$build" --out bench/RESULTS.md
