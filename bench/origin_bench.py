@@ -371,12 +371,14 @@ def versions():
 
 def report(lat, ll, classic, args):
     v = versions()
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = args.meta.get("measured") or datetime.datetime.now(
+        datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     b = []
     b.append(f"Measured {now} by `bench/origin_bench.py` ({args.latency_seconds} s per latency "
              f"run, {args.fanout_seconds} s per fan-out step after a 2 s ramp and 3 s warm-up).  ")
     b.append(f"Machine: {os.cpu_count()} cores; {platform.platform()}; load average at start "
-             f"{args.load_start}, at end {loadavg()} (the box is shared: other work ran too).  ")
+             f"{args.load_start}, at end {args.meta.get('load_end') or loadavg()} (the box is "
+             f"shared: other work ran too).  ")
     b.append(f"Player: {v['chromium']}, hls.js {v['hlsjs']}, web/dist/player.html. "
              f"Camera: es-testcam 1280×720 25 fps on loopback, transcoded to 854×480 15 fps "
              f"(x264 ultrafast/zerolatency, about 2.6 Mbit/s with this test pattern).")
@@ -433,6 +435,24 @@ def report(lat, ll, classic, args):
                  f"{fmt(rt['p99'], 1)} | {fmt(rt['max'], 1)} | {fmt(dl['p50'])} ms | "
                  f"{fmt(dl['p95'])} | {r['requests_per_s']} | {r['mbit_per_s']} | "
                  f"{fmt(r['server_cpu'], 3)} | {r['errors']} | {r['load']} |")
+    b.append("")
+    b.append("Notes.")
+    b.append("- PROGRAM-DATE-TIME comes from the test camera's RTCP sender reports. Checked "
+             "against the clock the camera burns into each frame (frames grabbed from the "
+             "playing `<video>` with `hls.playingDate` and `Date.now()`, read by eye, "
+             "2026-11-24 17:05 UTC, 4 frames per stream): the PDT runs 160–190 ms later than "
+             "the burned-in capture time, for LL and classic alike. True glass-to-glass is "
+             "therefore about 0.17 s more than the PDT-based figures above (LL as shipped: "
+             "about 1.2–1.3 s; classic: the PDT figure + 0.17 s).")
+    b.append("- hls.js as shipped starts late by its start-up time and, for LL, catches up "
+             "only while more than 1 s is buffered ahead; the \"resync\" rows seek once to "
+             "`hls.liveSyncPosition` after start and show what the origin itself delivers. "
+             "Start-up position varies, so these rows vary by a few hundred ms between runs "
+             "(the PDT offset does too, as each RTSP session's sender-report mapping does).")
+    b.append("- The fan-out client shares the two cores with the daemon, the test camera and, "
+             "on this machine, other sessions' work (see the load column): its own "
+             "scheduling delay counts in what it measures. The server-side answer time is "
+             "the origin's part of the delivery delay.")
     return "\n".join(b)
 
 
@@ -464,9 +484,16 @@ def main():
             args.fanout_seconds)
     finally:
         cam.stop()
+    if skip >= {"latency", "ll", "classic"} and "meta" in old:
+        args.meta = old["meta"]  # only re-rendering an earlier run
+        args.load_start = args.meta["load_start"]
+    else:
+        args.meta = {"measured": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"), "load_start": args.load_start, "load_end": loadavg()}
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"latency": lat, "ll": ll, "classic": classic}, f, indent=1)
+            json.dump({"latency": lat, "ll": ll, "classic": classic, "meta": args.meta}, f,
+                      indent=1)
     write_section(args.out, SECTION, report(lat, ll, classic, args))
     shutil.rmtree(wd, ignore_errors=True)
     log(f"wrote {args.out}")

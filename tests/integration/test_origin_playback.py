@@ -98,17 +98,21 @@ class OriginPlaybackTest(unittest.TestCase):
         self.assertTrue(out["config"]["lowLatencyMode"])
         self.assertIsNone(out["config"]["liveSyncDurationCount"])
         self.assertAlmostEqual(out["config"]["targetLatency"], 0.6, places=2)
-        # ~15 fps for the whole window (a stall shows as missing frames too).
-        self.assertGreater(out["decoded_frames"], 15 * LL_SECONDS * 0.8)
-        self.assertEqual(out["hls_errors"], [])
+        fatal = [e for e in out["hls_errors"] if e.endswith("FATAL")]
+        self.assertEqual(fatal, [], "fatal hls.js errors")
+        # ~15 fps for the whole window (a stall shows as missing frames too). Sanitized
+        # builds transcode at a fraction of the speed: there, only that it plays.
+        self.assertGreater(out["decoded_frames"], 15 * LL_SECONDS * (0.4 if h.SANITIZE else 0.8))
         if not h.SANITIZE:
+            self.assertEqual(out["hls_errors"], [])
             self.assertEqual(out["waiting_events"], 0)
             self.assertEqual(out["stalled_errors"], 0)
             self.assertEqual(out["player_stalls"], 0)
 
     def test_2_classic_stream_plays_without_a_stall(self):
         out = self.play("cam_classic", "ultra-low", CLASSIC_SECONDS)
-        self.assertGreater(out["decoded_frames"], 15 * CLASSIC_SECONDS * 0.8)
+        self.assertGreater(out["decoded_frames"],
+                           15 * CLASSIC_SECONDS * (0.4 if h.SANITIZE else 0.8))
         if not h.SANITIZE:
             self.assertEqual(out["waiting_events"], 0)
             self.assertEqual(out["stalled_errors"], 0)
