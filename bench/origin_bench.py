@@ -379,6 +379,9 @@ def report(lat, ll, classic, args):
     b.append(f"Machine: {os.cpu_count()} cores; {platform.platform()}; load average at start "
              f"{args.load_start}, at end {args.meta.get('load_end') or loadavg()} (the box is "
              f"shared: other work ran too).  ")
+    if args.reused:
+        b.append(f"The {' and '.join(args.reused)} tables are from the run of "
+                 f"{args.reused_from}; the rest from this one.  ")
     b.append(f"Player: {v['chromium']}, hls.js {v['hlsjs']}, web/dist/player.html. "
              f"Camera: es-testcam 1280×720 25 fps on loopback, transcoded to 854×480 15 fps "
              f"(x264 ultrafast/zerolatency, about 2.6 Mbit/s with this test pattern).")
@@ -484,12 +487,19 @@ def main():
             args.fanout_seconds)
     finally:
         cam.stop()
+    names = {"latency": "latency", "ll": "LL fan-out", "classic": "classic fan-out"}
+    args.reused = [names[k] for k in ("latency", "ll", "classic")
+                   if k in skip and args.reuse and not skip >= set(names)]
+    args.reused_from = old.get("meta", {}).get("measured", "an earlier run")
     if skip >= {"latency", "ll", "classic"} and "meta" in old:
         args.meta = old["meta"]  # only re-rendering an earlier run
         args.load_start = args.meta["load_start"]
+        args.reused = args.meta.get("reused", [])
+        args.reused_from = args.meta.get("reused_from")
     else:
         args.meta = {"measured": datetime.datetime.now(datetime.timezone.utc).strftime(
-            "%Y-%m-%d %H:%M UTC"), "load_start": args.load_start, "load_end": loadavg()}
+            "%Y-%m-%d %H:%M UTC"), "load_start": args.load_start, "load_end": loadavg(),
+            "reused": args.reused, "reused_from": args.reused_from}
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"latency": lat, "ll": ll, "classic": classic, "meta": args.meta}, f,
