@@ -23,10 +23,6 @@ const profile = arg('profile', 'll');
 const seconds = Number(arg('seconds', '60'));
 const warmup = Number(arg('warmup', '5'));
 const token = arg('token', '');
-// --resync: once playback runs, seek to hls.liveSyncPosition (edge - PART-HOLD-BACK), as a
-// player can do after start-up; hls.js itself starts late by its start-up time and only
-// catches up while more than 1 s is buffered ahead (latency-controller.ts).
-const resync = process.argv.includes('--resync');
 
 const pct = (xs, p) => {
   if (!xs.length) return null;
@@ -35,7 +31,7 @@ const pct = (xs, p) => {
 };
 
 const browser = await launchBrowser();
-const out = { base, camera, profile, seconds, warmup, resync };
+const out = { base, camera, profile, seconds, warmup };
 try {
   const page = await browser.context.newPage();
   const errors = [];
@@ -58,13 +54,6 @@ try {
       window.__bench.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
     });
   });
-  if (resync) {
-    await new Promise((r) => setTimeout(r, 1000));
-    await page.evaluate(() => {
-      const hls = window.__player.hls;
-      if (Number.isFinite(hls.liveSyncPosition)) document.querySelector('video').currentTime = hls.liveSyncPosition;
-    });
-  }
   await new Promise((r) => setTimeout(r, warmup * 1000));
   const base0 = await page.evaluate(() => ({ ...window.__bench, stalls: window.__player.getStats().stalls,
     dropped: window.__player.getStats().droppedFrames, frames: window.__player.getStats().totalFrames }));

@@ -73,6 +73,10 @@ export interface ControllerOptions {
 
 const HLS_MIME = 'application/vnd.apple.mpegurl';
 const POLL_TIMEOUT_MS = 5000;
+/** After playback starts, wait this long, then catch up to live once (see catchUpToLive). */
+const CATCH_UP_AFTER_MS = 1000;
+/** Only catch up when further behind the live-sync position than this (s). */
+const CATCH_UP_TOLERANCE_S = 0.25;
 const BITRATE_WINDOW = 8;
 
 export function chooseEngine(video: HTMLVideoElement, pref: ControllerOptions['engine']): Engine {
@@ -106,6 +110,7 @@ export class PlayerController {
   // Playback progress.
   private lastCurrentTime = -1;
   private lastProgressAt = 0;
+  private catchUpScheduled = false;
   // Bitrate window: [bytes, seconds].
   private loaded: Array<[number, number]> = [];
   private generation = 0;
@@ -172,6 +177,7 @@ export class PlayerController {
     this.advanceKey = '';
     this.lastCurrentTime = -1;
     this.lastProgressAt = now;
+    this.catchUpScheduled = false;
     this.loaded = [];
     if (this.engine === 'native') {
       this.video.src = this.opts.src;
@@ -313,8 +319,30 @@ export class PlayerController {
       this.lastProgressAt = now;
       this.restorePoster();
       this.dispatch({ type: 'progress', now });
+      if (!this.catchUpScheduled && this.hls) {
+        this.catchUpScheduled = true;
+        const gen = this.generation;
+        this.later(CATCH_UP_AFTER_MS, () => this.catchUpToLive(gen));
+      }
     }
     if (t !== this.lastCurrentTime) this.lastCurrentTime = t;
+  }
+
+  /**
+   * hls.js starts playback where it was when the first media arrived plus its start-up time,
+   * and (in low-latency mode) only speeds up towards its target while more than a second is
+   * buffered ahead, so it settles about its start-up time later than the profile asks: for
+   * LL-HLS that is most of the latency budget.  Once per (re)attach, shortly after playback
+   * starts, jump to hls.js's live-sync position if it lies ahead within what is buffered
+   * (no new loading, so no stall).
+   */
+  private catchUpToLive(gen: number): void {
+    const hls = this.hls;
+    if (!hls || gen !== this.generation || this.video.paused) return;
+    const to = liveCatchUpPosition(this.video, hls.liveSyncPosition, CATCH_UP_TOLERANCE_S);
+    if (to === null) return;
+    this.log(`catching up to live: ${this.video.currentTime.toFixed(2)} s -> ${to.toFixed(2)} s`);
+    this.video.currentTime = to;
   }
 
   // ------------------------------------------------------------------ state machine
@@ -489,6 +517,28 @@ export class PlayerController {
   private log(msg: string): void {
     this.opts.log?.(msg);
   }
+}
+
+/**
+ * Where to seek to reach the live-sync position `sync`, or null: not when less than
+ * `tolerance` behind it, and never beyond the buffered range being played (kept 0.1 s short
+ * of its end so playback does not run dry on arrival).
+ */
+export function liveCatchUpPosition(
+  v: Pick<HTMLMediaElement, 'currentTime' | 'buffered'>,
+  sync: number | null | undefined,
+  tolerance: number,
+): number | null {
+  const t = v.currentTime;
+  if (typeof sync !== 'number' || !Number.isFinite(sync) || sync - t <= tolerance) return null;
+  const b = v.buffered;
+  for (let i = 0; b && i < b.length; i++) {
+    if (t >= b.start(i) - 0.1 && t <= b.end(i)) {
+      const to = Math.min(sync, b.end(i) - 0.1);
+      return to - t > tolerance ? to : null;
+    }
+  }
+  return null;
 }
 
 export function bufferAhead(v: HTMLMediaElement): number {
