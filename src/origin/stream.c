@@ -902,41 +902,51 @@ static void park(struct origin_stream *s, h2o_req_t *req, enum wait_kind kind, b
         s->origin->metrics.blocked_total++;
 }
 
+/* Answers one held request if what it waits for exists now (or never will). */
+static void wake_one(struct origin_stream *s, struct waiter *w)
+{
+    switch (w->kind) {
+    case WAIT_FIRST:
+        if (stream_empty(s))
+            return;
+        waiter_unlink(w);
+        respond_playlist(s, w->req, false, w->skip, w->gzip, w->query_token);
+        break;
+    case WAIT_PLAYLIST:
+        if (s->ll ? !ll_satisfied(s, w->msn, w->has_part, w->part) : !ts_satisfied(s, w->msn))
+            return;
+        waiter_unlink(w);
+        respond_playlist(s, w->req, true, w->skip, w->gzip, w->query_token);
+        break;
+    case WAIT_PART: {
+        struct ll_segment *seg = ll_find(s, w->msn);
+        if (seg && w->part < seg->part_count) {
+            waiter_unlink(w);
+            serve_ll_part_now(s, w->req, w->msn, w->part);
+        } else if (!ll_part_may_come(s, w->msn, w->part)) {
+            waiter_unlink(w);
+            es_origin_respond_text(w->req, 404, "Not Found", "404 that part will not exist\n",
+                                   ROUTE_PART);
+        }
+        break;
+    }
+    }
+}
+
 static void wake_waiters(struct origin_stream *s)
 {
     int64_t t0 = es_clock_mono_us();
     size_t answered = s->waiter_count;
-    h2o_linklist_t *node = s->waiters.next;
-    while (node != &s->waiters) {
-        h2o_linklist_t *next = node->next;
-        struct waiter *w = H2O_STRUCT_FROM_MEMBER(struct waiter, link, node);
-        node = next;
-        switch (w->kind) {
-        case WAIT_FIRST:
-            if (stream_empty(s))
-                continue;
-            waiter_unlink(w);
-            respond_playlist(s, w->req, false, w->skip, w->gzip, w->query_token);
-            break;
-        case WAIT_PLAYLIST:
-            if (s->ll ? !ll_satisfied(s, w->msn, w->has_part, w->part)
-                      : !ts_satisfied(s, w->msn))
-                continue;
-            waiter_unlink(w);
-            respond_playlist(s, w->req, true, w->skip, w->gzip, w->query_token);
-            break;
-        case WAIT_PART: {
-            struct ll_segment *seg = ll_find(s, w->msn);
-            if (seg && w->part < seg->part_count) {
-                waiter_unlink(w);
-                serve_ll_part_now(s, w->req, w->msn, w->part);
-            } else if (!ll_part_may_come(s, w->msn, w->part)) {
-                waiter_unlink(w);
-                es_origin_respond_text(w->req, 404, "Not Found", "404 that part will not exist\n",
-                                       ROUTE_PART);
-            }
-            break;
-        }
+    /* Hinted parts first: a player already holds the playlist that named the part, and
+     * the part is what it plays; with hundreds of viewers parked, answering the playlist
+     * reloads first would put all of them ahead of the media. */
+    for (int pass = 0; pass < 2; pass++) {
+        h2o_linklist_t *node = s->waiters.next;
+        while (node != &s->waiters) {
+            struct waiter *w = H2O_STRUCT_FROM_MEMBER(struct waiter, link, node);
+            node = node->next;
+            if ((w->kind == WAIT_PART) == (pass == 0))
+                wake_one(s, w);
         }
     }
     answered -= s->waiter_count;

@@ -1,27 +1,37 @@
 #!/usr/bin/env node
-// Browser tests of HLSPlayer and the dashboard in Debian's Chromium (playwright-core).
+// Browser tests of HLSPlayer and the dashboard in Debian's Chromium (playwright-core), against
+// the REAL system: the edgestream daemon (build/edgestream) and its HTTP origin, fed by two
+// es-testcam RTSP cameras (build/tests/es-testcam, 854x480 at 15 fps with a tone).
 //
 //   npm run e2e          (builds web/dist and the test pages first)
 //   node e2e/run.mjs     (uses the existing builds)
 //
-// Needs: Debian packages chromium and ffmpeg; `npm ci` done.  Everything talks to 127.0.0.1.
-// Two ffmpeg test cameras write live HLS (1 s segments, PROGRAM-DATE-TIME) into a temp dir;
-// e2e/lib/fixture-server.mjs serves them, /api/cameras and the built app, standing in for the
-// edgestream origin (issue 4) until it lands.
+// Needs: the C build (`cmake --build build -j2`; ES_BINARY / ES_TESTCAM name the binaries,
+// else ../build/edgestream and ../build/tests/es-testcam; missing binaries FAIL the run),
+// Debian's chromium, `npm ci` done.  Everything talks to 127.0.0.1 only.
+//
+// One daemon serves cam_door ("Front Door", profile ll: LL-HLS, fMP4 parts) and cam_floor
+// ("Floor Camera", profile ultra-low: classic MPEG-TS, 1 s segments), each from its own test
+// camera, and serves a temporary web_root: web/dist at /, the e2e pages (e2e/out/harness)
+// at /harness/, and a second copy of web/dist at /supabase/ whose config.json points the
+// dashboard at e2e/lib/postgrest-standin.mjs (the only stand-in left: Supabase's PostgREST).
+// Cameras are killed and restarted by PID, on the same port (the daemon reconnects).
 //
 // Prints one line per test and ends with "N passed, M failed"; exits 1 on any failure.
-// Screenshots go to e2e/screenshots/ (override with E2E_SCREENSHOTS=dir).
+// Screenshots go to e2e/screenshots/ (override with E2E_SCREENSHOTS=dir).  E2E_ONLY=<regex>
+// runs a subset.  E2E_KEEP_TMP=1 keeps the work directory (logs, config) even on success.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestCamera, haveFfmpeg } from './lib/camera.mjs';
-import { startFixtureServer } from './lib/fixture-server.mjs';
+import { Daemon, TestCam, findBinaries, killAllStarted, makeWebRoot } from './lib/edgestream.mjs';
+import { startPostgrestStandin } from './lib/postgrest-standin.mjs';
 import { launchBrowser, codecSupport } from './lib/browser.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webDir = path.resolve(here, '..');
+const sourceDir = path.resolve(webDir, '..');
 const distDir = path.join(webDir, 'dist');
 const harnessDir = path.join(here, 'out', 'harness');
 const shotsDir = path.resolve(process.env.E2E_SCREENSHOTS || path.join(here, 'screenshots'));
@@ -100,65 +110,92 @@ async function videoProgress(page, selector, ms = 2000) {
   return { a, b, dt: b && a ? b.t - a.t : 0, dframes: b && a ? b.frames - a.frames : 0 };
 }
 
+function setupFailure(msg) {
+  console.log(`FAIL setup: ${msg}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
 async function main() {
   for (const [dir, how] of [
     [path.join(distDir, 'index.html'), 'npm run build'],
     [path.join(harnessDir, 'memtest.html'), 'npx vite build --config vite.e2e.config.ts'],
   ]) {
-    if (!fs.existsSync(dir)) {
-      console.log(`FAIL setup: ${dir} missing; run \`${how}\` (or \`npm run e2e\`)`);
-      console.log('0 passed, 1 failed');
-      process.exit(1);
-    }
+    if (!fs.existsSync(dir)) setupFailure(`${dir} missing; run \`${how}\` (or \`npm run e2e\`)`);
   }
-  if (!haveFfmpeg()) {
-    console.log('FAIL setup: ffmpeg not found (apt-get install -y ffmpeg)');
-    console.log('0 passed, 1 failed');
-    process.exit(1);
+  let bins;
+  try {
+    bins = findBinaries(sourceDir);
+  } catch (err) {
+    setupFailure(`${err.message}. These tests run against the real daemon and test camera; they cannot run without them.`);
   }
   fs.mkdirSync(shotsDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgestream-e2e-'));
-  const camA = new TestCamera({ id: 'cam_door', dir: path.join(tmp, 'cam_door') });
-  const camB = new TestCamera({ id: 'cam_floor', dir: path.join(tmp, 'cam_floor') });
-  let server = null;
+  const webRoot = path.join(tmp, 'www');
+  // The two cameras of the run: [0] LL-HLS, [1] classic. Each has its own es-testcam.
+  const cams = [
+    { id: 'cam_door', name: 'Front Door', profile: 'll', cam: new TestCam({ binary: bins.testcam, label: 'testcam-door', logDir: tmp }) },
+    { id: 'cam_floor', name: 'Floor Camera', profile: 'ultra-low', cam: new TestCam({ binary: bins.testcam, label: 'testcam-floor', logDir: tmp }) },
+  ];
+  const [camLL, camClassic] = cams;
+  let daemon = null;
   let browser = null;
-  const cleanup = async () => {
-    await Promise.all([camA.kill(), camB.kill()]);
-    if (browser) await browser.close();
-    if (server) await server.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  };
-  const onSignal = () => {
-    void cleanup().finally(() => process.exit(130));
+  let browserLaunch = null;
+  let standin = null;
+  let cleaning = null;
+  // Once, whoever asks first (the end of the run or a signal); everyone waits for the same.
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      const br = browser ?? (await browserLaunch?.catch(() => null));
+      if (br) await br.close();
+      if (standin) await standin.close();
+      if (daemon) await daemon.stop();
+      await Promise.all(cams.map((c) => c.cam.kill()));
+      killAllStarted();
+    })());
+  // Last resort on any way out: nothing started here outlives the run.
+  process.on('exit', killAllStarted);
+  const onSignal = (sig) => {
+    void cleanup().finally(() => {
+      fs.rmSync(webRoot, { recursive: true, force: true });
+      console.log(`${sig}: stopped everything; logs in ${tmp}`);
+      process.exit(130);
+    });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
   try {
-    camA.start();
-    camB.start();
-    server = await startFixtureServer({
-      distDir,
-      harnessDir,
-      cameras: [
-        { id: camA.id, name: 'Front Door', profile: 'ultra-low', dir: camA.dir },
-        { id: camB.id, name: 'Floor Camera', profile: 'ultra-low', dir: camB.dir },
-      ],
+    makeWebRoot(webRoot, { distDir, harnessDir, copiesOfDist: ['supabase'] });
+    await Promise.all(cams.map((c) => c.cam.start()));
+    daemon = new Daemon({
+      binary: bins.edgestream,
+      workDir: tmp,
+      webRoot,
+      cameras: cams.map((c) => ({ id: c.id, name: c.name, profile: c.profile, url: c.cam.url })),
     });
-    browser = await launchBrowser();
+    const base = await daemon.start();
+    const origin = base.replace(/\/$/, '');
+    browserLaunch = launchBrowser();
+    [browser] = await Promise.all([browserLaunch, daemon.waitPlaylist(camLL.id, { parts: true }), daemon.waitPlaylist(camClassic.id)]);
+    console.log(
+      `edgestream ${path.relative(sourceDir, bins.edgestream) || bins.edgestream} at ${origin} (pid ${daemon.proc.pid}); ` +
+        cams.map((c) => `${c.id} (${c.profile}) <- ${c.cam.url} (pid ${c.cam.pid})`).join(', ') +
+        `; chromium pid ${browser.pid}`,
+    );
     const ctx = browser.context;
     const consoleErrors = [];
     ctx.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
-    await Promise.all([camA.waitReady(3), camB.waitReady(3)]);
+    ctx.on('weberror', (e) => consoleErrors.push(`uncaught: ${e.error()?.message ?? e.error()}`));
 
     // ---------------------------------------------------------------- codecs
     await test(
       'chromium: MSE can take H.264 + AAC (avc1.42E01E,mp4a.40.2)',
       async () => {
         const page = await ctx.newPage();
-        await page.goto(`${server.url}/player.html`);
+        await page.goto(`${origin}/player.html`);
         const c = await codecSupport(page);
         await page.close();
         if (!c.h264aac) {
@@ -173,19 +210,19 @@ async function main() {
     );
 
     // ---------------------------------------------------------------- player smoke
-    await test('player.html: live stream plays, frames decode, stats latency = Date.now() - hls.playingDate', async () => {
+    await test('player.html (classic camera, ultra-low): plays, frames decode, stats latency = Date.now() - hls.playingDate', async () => {
       const page = await ctx.newPage();
       const workerRequests = [];
       page.on('request', (r) => {
         if (/hls\.worker/.test(r.url())) workerRequests.push(r.url());
       });
-      await page.goto(`${server.url}/player.html?src=/live/${camA.id}/stream.m3u8&profile=ultra-low&debug=1`);
+      await page.goto(`${origin}/player.html?src=/live/${camClassic.id}/stream.m3u8&profile=ultra-low&debug=1`);
       await waitFor(page, () => window.__player?.hls && window.__player.video.currentTime > 1.5, null, 25000, 'playback to start');
       const p = await videoProgress(page, 'video', 2000);
       assert(p.b, 'no video element');
       assert(p.dt > 1.2, `video.currentTime advanced only ${p.dt.toFixed(2)} s in 2 s`);
       assert(p.dframes >= 15, `only ${p.dframes} frames decoded in 2 s (15 fps source)`);
-      assert(p.b.w === 640 && p.b.h === 360, `video is ${p.b.w}x${p.b.h}, expected 640x360`);
+      assert(p.b.w === 854 && p.b.h === 480, `video is ${p.b.w}x${p.b.h}, expected 854x480`);
       assert(p.b.variance > 100, `the picture looks blank (luma variance ${p.b.variance.toFixed(1)})`);
       const m = await page.evaluate(() => {
         const h = window.__player;
@@ -224,12 +261,21 @@ async function main() {
       return `latency ${(s.latencyMs / 1000).toFixed(2)} s (direct ${(direct / 1000).toFixed(2)} s), buffer ${s.bufferAheadS.toFixed(2)} s, ${Math.round(s.bitrateBps / 1000)} kbit/s, dropped ${s.droppedFrames}/${s.totalFrames}`;
     });
 
-    await test('player.html profile=ll: no liveSyncDurationCount reaches hls.js, hold-back sets the target', async () => {
+    await test('player.html profile=ll (LL camera): parts and blocking reload in use, no sync counts, PART-HOLD-BACK sets the target', async () => {
       const page = await ctx.newPage();
-      await page.goto(`${server.url}/player.html?src=/live/${camA.id}/stream.m3u8&profile=ll&debug=1`);
+      const partRequests = [];
+      page.on('request', (r) => {
+        if (/\/part_\d+_\d+\.m4s/.test(r.url()) || /_HLS_msn=\d+&_HLS_part=\d+/.test(r.url())) partRequests.push(r.url());
+      });
+      await page.goto(`${origin}/player.html?src=/live/${camLL.id}/stream.m3u8&profile=ll&debug=1`);
       await waitFor(page, () => window.__player?.hls && window.__player.video.currentTime > 1, null, 25000, 'playback to start');
+      const p = await videoProgress(page, 'video', 2000);
+      assert(p.dt > 1.2, `video.currentTime advanced only ${p.dt.toFixed(2)} s in 2 s`);
+      assert(p.dframes >= 15, `only ${p.dframes} frames decoded in 2 s (15 fps source)`);
+      assert(p.b.w === 854 && p.b.h === 480 && p.b.variance > 100, `picture ${p.b.w}x${p.b.h}, luma variance ${p.b.variance.toFixed(1)}`);
       const r = await page.evaluate(() => {
-        const hls = window.__player.hls;
+        const h = window.__player;
+        const hls = h.hls;
         const d = hls.latestLevelDetails ?? hls.levels[hls.currentLevel]?.details;
         return {
           userSync: hls.userConfig.liveSyncDurationCount,
@@ -239,23 +285,30 @@ async function main() {
           td: d?.targetduration,
           holdBack: d?.holdBack,
           partHoldBack: d?.partHoldBack,
-          rate: hls.config.maxLiveSyncPlaybackRate,
+          partTarget: d?.partTarget,
+          canBlockReload: d?.canBlockReload,
+          parts: d?.partList?.length ?? 0,
+          latencyMs: h.getStats().latencyMs,
+          direct: Date.now() - hls.playingDate.getTime(),
         };
       });
+      await page.close();
       assert(r.userSync === undefined && r.userMax === undefined, `user config has sync counts: ${JSON.stringify(r)}`);
       assert(r.lowLatencyMode === true, 'lowLatencyMode off');
-      // This ffmpeg stream has no PART-HOLD-BACK / HOLD-BACK: hls.js then uses 3 x TARGETDURATION
-      // (plus up to one target duration per stall), not 2 segments.
-      const expected = r.partHoldBack || r.holdBack || 3 * r.td;
-      assert(r.target >= expected - 0.01 && r.target <= expected + r.td + 0.01, `targetLatency ${r.target}, expected ≈ ${expected}`);
-      await page.close();
-      return `targetLatency ${r.target} s (TARGETDURATION ${r.td}, no PART-HOLD-BACK in this stream)`;
+      assert(r.canBlockReload === true && r.partTarget > 0 && r.parts > 0, `the origin's LL playlist was not read as LL: ${JSON.stringify(r)}`);
+      assert(partRequests.length > 0, 'hls.js requested no parts and made no blocking part reloads');
+      assert(r.partHoldBack > 0, `no PART-HOLD-BACK in the origin's playlist: ${JSON.stringify(r)}`);
+      // hls.js holds PART-HOLD-BACK behind live (plus up to one target duration per stall), not 2 segments.
+      assert(r.target >= r.partHoldBack - 0.01 && r.target <= r.partHoldBack + r.td + 0.01, `targetLatency ${r.target}, expected ≈ PART-HOLD-BACK ${r.partHoldBack}`);
+      assert(typeof r.latencyMs === 'number' && Math.abs(r.latencyMs - r.direct) < 1200, `stats latency ${r.latencyMs} ms vs Date.now()-hls.playingDate ${r.direct} ms`);
+      assert(r.latencyMs > 0 && r.latencyMs < 4000, `LL latency ${r.latencyMs} ms`);
+      return `targetLatency ${r.target} s (PART-HOLD-BACK ${r.partHoldBack}, PART-TARGET ${r.partTarget}), latency ${(r.latencyMs / 1000).toFixed(2)} s, ${partRequests.length} part/blocking requests`;
     });
 
     // ---------------------------------------------------------------- memory
-    await test('mount/unmount HLSPlayer 50 times: heap does not grow, nothing survives', async () => {
+    await test("mount/unmount HLSPlayer 50 times (test page from the origin's web_root): heap does not grow, nothing survives", async () => {
       const page = await ctx.newPage();
-      await page.goto(`${server.url}/harness/memtest.html?src=/live/${camA.id}/stream.m3u8`);
+      await page.goto(`${origin}/harness/memtest.html?src=/live/${camClassic.id}/stream.m3u8`);
       await waitFor(page, () => window.__memtest?.ready, null, 10000, 'the test page');
       const cdp = await page.context().newCDPSession(page);
       const heap = async () => {
@@ -297,8 +350,11 @@ async function main() {
       return out;
     };
 
-    await test('dashboard lists the cameras from /api/cameras and every tile plays', async () => {
-      await page.goto(`${server.url}/?debug=1`);
+    await test("dashboard lists the cameras from the origin's /api/cameras and every tile plays", async () => {
+      const listed = page.waitForResponse((r) => r.url() === `${origin}/api/cameras`, { timeout: 10000 });
+      await page.goto(`${origin}/?debug=1`);
+      const api = await (await listed).json();
+      assert(api.cameras.map((c) => `${c.id}:${c.profile}`).join(',') === cams.map((c) => `${c.id}:${c.profile}`).join(','), `/api/cameras lists ${JSON.stringify(api.cameras.map((c) => c.id))}`);
       await waitFor(page, () => document.querySelectorAll('li[data-camera]').length === 2, null, 10000, 'two tiles');
       const names = await page.$$eval('.tile-name', (els) => els.map((e) => e.textContent));
       assert(names.join(',') === 'Front Door,Floor Camera', `tiles: ${names}`);
@@ -309,7 +365,7 @@ async function main() {
         25000,
         'both tiles live with a latency',
       );
-      const prog = await playersLive([camA.id, camB.id]);
+      const prog = await playersLive(cams.map((c) => c.id));
       for (const [id, p] of Object.entries(prog)) {
         assert(p.dt > 1.2, `${id}: currentTime advanced ${p.dt.toFixed(2)} s in 2 s`);
         assert(p.dframes >= 15, `${id}: ${p.dframes} frames decoded in 2 s`);
@@ -386,50 +442,83 @@ async function main() {
       await page.setViewportSize({ width: 1280, height: 800 });
     });
 
-    await test('killing a camera turns its tile offline within seconds; the other keeps playing', async () => {
-      await page.evaluate(() => {
-        window.__noReload = true;
-      });
-      await camB.kill();
-      const t0 = Date.now();
-      await waitFor(page, (id) => document.querySelector(`li[data-camera="${id}"]`)?.dataset.state === 'offline', camB.id, 15000, `${camB.id} offline`);
-      const tOffline = Date.now() - t0;
-      assert(tOffline < 10000, `took ${tOffline} ms`);
-      assert((await tileState(camA.id)) === 'live', `${camA.id} is ${await tileState(camA.id)}`);
-      const p = (await playersLive([camA.id]))[camA.id];
-      assert(p.dt > 1.2 && p.dframes >= 15, `${camA.id} disturbed: +${p.dt.toFixed(2)} s, +${p.dframes} frames`);
-      await page.screenshot({ path: path.join(shotsDir, 'dashboard-offline.png') });
-      return `offline after ${(tOffline / 1000).toFixed(1)} s`;
-    });
+    /** The origin's own view of the cameras (GET /api/cameras, from Node). */
+    const apiStatus = async () => {
+      const r = await fetch(`${origin}/api/cameras`, { signal: AbortSignal.timeout(5000) });
+      const j = await r.json();
+      return Object.fromEntries(j.cameras.map((c) => [c.id, c.status]));
+    };
 
-    await test('restarting the camera brings its picture back without a page reload', async () => {
-      camB.start();
-      const t0 = Date.now();
-      await waitFor(page, (id) => document.querySelector(`li[data-camera="${id}"]`)?.dataset.state === 'live', camB.id, 40000, `${camB.id} live again`);
-      const tLive = Date.now() - t0;
-      const p = (await playersLive([camB.id, camA.id]));
-      assert(p[camB.id].dt > 1.2 && p[camB.id].dframes >= 15, `${camB.id} not playing: +${p[camB.id].dt.toFixed(2)} s`);
-      assert(p[camA.id].dt > 1.2, `${camA.id} stopped`);
-      assert(await page.evaluate(() => window.__noReload === true), 'the page was reloaded');
-      return `live again ${(tLive / 1000).toFixed(1)} s after ffmpeg restarted`;
-    });
+    // Kill one camera's es-testcam (SIGKILL, by PID: the camera just dies), then start a new
+    // one on the same port; the daemon's reconnect loop finds it.  First the classic camera
+    // (the offline screenshot), then the LL one.
+    const lossCases = [
+      { victim: camClassic, other: camLL, shot: 'dashboard-offline.png' },
+      { victim: camLL, other: camClassic, shot: null },
+    ];
+    for (const { victim, other, shot } of lossCases) {
+      await test(`killing ${victim.id}'s camera (${victim.profile}) turns its tile offline within seconds; ${other.id} keeps playing`, async () => {
+        await page.evaluate(() => {
+          window.__noReload = true;
+        });
+        const pid = victim.cam.pid;
+        await victim.cam.kill('SIGKILL');
+        const t0 = Date.now();
+        await waitFor(page, (id) => document.querySelector(`li[data-camera="${id}"]`)?.dataset.state === 'offline', victim.id, 15000, `${victim.id} offline`);
+        const tOffline = Date.now() - t0;
+        assert(tOffline < 10000, `took ${tOffline} ms`);
+        assert((await tileState(other.id)) === 'live', `${other.id} is ${await tileState(other.id)}`);
+        const p = (await playersLive([other.id]))[other.id];
+        assert(p.dt > 1.2 && p.dframes >= 15, `${other.id} disturbed: +${p.dt.toFixed(2)} s, +${p.dframes} frames`);
+        const api = await apiStatus();
+        assert(api[victim.id] !== 'live' && api[other.id] === 'live', `origin's /api/cameras says ${JSON.stringify(api)}`);
+        if (shot) await page.screenshot({ path: path.join(shotsDir, shot) });
+        return `es-testcam pid ${pid} killed; tile offline after ${(tOffline / 1000).toFixed(1)} s; /api/cameras: ${victim.id} ${api[victim.id]}`;
+      });
+
+      await test(`restarting ${victim.id}'s camera on the same port brings its picture back without a page reload`, async () => {
+        const port = victim.cam.port;
+        await victim.cam.start();
+        assert(victim.cam.port === port, `the camera came back on port ${victim.cam.port}, not ${port}`);
+        const t0 = Date.now();
+        await waitFor(page, (id) => document.querySelector(`li[data-camera="${id}"]`)?.dataset.state === 'live', victim.id, 40000, `${victim.id} live again`);
+        const tLive = Date.now() - t0;
+        const p = await playersLive([victim.id, other.id]);
+        assert(p[victim.id].dt > 1.2 && p[victim.id].dframes >= 15, `${victim.id} not playing: +${p[victim.id].dt.toFixed(2)} s, +${p[victim.id].dframes} frames`);
+        assert(p[victim.id].b.variance > 100, `${victim.id}: blank picture`);
+        assert(p[other.id].dt > 1.2, `${other.id} stopped`);
+        assert(await page.evaluate(() => window.__noReload === true), 'the page was reloaded');
+        return `live again ${(tLive / 1000).toFixed(1)} s after es-testcam (pid ${victim.cam.pid}) was ready on port ${port}`;
+      });
+    }
 
     await page.close();
 
-    await test('dashboard in Supabase mode (config.json + anon key) reads the cameras table', async () => {
-      const queries = [];
-      const sb = await startFixtureServer({
-        distDir,
-        cameras: [
-          { id: camA.id, name: 'Front Door', profile: 'ultra-low', dir: camA.dir },
-          { id: camB.id, name: 'Floor Camera', profile: 'low', dir: camB.dir },
-          { id: 'cam_stock', name: 'Stock Room', profile: 'low', dir: camB.dir, active: false },
-        ],
-        supabase: { anonKey: 'test-anon-key', queries },
+    await test('dashboard in Supabase mode (config.json + anon key) reads the cameras table; tiles play from the origin', async () => {
+      const anonKey = 'test-anon-key';
+      const row = (id, camera_key, name, profile, is_active = true) => ({
+        id,
+        camera_key,
+        name,
+        stream_url: `${origin}/live/${camera_key}/stream.m3u8`,
+        location_id: 1,
+        status: 'active',
+        is_active,
+        profile,
       });
+      standin = await startPostgrestStandin({
+        anonKey,
+        rows: [
+          row(1, camLL.id, 'Front Door', 'll'),
+          row(2, camClassic.id, 'Floor Camera', 'low'),
+          row(3, 'cam_stock', 'Stock Room', 'low', false), // inactive: must not be shown
+        ],
+      });
+      // Served by the origin, next to its own copy of the app (web_root/supabase/).
+      fs.writeFileSync(path.join(webRoot, 'supabase', 'config.json'), JSON.stringify({ supabaseUrl: standin.url, supabaseAnonKey: anonKey }));
       const p2 = await ctx.newPage();
       try {
-        await p2.goto(`${sb.url}/`);
+        await p2.goto(`${origin}/supabase/?debug=1`);
         await waitFor(
           p2,
           () => document.querySelectorAll('li[data-camera]').length === 2 && [...document.querySelectorAll('li[data-camera]')].every((t) => t.dataset.state === 'live'),
@@ -441,15 +530,41 @@ async function main() {
         assert(names.join(',') === 'Floor Camera,Front Door', `tiles: ${names}`);
         const sub = await p2.textContent('.app-sub');
         assert(/Supabase/.test(sub || ''), `header says "${sub}"`);
-        const q = queries[0];
-        assert(q && q.apikey === 'test-anon-key', `no anon key sent: ${JSON.stringify(q)}`);
+        const q = standin.queries[0];
+        assert(q && q.apikey === anonKey, `no anon key sent: ${JSON.stringify(q)}`);
         assert(/is_active=eq\.true/.test(q.search) && /select=/.test(q.search), `query ${q.search}`);
+        for (const c of cams) {
+          const v = await videoProgress(p2, `li[data-camera="${c.id}"] video`, 2000);
+          assert(v.dt > 1.2 && v.dframes >= 15 && v.b.variance > 100, `${c.id} not playing: +${v.dt.toFixed(2)} s, +${v.dframes} frames`);
+        }
+        const players = await p2.evaluate(() =>
+          Object.fromEntries(
+            [...window.__edgestream.players].map(([id, h]) => [id, { url: h.hls?.url, sync: h.hls?.userConfig.liveSyncDurationCount, ll: h.hls?.config.lowLatencyMode }]),
+          ),
+        );
+        for (const c of cams) {
+          assert(players[c.id]?.url?.startsWith(`${origin}/live/${c.id}/stream.m3u8`), `${c.id} plays ${players[c.id]?.url}, not the origin's playlist`);
+        }
+        assert(players[camLL.id].sync === undefined && players[camClassic.id].sync === 2, `profiles from the table not applied: ${JSON.stringify(players)}`);
         return `query ${decodeURIComponent(q.search)}`;
       } finally {
         await p2.close();
-        await sb.close();
       }
     });
+
+    await test(
+      'edgestream stayed up all run, logged no ERROR, and stops cleanly on SIGTERM',
+      async () => {
+        assert(daemon.alive(), `edgestream exited during the run: ${JSON.stringify(daemon.exit)}`);
+        const r = await daemon.stop();
+        assert(!r.forced, 'edgestream did not stop within 10 s of SIGTERM (killed)');
+        assert(r.code === 0, `edgestream exited with ${r.signal ?? `status ${r.code}`}`);
+        const errors = daemon.errorLines();
+        assert(errors.length === 0, errors.slice(0, 5).join(' | '));
+        return 'exit status 0';
+      },
+      { needsCodec: false },
+    );
 
     const relevant = consoleErrors.filter((e) => !/Failed to load resource/.test(e));
     await test(
@@ -467,7 +582,18 @@ async function main() {
   }
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
-  const total = results.reduce((a, r) => a + r.ms || 0, 0);
+  if (failed || process.env.E2E_KEEP_TMP) {
+    // The logs of the daemon and cameras, for whoever reads the failure.
+    for (const f of fs.readdirSync(tmp).filter((n) => /\.(stderr|log)$/.test(n))) {
+      const lines = fs.readFileSync(path.join(tmp, f), 'utf8').trimEnd().split('\n');
+      console.log(`----- ${f} (last ${Math.min(lines.length, 25)} of ${lines.length} lines; all in ${tmp})`);
+      console.log(lines.slice(-25).join('\n'));
+    }
+    fs.rmSync(webRoot, { recursive: true, force: true });
+  } else {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  const total = results.reduce((a, r) => a + (r.ms || 0), 0);
   console.log(`e2e: ${(total / 1000).toFixed(1)} s in tests; screenshots in ${path.relative(process.cwd(), shotsDir) || '.'}`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);

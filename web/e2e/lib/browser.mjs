@@ -6,6 +6,43 @@ import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
+/** The PID of our own child process whose command line names `marker` (this run's profile dir). */
+function childPidWith(marker) {
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) return Number(name);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return null;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILL the process group playwright made for Chromium (it spawns it detached), by PID. */
+function killGroup(pid) {
+  if (!pid) return;
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 export async function launchBrowser() {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`);
@@ -14,6 +51,10 @@ export async function launchBrowser() {
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
+    // The test runner's own signal handlers close everything (the browser included) in order.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
     viewport: { width: 1280, height: 800 },
     args: [
       '--no-sandbox',
@@ -28,10 +69,22 @@ export async function launchBrowser() {
       '--js-flags=--expose-gc',
     ],
   });
+  // playwright closes Chromium on close() and kills it (by PID) when this process exits; we
+  // also keep its PID, so that close() can make sure, and an exit handler as a last resort.
+  const pid = childPidWith(userDataDir);
+  const lastResort = () => {
+    if (pid && alive(pid)) killGroup(pid);
+  };
+  process.on('exit', lastResort);
   return {
     context,
+    pid,
     async close() {
-      await context.close().catch(() => {});
+      let timer;
+      await Promise.race([context.close().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 10000)))]);
+      clearTimeout(timer);
+      if (pid && alive(pid)) killGroup(pid);
+      process.off('exit', lastResort);
       fs.rmSync(userDataDir, { recursive: true, force: true });
     },
   };
