@@ -7,9 +7,12 @@
  * (_HLS_msn/_HLS_part, _HLS_skip=YES) on one, the hinted part itself on the other, both held
  * by the origin until the part exists; parts listed that it did not ask for (it fell behind)
  * are fetched too and count against it.  Delivery delay of a part = the moment its last
- * byte was read here - x-edgestream-published-us (when the origin made it fetchable; same
- * machine, same clock).  A viewer is "held" when every part from its first measured one to
- * the end arrived within --bound-ms (100) of publication, none skipped, no error.
+ * byte arrived at the viewer's socket (the kernel's receive timestamp, SO_TIMESTAMPNS) -
+ * x-edgestream-published-us (when the origin made it fetchable; same machine, same clock).
+ * A viewer is "held" when every part from its first measured one to the end arrived within
+ * --bound-ms (100) of publication, none skipped, no error.  The moment this process read
+ * it is reported too (read_delay_ms): it adds this process's own scheduling delay, which a
+ * viewer on another machine would not put on the server.
  *
  * Why C and not bench/fanout.mjs: on a two-core box the load generator shares the cores
  * with the daemon, and its own time to read a response counts in the delay it measures.
@@ -35,6 +38,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,10 +92,14 @@ static struct {
     double seconds, warmup, bound_ms, ramp_ms;
 } opt = {.port = 8080, .viewers = 100, .seconds = 30, .warmup = 3, .bound_ms = 100, .ramp_ms = 2000};
 
+struct samples {
+    double *v;
+    size_t count, cap;
+};
+
 static struct {
     uint64_t requests, errors, bytes, delivered, skipped, late;
-    double *delays;
-    size_t delay_count, delay_cap;
+    struct samples arrival, read; /* part delays, ms */
 } stats;
 
 static int epfd;
@@ -140,6 +148,7 @@ static bool conn_open(struct conn *c)
     inet_pton(AF_INET, opt.host, &sa.sin_addr);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     /* Loopback connects complete at once; blocking keeps this simple. */
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(fd);
@@ -212,7 +221,17 @@ static void find_missed(struct viewer *v, const char *text, struct part_ref afte
     }
 }
 
-static void record_part(struct viewer *v, const struct response *res, int64_t done_us)
+static void add_sample(struct samples *s, double x)
+{
+    if (s->count == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 65536;
+        s->v = xrealloc(s->v, s->cap * sizeof(double));
+    }
+    s->v[s->count++] = x;
+}
+
+static void record_part(struct viewer *v, const struct response *res, int64_t arrived_us,
+                        int64_t read_us)
 {
     if (res->status != 200) {
         stats.errors++;
@@ -222,12 +241,9 @@ static void record_part(struct viewer *v, const struct response *res, int64_t do
     }
     if (!measuring || !res->published_us)
         return;
-    double ms = (double)(done_us - res->published_us) / 1000.0;
-    if (stats.delay_count == stats.delay_cap) {
-        stats.delay_cap = stats.delay_cap ? stats.delay_cap * 2 : 65536;
-        stats.delays = xrealloc(stats.delays, stats.delay_cap * sizeof(double));
-    }
-    stats.delays[stats.delay_count++] = ms;
+    double ms = (double)(arrived_us - res->published_us) / 1000.0;
+    add_sample(&stats.arrival, ms);
+    add_sample(&stats.read, (double)(read_us - res->published_us) / 1000.0);
     stats.delivered++;
     v->count++;
     if (ms > v->worst_ms)
@@ -265,12 +281,12 @@ static void after_cycle(struct viewer *v)
         fail(v, "write failed");
 }
 
-static void on_response(struct conn *c, int64_t done_us)
+static void on_response(struct conn *c, int64_t arrived_us, int64_t read_us)
 {
     struct viewer *v = c->viewer;
     c->busy = false;
     if (c == &v->parts) {
-        record_part(v, &c->res, done_us);
+        record_part(v, &c->res, arrived_us, read_us);
         v->part_done = true;
         if (v->state == V_CATCHUP) {
             if (v->missed_at < v->missed_count) {
@@ -320,7 +336,8 @@ static bool parse_head(struct conn *c)
 }
 
 /* Consumes bytes of the response being read; returns how many belong to it. */
-static size_t consume(struct conn *c, const char *data, size_t n, int64_t now)
+static size_t consume(struct conn *c, const char *data, size_t n, int64_t arrived,
+                      int64_t now)
 {
     struct response *r = &c->res;
     size_t used = 0;
@@ -353,7 +370,7 @@ static size_t consume(struct conn *c, const char *data, size_t n, int64_t now)
     if (r->got == r->length) {
         if (c->keep_body)
             c->body[r->length] = '\0';
-        on_response(c, now);
+        on_response(c, arrived, now);
     }
     return used;
 }
@@ -363,7 +380,14 @@ static void on_readable(struct conn *c)
     static char buf[256 * 1024];
     struct viewer *v = c->viewer;
     for (;;) {
-        ssize_t n = read(c->fd, buf, sizeof(buf));
+        struct iovec iov = {buf, sizeof(buf)};
+        union {
+            char raw[CMSG_SPACE(sizeof(struct timespec))];
+            struct cmsghdr align;
+        } control;
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.raw,
+                             .msg_controllen = sizeof(control.raw)};
+        ssize_t n = recvmsg(c->fd, &msg, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n <= 0) {
@@ -371,13 +395,22 @@ static void on_readable(struct conn *c)
             return;
         }
         int64_t now = wall_us();
+        /* For TCP the timestamp is that of the newest segment this read took. */
+        int64_t arrived = now;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+                arrived = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+            }
+        }
         size_t off = 0;
         while (off < (size_t)n && v->state != V_DONE) {
             if (!c->busy) {
                 fail(v, "unexpected bytes");
                 return;
             }
-            size_t used = consume(c, buf + off, (size_t)n - off, now);
+            size_t used = consume(c, buf + off, (size_t)n - off, arrived, now);
             if (used == (size_t)-1) {
                 fail(v, "bad response");
                 return;
@@ -395,14 +428,13 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double pct(double p)
+/* On sorted samples; -1 when there are none. */
+static double pct(const struct samples *s, double p)
 {
-    if (!stats.delay_count)
+    if (!s->count)
         return -1;
-    size_t i = (size_t)(p / 100.0 * (double)stats.delay_count);
-    if (i >= stats.delay_count)
-        i = stats.delay_count - 1;
-    return stats.delays[i];
+    size_t i = (size_t)(p / 100.0 * (double)s->count);
+    return s->v[i < s->count ? i : s->count - 1];
 }
 
 static void parse_args(int argc, char **argv)
@@ -514,21 +546,26 @@ int main(int argc, char **argv)
         if (v->parts.fd >= 0)
             close(v->parts.fd);
     }
-    qsort(stats.delays, stats.delay_count, sizeof(double), cmp_double);
+    qsort(stats.arrival.v, stats.arrival.count, sizeof(double), cmp_double);
+    qsort(stats.read.v, stats.read.count, sizeof(double), cmp_double);
     printf("{\"mode\": \"ll\", \"client\": \"es-fanout\", \"playlist\": \"%s\", \"viewers\": %u, "
            "\"workers\": 1, \"seconds\": %g, \"bound_ms\": %g, \"held\": %u, \"delivered\": %" PRIu64
            ", \"late\": %" PRIu64 ", \"skipped\": %" PRIu64 ", \"errors\": %" PRIu64
-           ", \"requests\": %" PRIu64 ", \"requests_per_s\": %.0f, \"mbit_per_s\": %.0f, "
-           "\"delay_ms\": {\"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, \"max\": %.1f}, "
-           "\"client_cpu_s\": %.1f, \"wall_s\": %.1f, \"failures\": [",
+           ", \"requests\": %" PRIu64 ", \"requests_per_s\": %.0f, \"mbit_per_s\": %.0f, ",
            opt.playlist, opt.viewers, opt.seconds, opt.bound_ms, held, stats.delivered, stats.late,
            stats.skipped, stats.errors, stats.requests, (double)stats.requests / wall,
-           (double)stats.bytes * 8 / wall / 1e6, pct(50), pct(95), pct(99),
-           stats.delay_count ? stats.delays[stats.delay_count - 1] : -1.0, cpu, wall);
+           (double)stats.bytes * 8 / wall / 1e6);
+    const struct samples *sets[] = {&stats.arrival, &stats.read};
+    const char *names[] = {"delay_ms", "read_delay_ms"};
+    for (size_t k = 0; k < 2; k++)
+        printf("\"%s\": {\"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, \"max\": %.1f}, ", names[k],
+               pct(sets[k], 50), pct(sets[k], 95), pct(sets[k], 99), pct(sets[k], 100));
+    printf("\"client_cpu_s\": %.1f, \"wall_s\": %.1f, \"failures\": [", cpu, wall);
     for (size_t k = 0; k < nfail; k++)
         printf("%s\"%s\"", k ? ", " : "", failures[k]);
     printf("]}\n");
-    free(stats.delays);
+    free(stats.arrival.v);
+    free(stats.read.v);
     free(vs);
     close(epfd);
     return 0;

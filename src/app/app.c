@@ -42,6 +42,7 @@ static unsigned target_duration_of(const struct es_camera_config *c)
  * after its sinks (the origin's among them), so the origin finds it here. */
 struct camera_slot {
     struct es_camera *camera;
+    struct es_uploader *uploader; /* NULL without remote storage */
 };
 
 static void origin_camera_stats(void *opaque, struct es_origin_camera_stats *out)
@@ -61,6 +62,14 @@ static void origin_camera_stats(void *opaque, struct es_origin_camera_stats *out
     out->bytes_out = st.bytes_out;
     out->segments = st.segments;
     out->reconnects = st.reconnects;
+    struct es_upload_camera_totals up;
+    es_uploader_camera_totals(slot->uploader, es_camera_config(slot->camera)->id, &up);
+    out->has_uploads = up.stores > 0;
+    out->uploads = up.uploaded;
+    out->upload_retries = up.retries;
+    out->uploads_dropped = up.dropped;
+    out->upload_backlog = up.backlog_segments;
+    out->upload_seconds = (double)up.last_upload_ms / 1000.0;
 }
 
 static enum es_err add_origin_sink(struct es_origin *origin, const struct es_camera_config *cam,
@@ -217,6 +226,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
                                              : strcmp(cam->id, options->camera_id) == 0;
         if (!selected)
             continue;
+        slots[count].uploader = remote.uploader;
         err = build_camera(config, cam, options, &remote, origin, &slots[count],
                            &cameras[count]);
         if (err == ES_OK)

@@ -5,6 +5,7 @@
 #include "core/clock.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 
 static void send_vector(h2o_req_t *req, const char *type, enum route route, h2o_iovec_vector_t *v)
@@ -38,37 +39,89 @@ static void family(h2o_mem_pool_t *pool, h2o_iovec_vector_t *out, const char *na
     es_origin_vprintf(pool, out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Per-camera families. Prometheus wants each family's samples together, so
+ * /metrics walks this table and, inside each row, the cameras. */
+enum value_kind { U64, DBL };
+static const struct camera_family {
+    const char *name, *type, *help;
+    enum value_kind kind;
+    size_t offset; /* into struct origin_camera_metrics */
+    bool upload;   /* only for cameras with remote storage */
+} CAMERA_FAMILIES[] = {
+#define CAM(field) offsetof(struct origin_camera_metrics, field)
+    {"edgestream_camera_up", "gauge", "1 while the camera streams", U64, CAM(up), false},
+    {"edgestream_camera_frames_in_total", "counter", "Video frames received from the camera", U64,
+     CAM(camera.frames_in), false},
+    {"edgestream_camera_frames_out_total", "counter", "Video frames encoded (or passed through)",
+     U64, CAM(camera.frames_out), false},
+    {"edgestream_camera_fps", "gauge", "Output frames per second, last second", DBL, CAM(fps),
+     false},
+    {"edgestream_camera_bitrate_bps", "gauge", "Output segment bits per second, last second", DBL,
+     CAM(bitrate_bps), false},
+    {"edgestream_camera_segments_total", "counter", "Segments published", U64,
+     CAM(camera.segments), false},
+    {"edgestream_camera_bytes_total", "counter", "Segment bytes published", U64,
+     CAM(camera.bytes_out), false},
+    {"edgestream_camera_reconnects_total", "counter", "Camera reconnects", U64,
+     CAM(camera.reconnects), false},
+    {"edgestream_upload_segments_total", "counter",
+     "Segments the remote stores confirmed (summed over the camera's stores)", U64,
+     CAM(camera.uploads), true},
+    {"edgestream_upload_retries_total", "counter", "Upload requests retried", U64,
+     CAM(camera.upload_retries), true},
+    {"edgestream_upload_dropped_total", "counter",
+     "Segments dropped unsent because the backlog was full", U64, CAM(camera.uploads_dropped),
+     true},
+    {"edgestream_upload_backlog_segments", "gauge", "Segments waiting to be uploaded", U64,
+     CAM(camera.upload_backlog), true},
+    {"edgestream_upload_last_seconds", "gauge", "Upload time of the newest confirmed segment",
+     DBL, CAM(camera.upload_seconds), true},
+    {"edgestream_origin_segments_total", "counter", "Segments the origin added to its playlist",
+     U64, CAM(segments_published), false},
+    {"edgestream_origin_parts_total", "counter", "LL-HLS parts published", U64,
+     CAM(parts_published), false},
+    {"edgestream_origin_media_bytes_total", "counter", "Media bytes handed to the origin", U64,
+     CAM(bytes_published), false},
+    {"edgestream_origin_publish_delay_seconds", "gauge",
+     "Newest media: handed to the origin minus its capture end (PDT)", DBL, CAM(publish_delay_s),
+     false},
+    {"edgestream_origin_requests_total", "counter",
+     "Requests for the camera's playlist, parts, segments and init sections", U64, CAM(requests),
+     false},
+    {"edgestream_origin_waiting_requests", "gauge",
+     "Blocked playlist reloads and preload-hint part requests waiting", U64, CAM(waiting), false},
+    {"edgestream_origin_fanout_seconds", "gauge",
+     "Slowest of the last 16 publications: time to answer every held request", DBL, CAM(fanout_s),
+     false},
+    {"edgestream_origin_fanout_requests", "gauge",
+     "Held requests answered by the newest publication", U64, CAM(fanout_requests), false},
+#undef CAM
+};
+
 void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req)
 {
     h2o_mem_pool_t *pool = &req->pool;
     h2o_iovec_vector_t out = {NULL, 0, 0};
-    family(pool, &out, "edgestream_camera_up", "gauge", "1 while the camera streams");
-    family(pool, &out, "edgestream_camera_frames_in_total", "counter",
-           "Video frames received from the camera");
-    family(pool, &out, "edgestream_camera_frames_out_total", "counter",
-           "Video frames encoded (or passed through)");
-    family(pool, &out, "edgestream_camera_fps", "gauge", "Output frames per second, last second");
-    family(pool, &out, "edgestream_camera_bitrate_bps", "gauge",
-           "Output segment bits per second, last second");
-    family(pool, &out, "edgestream_camera_segments_total", "counter", "Segments published");
-    family(pool, &out, "edgestream_camera_bytes_total", "counter", "Segment bytes published");
-    family(pool, &out, "edgestream_camera_reconnects_total", "counter", "Camera reconnects");
-    family(pool, &out, "edgestream_origin_segments_total", "counter",
-           "Segments the origin added to its playlist");
-    family(pool, &out, "edgestream_origin_parts_total", "counter", "LL-HLS parts published");
-    family(pool, &out, "edgestream_origin_media_bytes_total", "counter",
-           "Media bytes handed to the origin");
-    family(pool, &out, "edgestream_origin_publish_delay_seconds", "gauge",
-           "Newest media: handed to the origin minus its capture end (PDT)");
-    family(pool, &out, "edgestream_origin_waiting_requests", "gauge",
-           "Blocked playlist reloads and preload-hint part requests waiting");
-    family(pool, &out, "edgestream_origin_fanout_seconds", "gauge",
-           "Slowest of the last 16 publications: time to answer every held request");
-    family(pool, &out, "edgestream_origin_fanout_requests", "gauge",
-           "Held requests answered by the newest publication");
+    struct origin_camera_metrics *cams =
+        h2o_mem_alloc_pool(pool, sizeof(*cams) * (o->stream_count ? o->stream_count : 1));
     for (size_t i = 0; i < o->stream_count; i++)
-        es_origin_stream_metrics(o->streams[i], pool, &out);
-
+        es_origin_stream_metric_values(o->streams[i], &cams[i]);
+    for (size_t f = 0; f < sizeof(CAMERA_FAMILIES) / sizeof(CAMERA_FAMILIES[0]); f++) {
+        const struct camera_family *fam = &CAMERA_FAMILIES[f];
+        family(pool, &out, fam->name, fam->type, fam->help);
+        for (size_t i = 0; i < o->stream_count; i++) {
+            if (fam->upload && !cams[i].camera.has_uploads)
+                continue;
+            const char *at = (const char *)&cams[i] + fam->offset;
+            const char *id = o->streams[i]->id;
+            if (fam->kind == U64)
+                es_origin_vprintf(pool, &out, "%s{camera=\"%s\"} %" PRIu64 "\n", fam->name, id,
+                                  *(const uint64_t *)(const void *)at);
+            else
+                es_origin_vprintf(pool, &out, "%s{camera=\"%s\"} %.9g\n", fam->name, id,
+                                  *(const double *)(const void *)at);
+        }
+    }
     const struct origin_metrics *m = &o->metrics;
     family(pool, &out, "edgestream_http_responses_total", "counter", "Responses by status class");
     static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};

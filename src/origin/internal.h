@@ -116,6 +116,7 @@ struct origin_stream {
     int64_t fanout_us_max, fanout_us_window[16];
     size_t fanout_count, fanout_at;
     uint64_t parts_published, segments_published, bytes_published;
+    uint64_t requests; /* for its playlist, parts, segments and init sections */
 
     /* /metrics rates */
     struct es_origin_camera_stats last_stats;
@@ -190,8 +191,18 @@ void es_origin_stream_tick(struct origin_stream *s); /* expiry, rates; ~1 s */
 void es_origin_stream_serve(struct origin_stream *s, h2o_req_t *req, const struct es_path *path,
                             const struct es_query *query, bool token_in_query);
 void es_origin_stream_json(struct origin_stream *s, h2o_mem_pool_t *pool, h2o_iovec_vector_t *out);
-void es_origin_stream_metrics(struct origin_stream *s, h2o_mem_pool_t *pool,
-                              h2o_iovec_vector_t *out);
+/* One camera's figures for /metrics (api.c formats them). */
+struct origin_camera_metrics {
+    struct es_origin_camera_stats camera;
+    uint64_t up; /* 1 while live */
+    double fps, bitrate_bps;
+    uint64_t segments_published, parts_published, bytes_published;
+    double publish_delay_s;
+    uint64_t waiting, fanout_requests;
+    double fanout_s;
+    uint64_t requests;
+};
+void es_origin_stream_metric_values(struct origin_stream *s, struct origin_camera_metrics *out);
 void es_origin_msg_free(struct origin_msg *msg);
 
 /* respond.c */

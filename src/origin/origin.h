@@ -38,6 +38,11 @@ struct es_origin_config {
 struct es_origin_camera_stats {
     const char *status; /* "live", "connecting", "offline" (docs/web.md) */
     uint64_t frames_in, frames_out, bytes_out, segments, reconnects;
+    /* Remote storage (Supabase, S3), summed over the camera's stores; all zero
+     * and has_uploads false when it uploads nowhere. */
+    bool has_uploads;
+    uint64_t uploads, upload_retries, uploads_dropped, upload_backlog;
+    double upload_seconds; /* the newest confirmed segment's upload time */
 };
 
 struct es_origin_camera {

@@ -1104,6 +1104,7 @@ void es_origin_stream_serve(struct origin_stream *s, h2o_req_t *req, const struc
                             const struct es_query *query, bool token_in_query)
 {
     const char *name = path->segments[2];
+    s->requests++;
     if (strcmp(name, "stream.m3u8") == 0)
         serve_playlist(s, req, query, token_in_query);
     else if (s->ll)
@@ -1202,34 +1203,21 @@ void es_origin_stream_json(struct origin_stream *s, h2o_mem_pool_t *pool, h2o_io
                       s->waiter_count);
 }
 
-void es_origin_stream_metrics(struct origin_stream *s, h2o_mem_pool_t *pool,
-                              h2o_iovec_vector_t *out)
+void es_origin_stream_metric_values(struct origin_stream *s, struct origin_camera_metrics *out)
 {
-    struct es_origin_camera_stats st = {.status = "connecting"};
+    memset(out, 0, sizeof(*out));
+    out->camera.status = "connecting";
     if (s->stats)
-        s->stats(s->stats_opaque, &st);
-    const char *id = s->id;
-    es_origin_vprintf(pool, out,
-                      "edgestream_camera_up{camera=\"%s\"} %d\n"
-                      "edgestream_camera_frames_in_total{camera=\"%s\"} %" PRIu64 "\n"
-                      "edgestream_camera_frames_out_total{camera=\"%s\"} %" PRIu64 "\n"
-                      "edgestream_camera_fps{camera=\"%s\"} %.2f\n"
-                      "edgestream_camera_bitrate_bps{camera=\"%s\"} %.0f\n"
-                      "edgestream_camera_segments_total{camera=\"%s\"} %" PRIu64 "\n"
-                      "edgestream_camera_bytes_total{camera=\"%s\"} %" PRIu64 "\n"
-                      "edgestream_camera_reconnects_total{camera=\"%s\"} %" PRIu64 "\n",
-                      id, st.status && strcmp(st.status, "live") == 0, id, st.frames_in, id,
-                      st.frames_out, id, s->fps, id, s->bitrate_bps, id, st.segments, id,
-                      st.bytes_out, id, st.reconnects);
-    es_origin_vprintf(pool, out,
-                      "edgestream_origin_segments_total{camera=\"%s\"} %" PRIu64 "\n"
-                      "edgestream_origin_parts_total{camera=\"%s\"} %" PRIu64 "\n"
-                      "edgestream_origin_media_bytes_total{camera=\"%s\"} %" PRIu64 "\n"
-                      "edgestream_origin_publish_delay_seconds{camera=\"%s\"} %.3f\n"
-                      "edgestream_origin_waiting_requests{camera=\"%s\"} %zu\n"
-                      "edgestream_origin_fanout_seconds{camera=\"%s\"} %.4f\n"
-                      "edgestream_origin_fanout_requests{camera=\"%s\"} %zu\n",
-                      id, s->segments_published, id, s->parts_published, id, s->bytes_published, id,
-                      s->publish_delay_ms / 1000.0, id, s->waiter_count, id,
-                      (double)s->fanout_us_max / 1e6, id, s->fanout_count);
+        s->stats(s->stats_opaque, &out->camera);
+    out->up = out->camera.status && strcmp(out->camera.status, "live") == 0;
+    out->fps = s->fps;
+    out->bitrate_bps = s->bitrate_bps;
+    out->segments_published = s->segments_published;
+    out->parts_published = s->parts_published;
+    out->bytes_published = s->bytes_published;
+    out->publish_delay_s = s->publish_delay_ms / 1000.0;
+    out->waiting = s->waiter_count;
+    out->fanout_s = (double)s->fanout_us_max / 1e6;
+    out->fanout_requests = s->fanout_count;
+    out->requests = s->requests;
 }

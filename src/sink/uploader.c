@@ -1663,3 +1663,26 @@ void es_uploader_camera_status(struct es_uploader *up, const char *camera_id, ch
     }
     pthread_mutex_unlock(&up->lock);
 }
+
+void es_uploader_camera_totals(struct es_uploader *up, const char *camera_id,
+                               struct es_upload_camera_totals *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!up)
+        return;
+    pthread_mutex_lock(&up->lock);
+    for (size_t i = 0; i < up->stream_count; i++) {
+        const struct es_upload_stream *s = up->streams[i];
+        if (strcmp(s->camera_id, camera_id) != 0)
+            continue;
+        const struct stream_status *st = &s->status;
+        out->stores++;
+        out->uploaded += st->uploaded;
+        out->retries += st->retries;
+        out->dropped += st->dropped;
+        out->backlog_segments += st->backlog_segments;
+        if (st->last_upload_ms > out->last_upload_ms)
+            out->last_upload_ms = st->last_upload_ms;
+    }
+    pthread_mutex_unlock(&up->lock);
+}

@@ -91,6 +91,15 @@ void es_uploader_destroy(struct es_uploader *up, double drain_seconds);
 void es_uploader_camera_status(struct es_uploader *up, const char *camera_id, char *out,
                                size_t out_size);
 
+/* One camera's upload figures, summed over its stores (stores = 0: none). */
+struct es_upload_camera_totals {
+    unsigned stores;
+    uint64_t uploaded, retries, dropped, backlog_segments;
+    int64_t last_upload_ms; /* the slowest store's newest confirmed segment */
+};
+void es_uploader_camera_totals(struct es_uploader *up, const char *camera_id,
+                               struct es_upload_camera_totals *out);
+
 /* Totals over every store. */
 void es_uploader_stats(struct es_uploader *up, struct es_uploader_stats *out);
 

@@ -160,6 +160,19 @@ def remove_workdir(path, failed):
     shutil.rmtree(path, ignore_errors=True)
 
 
+class LiveTest(unittest.TestCase):
+    """Base of the integration tests: live processes are set up once per class, and the
+    checks run against what they did. `failed` turns true when any check fails, so that
+    tearDownClass keeps the work directory (remove_workdir(cls.wd, cls.failed))."""
+    failed = False
+
+    def run(self, result=None):
+        result = super().run(result)
+        if result is not None and not result.wasSuccessful():
+            type(self).failed = True
+        return result
+
+
 # ---------------------------------------------------------------------------
 # The test camera
 

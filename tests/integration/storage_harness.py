@@ -541,15 +541,19 @@ def _scalar(v):
     return h._yaml_scalar(v)
 
 
-def storage_config(path, cameras, backends):
+def storage_config(path, cameras, backends, origin=None):
     """cameras.yaml in the mapping form. backends: a list of dicts, each with `backend`
-    and that backend's keys (the keys themselves normally come from the environment)."""
+    and that backend's keys (the keys themselves normally come from the environment).
+    origin: the origin section's keys, or None for the defaults."""
     lines = ["# written by tests/integration/storage_harness.py", "storage:"]
     for b in backends:
         first = True
         for k, v in b.items():
             lines.append(f"  {'- ' if first else '  '}{k}: {_scalar(v)}")
             first = False
+    if origin:
+        lines.append("origin:")
+        lines += [f"  {k}: {_scalar(v)}" for k, v in origin.items()]
     lines.append("cameras:")
     for cam in cameras:
         lines += h._camera_yaml(cam, 2)

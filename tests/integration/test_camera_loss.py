@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -28,8 +27,7 @@ AFTER_RETURN = 12.0     # enough for KEEP new segments, so the DISCONTINUITY tag
 RETURN_BOUND = 2.0      # the issue's "within 2 s of the camera's return"
 
 
-class CameraLossTest(unittest.TestCase):
-    failed = False
+class CameraLossTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -118,11 +116,6 @@ class CameraLossTest(unittest.TestCase):
         cls._cleanup()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     def new_segments(self):
         """Segments whose first frame was captured after the camera came back."""

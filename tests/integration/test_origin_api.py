@@ -24,15 +24,13 @@ import shutil
 import ssl
 import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 import origin_harness as oh  # noqa: E402
 
 
-class OriginApiTest(unittest.TestCase):
-    failed = False
+class OriginApiTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -89,11 +87,6 @@ class OriginApiTest(unittest.TestCase):
         cls.cam.stop()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        r = super().run(result)
-        if result and (result.failures or result.errors):
-            type(self).failed = True
-        return r
 
     def test_http2_over_tls_and_http1_give_the_same_playlist(self):
         s2, line2, hd2, b2 = self.curl("/live/cam_low/stream.m3u8")
@@ -132,19 +125,30 @@ class OriginApiTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
         sample = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\""
-                            r"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\")*\})? -?[0-9.e+]+$")
+                            r"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\")*\})? -?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?$")
         names = set()
+        typed = None  # the family of the last TYPE line
         for line in body.decode().splitlines():
             if line.startswith("#"):
                 self.assertRegex(line, r"^# (HELP|TYPE) ")
+                if line.startswith("# TYPE "):
+                    typed = line.split()[2]
                 continue
             self.assertRegex(line, sample)
-            names.add(line.split("{")[0].split(" ")[0])
+            name = line.split("{")[0].split(" ")[0]
+            # Exposition format: a family's samples form one group, under its TYPE line.
+            self.assertEqual(name, typed, f"{line!r} is not under its own TYPE line")
+            names.add(name)
+        self.assertRegex(body.decode(), r'edgestream_camera_up\{camera="cam_ll"\} [01]\n'
+                                        r'edgestream_camera_up\{camera="cam_low"\} [01]\n')
+        # No remote storage here: the upload families have no samples.
+        self.assertNotIn("edgestream_upload_segments_total", names)
         for want in ("edgestream_camera_fps", "edgestream_camera_bitrate_bps",
                      "edgestream_camera_segments_total", "edgestream_origin_parts_total",
                      "edgestream_http_responses_total", "edgestream_http_connections"):
             self.assertIn(want, names)
         self.assertRegex(body.decode(), r'edgestream_origin_parts_total\{camera="cam_ll"\} [1-9]')
+        self.assertRegex(body.decode(), r'edgestream_origin_requests_total\{camera="cam_ll"\} [1-9]')
         status, _, _, body = self.curl("/healthz")
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body)["cameras"], 2)

@@ -18,7 +18,6 @@ init section, and parts flow again.
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -28,8 +27,7 @@ CHECK_SECONDS = 20
 TD = 1
 
 
-class OriginConformanceTest(unittest.TestCase):
-    failed = False
+class OriginConformanceTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -54,11 +52,6 @@ class OriginConformanceTest(unittest.TestCase):
             sys.stderr.write(f"edgestream exited with {rc}\n")
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        r = super().run(result)
-        if result and (result.failures or result.errors):
-            type(self).failed = True
-        return r
 
     def test_1_live_output_follows_rfc8216_and_the_ll_hls_draft(self):
         args = ["--base", self.base, "--ll", "cam_ll", "--classic", "cam_classic",

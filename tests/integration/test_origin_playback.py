@@ -19,7 +19,6 @@ transcoder too slow for real time on two cores).
 import os
 import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -31,8 +30,7 @@ FFMPEG_SECONDS = 30
 LATENCY = os.path.join(h.SOURCE_DIR, "bench", "latency.mjs")
 
 
-class OriginPlaybackTest(unittest.TestCase):
-    failed = False
+class OriginPlaybackTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -57,11 +55,6 @@ class OriginPlaybackTest(unittest.TestCase):
             cls.failed = True
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        r = super().run(result)
-        if result and (result.failures or result.errors):
-            type(self).failed = True
-        return r
 
     def play(self, camera, profile, seconds):
         rc, out, stdout, stderr = oh.run_node(

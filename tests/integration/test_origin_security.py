@@ -22,7 +22,6 @@ import re
 import socket
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -34,8 +33,7 @@ MAX_CONNECTIONS = 40
 IDLE_MS = 2000
 
 
-class OriginSecurityTest(unittest.TestCase):
-    failed = False
+class OriginSecurityTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -72,11 +70,6 @@ class OriginSecurityTest(unittest.TestCase):
             sys.stderr.write(f"edgestream exited with {rc}\n")
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        r = super().run(result)
-        if result and (result.failures or result.errors):
-            type(self).failed = True
-        return r
 
     def get(self, path, auth=True, **kw):
         headers = dict(self.auth) if auth else {}

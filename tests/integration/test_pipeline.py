@@ -20,7 +20,6 @@ import signal
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -31,8 +30,7 @@ GRACE = 8.0   # the least edgestream accepts for 2 s x keep 3: RFC 8216 §6.2.2,
 POLL = 0.05
 
 
-class PipelineTest(unittest.TestCase):
-    failed = False
+class PipelineTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -128,11 +126,6 @@ class PipelineTest(unittest.TestCase):
         cls._cleanup()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     # -- helpers --
 

@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -26,8 +25,7 @@ RUN1 = 8.0
 RUN2 = 10.0
 
 
-class RestartTest(unittest.TestCase):
-    failed = False
+class RestartTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -114,11 +112,6 @@ class RestartTest(unittest.TestCase):
         cls._cleanup()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     def run2_segments(self):
         return {msn: s for msn, (s, _, run) in self.watcher.all_segments().items() if run == 2}

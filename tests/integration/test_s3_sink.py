@@ -23,7 +23,6 @@ import os
 import signal
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -36,8 +35,7 @@ GRACE = 8.0
 RECHECK = 3
 
 
-class S3SinkTest(unittest.TestCase):
-    failed = False
+class S3SinkTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -126,11 +124,6 @@ class S3SinkTest(unittest.TestCase):
         cls._cleanup()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     def test_runs_stopped_cleanly_and_signatures_were_accepted(self):
         self.assertEqual((self.rc1, self.rc2, self.rc3), (0, 0, 0))

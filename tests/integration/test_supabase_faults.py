@@ -27,7 +27,6 @@ import os
 import signal
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -44,8 +43,7 @@ RSS_SLACK_KB = (300 if h.SANITIZE else 40) * 1024
 WRITES = ["POST", "PUT", "DELETE"]
 
 
-class SupabaseFaultsTest(unittest.TestCase):
-    failed = False
+class SupabaseFaultsTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -177,11 +175,6 @@ class SupabaseFaultsTest(unittest.TestCase):
         cls._cleanup()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     # ---- the checks ----
 

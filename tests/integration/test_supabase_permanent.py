@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -31,8 +30,7 @@ RECHECK = 4
 BAD_STRETCH = 8.0
 
 
-class PermanentErrorTest(unittest.TestCase):
-    failed = False
+class PermanentErrorTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -46,11 +44,6 @@ class PermanentErrorTest(unittest.TestCase):
         h.kill_all_started()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     def _start(self, label, emu, key):
         cam = f"cam_{label}"

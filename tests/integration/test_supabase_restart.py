@@ -24,7 +24,6 @@ import re
 import signal
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -42,8 +41,7 @@ def msn_of(name):
     return int(m.group(1)) if m else None
 
 
-class SupabaseRestartTest(unittest.TestCase):
-    failed = False
+class SupabaseRestartTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -126,11 +124,6 @@ class SupabaseRestartTest(unittest.TestCase):
         cls._cleanup()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     def _segment_writes(self, start, end):
         return [w for w in self.stats["write_log"][start:end] if w["name"].endswith(".ts")]

@@ -22,11 +22,12 @@ ES_SUPABASE_STREAM_SECONDS (default 60) sets the length.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -39,8 +40,7 @@ GRACE = 16.0
 SECONDS = float(os.environ.get("ES_SUPABASE_STREAM_SECONDS", "60"))
 
 
-class SupabaseStreamTest(unittest.TestCase):
-    failed = False
+class SupabaseStreamTest(h.LiveTest):
 
     @classmethod
     def setUpClass(cls):
@@ -66,7 +66,7 @@ class SupabaseStreamTest(unittest.TestCase):
                      delete_grace=GRACE)], [
             {"backend": "local", "root": root},
             {"backend": "supabase", "url": cls.emu.url, "delete_interval_s": 5},
-        ])
+        ], origin={"listen": "127.0.0.1:0"})
         prefix = f"location_1/{CAM}/"
         cls.checker = sh.PlaylistChecker(cls.emu.public_url(prefix + "stream.m3u8"),
                                          cls.emu.public_url(prefix), interval=0.2, keep_bodies=2)
@@ -85,6 +85,10 @@ class SupabaseStreamTest(unittest.TestCase):
                 raise AssertionError(f"edgestream exited with {cls.daemon.returncode()}")
             time.sleep(0.2)
         cls.t_stop = time.time()
+        _, line, _ = cls.daemon.wait_log(r"origin event=listening url=", 1,
+                                         what="the origin's listening line")
+        cls.metrics = urllib.request.urlopen(
+            re.search(r"url=(\S+)", line).group(1) + "metrics", timeout=10).read().decode()
         cls.rc = cls.daemon.stop(signal.SIGTERM, timeout=h.scaled(15))
         time.sleep(0.5)
         cls.checker.stop()
@@ -102,11 +106,6 @@ class SupabaseStreamTest(unittest.TestCase):
         cls._cleanup()
         h.remove_workdir(cls.wd, cls.failed)
 
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and not result.wasSuccessful():
-            type(self).failed = True
-        return result
 
     # ---- the checks ----
 
@@ -115,6 +114,19 @@ class SupabaseStreamTest(unittest.TestCase):
         self.assertEqual(self.daemon.error_lines(), [])
         h.fail_if(self, h.log_format_problems(self.daemon), "log format")
         h.fail_if(self, self.daemon.sanitizer_reports(), "sanitizer")
+
+    def test_metrics_count_uploads(self):
+        def value(name):
+            m = re.search(rf'^{name}\{{camera="{CAM}"\}} (\S+)$', self.metrics, re.M)
+            self.assertIsNotNone(m, f"{name} for {CAM} in /metrics")
+            return float(m.group(1))
+        uploaded = value("edgestream_upload_segments_total")
+        self.assertGreaterEqual(uploaded, SECONDS / SEGMENT - 4)
+        self.assertLessEqual(uploaded, value("edgestream_camera_segments_total"))
+        self.assertEqual(value("edgestream_upload_dropped_total"), 0)
+        self.assertGreaterEqual(value("edgestream_upload_backlog_segments"), 0)
+        self.assertGreater(value("edgestream_upload_last_seconds"), 0)
+        self.assertGreaterEqual(value("edgestream_upload_retries_total"), 0)
 
     def test_every_named_segment_was_fetched_and_none_failed(self):
         fetches = self.checker.segment_fetches()

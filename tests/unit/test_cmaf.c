@@ -11,6 +11,7 @@
 #include "core/blob.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "fixture/media.h"
 #include "segment/cmaf.h"
 #include "source/source.h"
 
@@ -30,124 +31,18 @@
 
 /* ---- generated media ---- */
 
-struct packets {
-    AVPacket **items;
-    int count;
-    AVCodecParameters *params;
-};
-
-static void push(struct packets *list, const AVPacket *pkt)
+/* 96x64 at 15 fps, SPS/PPS before each IDR (as the transcoder makes them), the
+ * camera timeline starting at START. */
+static void make_video(struct test_media *out, int frames, int gop)
 {
-    list->items = realloc(list->items, (size_t)(list->count + 1) * sizeof(*list->items));
-    assert_non_null(list->items);
-    list->items[list->count++] = av_packet_clone(pkt);
+    test_media_video(out, &(struct test_video_spec){.width = 96, .height = 64, .fps = FPS,
+                                                   .frames = frames, .gop = gop, .start = START,
+                                                   .repeat_headers = true});
 }
 
-static void packets_free(struct packets *list)
+static void make_audio(struct test_media *out, int count)
 {
-    for (int i = 0; i < list->count; i++)
-        av_packet_free(&list->items[i]);
-    free(list->items);
-    avcodec_parameters_free(&list->params);
-    memset(list, 0, sizeof(*list));
-}
-
-static void drain(AVCodecContext *enc, AVPacket *pkt, struct packets *out, int stream)
-{
-    while (avcodec_receive_packet(enc, pkt) == 0) {
-        av_packet_rescale_ts(pkt, enc->time_base, (AVRational){1, TICKS});
-        pkt->dts += START;
-        pkt->pts += START;
-        pkt->stream_index = stream;
-        push(out, pkt);
-        av_packet_unref(pkt);
-    }
-}
-
-/* `frames` frames of 96x64 H.264 at 15 fps, an IDR every `gop` frames, SPS/PPS
- * in band before each (as the transcoder makes them); dts START + n * 6000. */
-static void make_video(struct packets *out, int frames, int gop)
-{
-    memset(out, 0, sizeof(*out));
-    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    assert_non_null(codec);
-    AVCodecContext *enc = avcodec_alloc_context3(codec);
-    enc->width = 96;
-    enc->height = 64;
-    enc->pix_fmt = AV_PIX_FMT_YUV420P;
-    enc->time_base = (AVRational){1, FPS};
-    enc->framerate = (AVRational){FPS, 1};
-    enc->gop_size = gop;
-    enc->keyint_min = gop;
-    enc->max_b_frames = 0;
-    enc->thread_count = 1;
-    AVDictionary *opts = NULL;
-    av_dict_set(&opts, "preset", "ultrafast", 0);
-    av_dict_set(&opts, "tune", "zerolatency", 0);
-    av_dict_set(&opts, "x264-params", "scenecut=0:repeat-headers=1", 0);
-    assert_int_equal(avcodec_open2(enc, codec, &opts), 0);
-    av_dict_free(&opts);
-    out->params = avcodec_parameters_alloc();
-    avcodec_parameters_from_context(out->params, enc);
-    AVFrame *frame = av_frame_alloc();
-    frame->format = AV_PIX_FMT_YUV420P;
-    frame->width = 96;
-    frame->height = 64;
-    assert_int_equal(av_frame_get_buffer(frame, 0), 0);
-    AVPacket *pkt = av_packet_alloc();
-    for (int n = 0; n < frames; n++) {
-        assert_int_equal(av_frame_make_writable(frame), 0);
-        for (int p = 0; p < 3; p++) {
-            int h = p ? 32 : 64, w = p ? 48 : 96;
-            for (int y = 0; y < h; y++)
-                for (int x = 0; x < w; x++)
-                    frame->data[p][y * frame->linesize[p] + x] = (uint8_t)(p * 50 + x + y + n * 5);
-        }
-        frame->pts = n;
-        assert_int_equal(avcodec_send_frame(enc, frame), 0);
-        drain(enc, pkt, out, ES_MEDIA_VIDEO);
-    }
-    avcodec_send_frame(enc, NULL);
-    drain(enc, pkt, out, ES_MEDIA_VIDEO);
-    assert_int_equal(out->count, frames);
-    av_packet_free(&pkt);
-    av_frame_free(&frame);
-    avcodec_free_context(&enc);
-}
-
-/* `count` AAC frames, 48 kHz mono: 1024 samples = 1920 ticks each. */
-static void make_audio(struct packets *out, int count)
-{
-    memset(out, 0, sizeof(*out));
-    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    AVCodecContext *enc = avcodec_alloc_context3(codec);
-    enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    enc->sample_rate = 48000;
-    av_channel_layout_default(&enc->ch_layout, 1);
-    enc->bit_rate = 64000;
-    enc->time_base = (AVRational){1, 48000};
-    assert_int_equal(avcodec_open2(enc, codec, NULL), 0);
-    out->params = avcodec_parameters_alloc();
-    avcodec_parameters_from_context(out->params, enc);
-    AVFrame *frame = av_frame_alloc();
-    frame->format = AV_SAMPLE_FMT_FLTP;
-    frame->nb_samples = enc->frame_size;
-    frame->sample_rate = 48000;
-    av_channel_layout_copy(&frame->ch_layout, &enc->ch_layout);
-    assert_int_equal(av_frame_get_buffer(frame, 0), 0);
-    AVPacket *pkt = av_packet_alloc();
-    for (int n = 0; out->count < count && n < count + 8; n++) {
-        av_frame_make_writable(frame);
-        float *s = (float *)frame->data[0];
-        for (int i = 0; i < frame->nb_samples; i++)
-            s[i] = (float)sin(2 * M_PI * 440.0 * (n * frame->nb_samples + i) / 48000.0) * 0.3f;
-        frame->pts = (int64_t)n * frame->nb_samples;
-        assert_int_equal(avcodec_send_frame(enc, frame), 0);
-        drain(enc, pkt, out, ES_MEDIA_AUDIO);
-    }
-    av_packet_free(&pkt);
-    av_frame_free(&frame);
-    avcodec_free_context(&enc);
+    test_media_audio(out, count, START);
 }
 
 /* ---- what the segmenter emits ---- */
@@ -181,8 +76,8 @@ static void recorded_free(struct recorded *r)
 }
 
 /* Interleaves video and audio by dts, as the transcoder's output arrives. */
-static void feed(struct es_cmaf_segmenter *s, const struct packets *video,
-                 const struct packets *audio)
+static void feed(struct es_cmaf_segmenter *s, const struct test_media *video,
+                 const struct test_media *audio)
 {
     int a = 0;
     for (int v = 0; v < video->count; v++) {
@@ -269,7 +164,7 @@ static void test_cmaf_part_target_is_whole_frames_at_most_the_configured_value(v
 static void test_cmaf_cuts_parts_of_part_target_and_segments_at_each_idr(void **state)
 {
     (void)state;
-    struct packets video, audio;
+    struct test_media video, audio;
     make_video(&video, 60, 15); /* 4 s, an IDR every second */
     make_audio(&audio, 190);
     struct recorded rec = {.count = 0};
@@ -313,14 +208,14 @@ static void test_cmaf_cuts_parts_of_part_target_and_segments_at_each_idr(void **
     assert_int_equal(ends, 4);
     es_cmaf_destroy(s);
     recorded_free(&rec);
-    packets_free(&video);
-    packets_free(&audio);
+    test_media_free(&video);
+    test_media_free(&audio);
 }
 
 static void test_cmaf_init_section_has_avcc_and_audio_and_tracks_share_one_timeline(void **state)
 {
     (void)state;
-    struct packets video, audio;
+    struct test_media video, audio;
     make_video(&video, 30, 15);
     make_audio(&audio, 95);
     struct recorded rec = {.count = 0};
@@ -355,8 +250,8 @@ static void test_cmaf_init_section_has_avcc_and_audio_and_tracks_share_one_timel
     }
     es_cmaf_destroy(s);
     recorded_free(&rec);
-    packets_free(&video);
-    packets_free(&audio);
+    test_media_free(&video);
+    test_media_free(&audio);
 }
 
 /* Reads init + parts back with libavformat's mp4 demuxer. */
@@ -380,7 +275,7 @@ static int read_memory(void *opaque, uint8_t *buf, int size)
 static void test_cmaf_init_and_parts_demux_into_every_frame(void **state)
 {
     (void)state;
-    struct packets video;
+    struct test_media video;
     make_video(&video, 45, 15);
     struct recorded rec = {.count = 0};
     struct es_cmaf_config cfg = {
@@ -431,13 +326,13 @@ static void test_cmaf_init_and_parts_demux_into_every_frame(void **state)
     free(m.data);
     es_cmaf_destroy(s);
     recorded_free(&rec);
-    packets_free(&video);
+    test_media_free(&video);
 }
 
 static void test_cmaf_cuts_at_the_cap_when_no_keyframe_comes(void **state)
 {
     (void)state;
-    struct packets video;
+    struct test_media video;
     make_video(&video, 60, 45); /* a 3 s GOP (passthrough camera), 1 s segments */
     struct recorded rec = {.count = 0};
     struct es_cmaf_config cfg = {
@@ -466,13 +361,13 @@ static void test_cmaf_cuts_at_the_cap_when_no_keyframe_comes(void **state)
     assert_int_equal(segments, 4);
     es_cmaf_destroy(s);
     recorded_free(&rec);
-    packets_free(&video);
+    test_media_free(&video);
 }
 
 static void test_cmaf_new_streams_bring_a_new_init_and_the_sequence_continues(void **state)
 {
     (void)state;
-    struct packets video;
+    struct test_media video;
     make_video(&video, 30, 15);
     struct recorded rec = {.count = 0};
     struct es_cmaf_config cfg = {
@@ -505,13 +400,13 @@ static void test_cmaf_new_streams_bring_a_new_init_and_the_sequence_continues(vo
             assert_false(rec.ev[i].discontinuity);
     es_cmaf_destroy(s);
     recorded_free(&rec);
-    packets_free(&video);
+    test_media_free(&video);
 }
 
 static void test_cmaf_drops_media_before_the_first_keyframe(void **state)
 {
     (void)state;
-    struct packets video;
+    struct test_media video;
     make_video(&video, 30, 15);
     struct recorded rec = {.count = 0};
     struct es_cmaf_config cfg = {
@@ -527,7 +422,7 @@ static void test_cmaf_drops_media_before_the_first_keyframe(void **state)
     assert_true(rec.ev[0].independent);
     es_cmaf_destroy(s);
     recorded_free(&rec);
-    packets_free(&video);
+    test_media_free(&video);
 }
 
 static void test_cmaf_refuses_part_targets_longer_than_the_segment(void **state)

@@ -11,6 +11,7 @@
 #include "core/blob.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "fixture/media.h"
 #include "segment/segmenter.h"
 #include "source/source.h"
 
@@ -35,131 +36,16 @@
 
 /* ---- generated media ---- */
 
-struct packets {
-    AVPacket **items;
-    int count;
-    AVCodecParameters *params;
-};
-
-static void push(struct packets *list, const AVPacket *pkt)
+/* 64x48 at 10 fps from dts 0. */
+static void make_video(struct test_media *out, int frames, int gop)
 {
-    list->items = realloc(list->items, (size_t)(list->count + 1) * sizeof(*list->items));
-    assert_non_null(list->items);
-    list->items[list->count++] = av_packet_clone(pkt);
+    test_media_video(out, &(struct test_video_spec){.width = 64, .height = 48, .fps = FPS,
+                                                   .frames = frames, .gop = gop});
 }
 
-static void packets_free(struct packets *list)
+static void make_audio(struct test_media *out, int count)
 {
-    for (int i = 0; i < list->count; i++)
-        av_packet_free(&list->items[i]);
-    free(list->items);
-    avcodec_parameters_free(&list->params);
-    memset(list, 0, sizeof(*list));
-}
-
-static void drain(AVCodecContext *enc, AVPacket *pkt, struct packets *out, int stream_index)
-{
-    while (avcodec_receive_packet(enc, pkt) == 0) {
-        av_packet_rescale_ts(pkt, enc->time_base, (AVRational){1, TICKS});
-        pkt->stream_index = stream_index;
-        push(out, pkt);
-        av_packet_unref(pkt);
-    }
-}
-
-/* `frames` frames of 64x48 H.264 at 10 fps with an IDR (and SPS/PPS in-band)
- * every `gop` frames; packet n has dts n * 9000. */
-static void make_video(struct packets *out, int frames, int gop)
-{
-    memset(out, 0, sizeof(*out));
-    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    assert_non_null(codec);
-    AVCodecContext *enc = avcodec_alloc_context3(codec);
-    enc->width = 64;
-    enc->height = 48;
-    enc->pix_fmt = AV_PIX_FMT_YUV420P;
-    enc->time_base = (AVRational){1, FPS};
-    enc->framerate = (AVRational){FPS, 1};
-    enc->gop_size = gop;
-    enc->keyint_min = gop;
-    enc->max_b_frames = 0;
-    enc->thread_count = 1;
-    AVDictionary *opts = NULL;
-    av_dict_set(&opts, "preset", "ultrafast", 0);
-    av_dict_set(&opts, "tune", "zerolatency", 0);
-    av_dict_set(&opts, "x264-params", "scenecut=0", 0);
-    assert_int_equal(avcodec_open2(enc, codec, &opts), 0);
-    av_dict_free(&opts);
-    out->params = avcodec_parameters_alloc();
-    avcodec_parameters_from_context(out->params, enc);
-
-    AVFrame *frame = av_frame_alloc();
-    frame->format = AV_PIX_FMT_YUV420P;
-    frame->width = 64;
-    frame->height = 48;
-    assert_int_equal(av_frame_get_buffer(frame, 0), 0);
-    AVPacket *pkt = av_packet_alloc();
-    for (int n = 0; n < frames; n++) {
-        assert_int_equal(av_frame_make_writable(frame), 0);
-        for (int p = 0; p < 3; p++) {
-            int h = p ? 24 : 48, w = p ? 32 : 64;
-            for (int y = 0; y < h; y++)
-                for (int x = 0; x < w; x++)
-                    frame->data[p][y * frame->linesize[p] + x] = (uint8_t)(p * 60 + x + y + n * 3);
-        }
-        frame->pts = n;
-        assert_int_equal(avcodec_send_frame(enc, frame), 0);
-        drain(enc, pkt, out, ES_MEDIA_VIDEO);
-    }
-    avcodec_send_frame(enc, NULL);
-    drain(enc, pkt, out, ES_MEDIA_VIDEO);
-    assert_int_equal(out->count, frames);
-    for (int n = 0; n < frames; n++) {
-        assert_int_equal(out->items[n]->dts, (int64_t)n * FRAME_TICKS);
-        assert_int_equal(!!(out->items[n]->flags & AV_PKT_FLAG_KEY), n % gop == 0);
-    }
-    av_packet_free(&pkt);
-    av_frame_free(&frame);
-    avcodec_free_context(&enc);
-}
-
-/* `count` AAC frames (48 kHz mono, 1024 samples = 1920 ticks each). */
-static void make_audio(struct packets *out, int count)
-{
-    memset(out, 0, sizeof(*out));
-    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    assert_non_null(codec);
-    AVCodecContext *enc = avcodec_alloc_context3(codec);
-    enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    enc->sample_rate = 48000;
-    av_channel_layout_default(&enc->ch_layout, 1);
-    enc->bit_rate = 64000;
-    enc->time_base = (AVRational){1, 48000};
-    assert_int_equal(avcodec_open2(enc, codec, NULL), 0);
-    out->params = avcodec_parameters_alloc();
-    avcodec_parameters_from_context(out->params, enc);
-    AVFrame *frame = av_frame_alloc();
-    frame->format = AV_SAMPLE_FMT_FLTP;
-    frame->nb_samples = 1024;
-    frame->sample_rate = 48000;
-    av_channel_layout_default(&frame->ch_layout, 1);
-    assert_int_equal(av_frame_get_buffer(frame, 0), 0);
-    AVPacket *pkt = av_packet_alloc();
-    for (int k = 0; out->count < count; k++) {
-        assert_int_equal(av_frame_make_writable(frame), 0);
-        float *s = (float *)frame->data[0];
-        for (int i = 0; i < 1024; i++)
-            s[i] = 0.2f * (float)sin(2 * M_PI * 440 * (k * 1024 + i) / 48000.0);
-        frame->pts = k * 1024;
-        assert_int_equal(avcodec_send_frame(enc, frame), 0);
-        drain(enc, pkt, out, ES_MEDIA_AUDIO);
-    }
-    /* Timestamps from zero, one frame apart, regardless of encoder priming. */
-    for (int i = 0; i < out->count; i++)
-        out->items[i]->pts = out->items[i]->dts = (int64_t)i * 1920;
-    av_packet_free(&pkt);
-    av_frame_free(&frame);
-    avcodec_free_context(&enc);
+    test_media_audio(out, count, 0);
 }
 
 /* ---- segments the segmenter emits ---- */
@@ -199,7 +85,7 @@ static struct es_segmenter *make_segmenter(double target, struct collected *c,
     return s;
 }
 
-static void write_range(struct es_segmenter *s, const struct packets *v, int from, int to)
+static void write_range(struct es_segmenter *s, const struct test_media *v, int from, int to)
 {
     for (int i = from; i < to; i++)
         assert_int_equal(es_segmenter_write(s, v->items[i]), ES_OK);
@@ -207,8 +93,8 @@ static void write_range(struct es_segmenter *s, const struct packets *v, int fro
 
 /* Writes video frames v_from..v_to-1, each followed by the audio (AAC, 1920
  * ticks apart) that starts within its frame time, as a live pipeline would. */
-static void write_interleaved(struct es_segmenter *s, const struct packets *v,
-                              const struct packets *a, int v_from, int v_to)
+static void write_interleaved(struct es_segmenter *s, const struct test_media *v,
+                              const struct test_media *a, int v_from, int v_to)
 {
     for (int i = v_from; i < v_to; i++) {
         int64_t dts = v->items[i]->dts;
@@ -371,7 +257,7 @@ static void assert_codecs(const struct es_blob *blob, const char *expected)
 static void test_segmenter_drops_packets_before_the_first_keyframe(void **state)
 {
     (void)state;
-    struct packets v, a;
+    struct test_media v, a;
     make_video(&v, 50, 20); /* IDR at 0, 2 s, 4 s */
     make_audio(&a, 250);
     struct collected c = {0};
@@ -393,14 +279,14 @@ static void test_segmenter_drops_packets_before_the_first_keyframe(void **state)
     assert_true(atol(out) >= 20 * FRAME_TICKS);
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
-    packets_free(&a);
+    test_media_free(&v);
+    test_media_free(&a);
 }
 
 static void test_segmenter_cuts_at_the_target_when_keyframes_are_frequent(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 101, 5); /* IDR every 0.5 s, 10 s */
     struct collected c = {0};
     struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
@@ -416,13 +302,13 @@ static void test_segmenter_cuts_at_the_target_when_keyframes_are_frequent(void *
     }
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 static void test_segmenter_never_cuts_before_the_target(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 61, 5); /* IDR every 0.5 s */
     struct collected c = {0};
     /* 1.8 s: the keyframe at 1.5 s is too early, the one at 2.0 s is the cut. */
@@ -435,13 +321,13 @@ static void test_segmenter_never_cuts_before_the_target(void **state)
     }
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 static void test_segmenter_makes_longer_segments_when_keyframes_are_rare(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 100, 30); /* IDR every 3 s */
     struct collected c = {0};
     struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
@@ -456,13 +342,13 @@ static void test_segmenter_makes_longer_segments_when_keyframes_are_rare(void **
     }
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 static void test_segmenter_counts_a_keyframe_a_few_ticks_early_as_on_target(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 41, 20);
     /* The keyframe meant for 2 s arrives 5 ms early (timestamp rounding). */
     int64_t early = 2 * TICKS - 450;
@@ -475,13 +361,13 @@ static void test_segmenter_counts_a_keyframe_a_few_ticks_early_as_on_target(void
     assert_int_equal(c.items[1].start_ts, early);
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 static void test_segmenter_flush_emits_the_open_segment_with_its_duration(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 25, 20);
     struct collected c = {0};
     struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
@@ -503,13 +389,13 @@ static void test_segmenter_flush_emits_the_open_segment_with_its_duration(void *
     assert_int_equal(c.count, 2);
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 static void test_segmenter_flush_of_a_first_segment_counts_its_last_frame(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 7, 20);
     struct collected c = {0};
     struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
@@ -520,7 +406,7 @@ static void test_segmenter_flush_of_a_first_segment_counts_its_last_frame(void *
     assert_int_equal(c.items[0].duration_ts, 7 * FRAME_TICKS);
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 /* EXPECTED TO FAIL until segmenter.c learns the frame interval from a
@@ -530,7 +416,7 @@ static void test_segmenter_flush_of_a_first_segment_counts_its_last_frame(void *
 static void test_segmenter_flush_of_a_two_frame_segment_lasts_two_frames(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 2, 20);
     struct collected c = {0};
     struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
@@ -540,7 +426,7 @@ static void test_segmenter_flush_of_a_two_frame_segment_lasts_two_frames(void **
     int64_t duration = count ? c.items[0].duration_ts : -1;
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
     assert_int_equal(count, 1);
     assert_int_equal(duration, 2 * FRAME_TICKS);
 }
@@ -548,7 +434,7 @@ static void test_segmenter_flush_of_a_two_frame_segment_lasts_two_frames(void **
 static void test_segmenter_marks_exactly_the_next_segment_discontinuous(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 60, 20);
     struct collected c = {0};
     struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
@@ -568,13 +454,13 @@ static void test_segmenter_marks_exactly_the_next_segment_discontinuous(void **s
     assert_int_equal(c.items[2].start_ts, 0);
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 static void test_segmenter_segments_are_mpegts_that_ffprobe_reads(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 41, 20);
     struct collected c = {0};
     struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
@@ -598,7 +484,7 @@ static void test_segmenter_segments_are_mpegts_that_ffprobe_reads(void **state)
     assert_int_equal(keys, 1);
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 static int count_packets(const struct es_blob *blob, const char *stream)
@@ -614,7 +500,7 @@ static int count_packets(const struct es_blob *blob, const char *stream)
 static void test_segmenter_with_audio_params_muxes_h264_and_aac(void **state)
 {
     (void)state;
-    struct packets v, a;
+    struct test_media v, a;
     make_video(&v, 41, 20);
     make_audio(&a, 200); /* 4.3 s */
     struct collected c = {0};
@@ -631,14 +517,14 @@ static void test_segmenter_with_audio_params_muxes_h264_and_aac(void **state)
     }
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
-    packets_free(&a);
+    test_media_free(&v);
+    test_media_free(&a);
 }
 
 static void test_segmenter_writes_audio_only_into_an_open_segment(void **state)
 {
     (void)state;
-    struct packets v, a;
+    struct test_media v, a;
     make_video(&v, 30, 20);
     make_audio(&a, 150); /* 3.2 s */
     struct collected c = {0};
@@ -661,14 +547,14 @@ static void test_segmenter_writes_audio_only_into_an_open_segment(void **state)
     assert_int_equal(count_packets(c.items[1].data, "a"), 47);
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
-    packets_free(&a);
+    test_media_free(&v);
+    test_media_free(&a);
 }
 
 static void test_segmenter_without_audio_params_ignores_audio_packets(void **state)
 {
     (void)state;
-    struct packets v, a;
+    struct test_media v, a;
     make_video(&v, 21, 20);
     make_audio(&a, 50);
     struct collected c = {0};
@@ -680,14 +566,14 @@ static void test_segmenter_without_audio_params_ignores_audio_packets(void **sta
     assert_codecs(c.items[0].data, "h264");
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
-    packets_free(&a);
+    test_media_free(&v);
+    test_media_free(&a);
 }
 
 static void test_segmenter_set_streams_ends_the_open_segment(void **state)
 {
     (void)state;
-    struct packets v, a;
+    struct test_media v, a;
     make_video(&v, 41, 20);
     make_audio(&a, 200);
     struct collected c = {0};
@@ -706,14 +592,14 @@ static void test_segmenter_set_streams_ends_the_open_segment(void **state)
     assert_codecs(c.items[1].data, "h264\naac");
     es_segmenter_destroy(s);
     collected_free(&c);
-    packets_free(&v);
-    packets_free(&a);
+    test_media_free(&v);
+    test_media_free(&a);
 }
 
 static void test_segmenter_refuses_packets_before_set_streams(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 1, 20);
     struct collected c = {0};
     struct es_segmenter_config cfg = {.camera_id = "cam_test", .target_duration = 2.0};
@@ -723,13 +609,13 @@ static void test_segmenter_refuses_packets_before_set_streams(void **state)
     es_segmenter_flush(s);
     assert_int_equal(c.count, 0);
     es_segmenter_destroy(s);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 static void test_segmenter_destroy_drops_the_open_segment_silently(void **state)
 {
     (void)state;
-    struct packets v;
+    struct test_media v;
     make_video(&v, 10, 20);
     struct collected c = {0};
     struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
@@ -737,7 +623,7 @@ static void test_segmenter_destroy_drops_the_open_segment_silently(void **state)
     es_segmenter_destroy(s);
     assert_int_equal(c.count, 0);
     es_segmenter_destroy(NULL);
-    packets_free(&v);
+    test_media_free(&v);
 }
 
 int main(void)

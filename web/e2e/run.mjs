@@ -21,6 +21,7 @@
 // Screenshots go to e2e/screenshots/ (override with E2E_SCREENSHOTS=dir).  E2E_ONLY=<regex>
 // runs a subset.  E2E_KEEP_TMP=1 keeps the work directory (logs, config) even on success.
 
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -549,6 +550,46 @@ async function main() {
         return `query ${decodeURIComponent(q.search)}`;
       } finally {
         await p2.close();
+      }
+    });
+
+    await test('origin with a token: the dashboard opened as /?token=… plays; without the token it says so', async () => {
+      // A second daemon, with origin.token, reading the classic camera too (RTSP serves both).
+      const dir = path.join(tmp, 'token');
+      fs.mkdirSync(dir, { recursive: true });
+      const token = `e2e-${crypto.randomBytes(12).toString('hex')}`;
+      const guarded = new Daemon({
+        binary: bins.edgestream,
+        workDir: dir,
+        webRoot,
+        token,
+        cameras: [{ id: camClassic.id, name: camClassic.name, profile: camClassic.profile, url: camClassic.cam.url }],
+      });
+      const p3 = await ctx.newPage();
+      try {
+        const base3 = (await guarded.start()).replace(/\/$/, '');
+        await guarded.waitPlaylist(camClassic.id);
+        await p3.goto(`${base3}/`);
+        await waitFor(p3, () => /HTTP 401/.test(document.querySelector('[role="alert"]')?.textContent ?? ''), null, 15000, 'the dashboard to report the missing token');
+        await p3.goto(`${base3}/?token=${encodeURIComponent(token)}`);
+        await waitFor(
+          p3,
+          (id) => document.querySelector(`li[data-camera="${id}"]`)?.dataset.state === 'live',
+          camClassic.id,
+          25000,
+          'the tile to play with the token',
+        );
+        const t0 = await p3.evaluate(() => document.querySelector('video').currentTime);
+        await sleep(2000);
+        const t1 = await p3.evaluate(() => document.querySelector('video').currentTime);
+        assert(t1 - t0 > 1.2, `currentTime advanced ${(t1 - t0).toFixed(2)} s in 2 s`);
+        const refused = await fetch(`${base3}/live/${camClassic.id}/stream.m3u8`);
+        assert(refused.status === 401, `the playlist without the token: HTTP ${refused.status}`);
+        return `401 without the token; with it, played ${(t1 - t0).toFixed(1)} s in 2 s`;
+      } finally {
+        await p3.close();
+        const r = await guarded.stop();
+        assert(r && r.code === 0, `the daemon with a token exited with ${JSON.stringify(r)}`);
       }
     });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromCameraRow, parseApiCameras, resolveUrl } from './cameras';
+import { fromCameraRow, parseApiCameras, resolveUrl, withToken } from './cameras';
 import { badgeFor, formatSeconds } from './CameraTile';
 import { DEFAULT_CONFIG, envConfig, mergeConfig, usesSupabase } from './config';
 
@@ -130,3 +130,22 @@ describe('runtime config', () => {
     expect(c).toEqual(DEFAULT_CONFIG);
   });
 });
+
+describe('origin token', () => {
+  it('comes from any config layer, the page URL last', () => {
+    expect(mergeConfig().token).toBeNull();
+    expect(mergeConfig({ token: 'a' }, { token: '' }).token).toBe('a');
+    expect(mergeConfig({ token: 'a' }, { token: 'b' }).token).toBe('b');
+    expect(mergeConfig({ token: 'a' }, { token: null }).token).toBe('a');
+  });
+
+  it('goes on playlist URLs as ?token=, encoded, keeping other parameters', () => {
+    expect(withToken('http://box:8080/live/cam/stream.m3u8', null)).toBe('http://box:8080/live/cam/stream.m3u8');
+    expect(withToken('http://box:8080/live/cam/stream.m3u8', 's3cr&t')).toBe(
+      'http://box:8080/live/cam/stream.m3u8?token=s3cr%26t',
+    );
+    expect(withToken('http://box:8080/live/cam/stream.m3u8?x=1', 't')).toBe('http://box:8080/live/cam/stream.m3u8?x=1&token=t');
+    expect(withToken('/live/cam/stream.m3u8', 'a b')).toBe('/live/cam/stream.m3u8?token=a%20b');
+  });
+});
+

@@ -91,12 +91,31 @@ export function fromCameraRow(row: CameraRow): Camera | null {
   };
 }
 
+/**
+ * The playlist URL with `?token=`: a player cannot add headers to what hls.js fetches, and
+ * the origin then carries the token on every URI inside the playlist (docs/origin.md).
+ */
+export function withToken(url: string, token: string | null): string {
+  if (!token) return url;
+  try {
+    const u = new URL(url);
+    u.searchParams.set('token', token);
+    return u.href;
+  } catch {
+    return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+  }
+}
+
 export async function fetchApiCameras(config: RuntimeConfig, signal?: AbortSignal): Promise<Camera[]> {
   const base = config.apiBase;
   const url = base ? `${base}/api/cameras` : 'api/cameras';
-  const res = await fetch(new URL(url, document.baseURI).href, { cache: 'no-store', signal, headers: { accept: 'application/json' } });
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (config.token) headers.authorization = `Bearer ${config.token}`;
+  const res = await fetch(new URL(url, document.baseURI).href, { cache: 'no-store', signal, headers });
+  if (res.status === 401) throw new Error('GET /api/cameras: HTTP 401 (the origin wants its token: open this page as /?token=…)');
   if (!res.ok) throw new Error(`GET /api/cameras: HTTP ${res.status}`);
-  return parseApiCameras(await res.json(), base ? `${base}/` : new URL('.', document.baseURI).href);
+  const cameras = parseApiCameras(await res.json(), base ? `${base}/` : new URL('.', document.baseURI).href);
+  return cameras.map((c) => ({ ...c, playlistUrl: withToken(c.playlistUrl, config.token) }));
 }
 
 type SupabaseClientLike = {

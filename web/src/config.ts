@@ -4,6 +4,8 @@
 // set by a <script> before the app loads) > build-time Vite env (VITE_SUPABASE_URL,
 // VITE_SUPABASE_ANON_KEY, VITE_API_BASE) > defaults (the edgestream origin's /api/cameras on
 // the same host).  With a Supabase URL and anon key the `cameras` table is read instead.
+// An origin with `origin.token` wants it on /api/ and /live/: open the dashboard as
+// `/?token=…` (or put `token` in config.json) and it goes on every request it makes there.
 
 export interface RuntimeConfig {
   /** Base URL of the edgestream origin ('' = same origin as the page). */
@@ -14,6 +16,8 @@ export interface RuntimeConfig {
   locationId: string | null;
   /** How often the camera list is refreshed (ms). */
   refreshMs: number;
+  /** The origin's bearer token (origin.token), or null when it has none. */
+  token: string | null;
 }
 
 export const DEFAULT_CONFIG: RuntimeConfig = {
@@ -22,6 +26,7 @@ export const DEFAULT_CONFIG: RuntimeConfig = {
   supabaseAnonKey: null,
   locationId: null,
   refreshMs: 5000,
+  token: null,
 };
 
 type Loose = Record<string, unknown>;
@@ -45,6 +50,8 @@ export function mergeConfig(...layers: Array<Loose | null | undefined>): Runtime
     if (typeof loc === 'number' || (typeof loc === 'string' && loc.trim() !== '')) out.locationId = String(loc).trim();
     const refresh = Number(l.refreshMs);
     if (Number.isFinite(refresh) && refresh >= 1000) out.refreshMs = refresh;
+    const token = str(l.token);
+    if (token) out.token = token;
   }
   return out;
 }
@@ -73,5 +80,6 @@ export async function loadConfig(): Promise<RuntimeConfig> {
     file = null;
   }
   const win = (window as unknown as { __EDGESTREAM_CONFIG__?: Loose }).__EDGESTREAM_CONFIG__ ?? null;
-  return mergeConfig(env, file, win);
+  const page = { token: new URLSearchParams(location.search).get('token') };
+  return mergeConfig(env, file, win, page);
 }

@@ -222,7 +222,7 @@ function yamlString(s) {
 
 export class Daemon {
   /**
-   * @param {{binary: string, workDir: string, webRoot: string,
+   * @param {{binary: string, workDir: string, webRoot: string, token?: string,
    *          cameras: Array<{id: string, name: string, url: string, profile: string}>}} o
    */
   constructor(o) {
@@ -230,6 +230,7 @@ export class Daemon {
     this.workDir = o.workDir;
     this.webRoot = o.webRoot;
     this.cameras = o.cameras;
+    this.token = o.token ?? null; // origin.token: /api/ and /live/ want it
     this.configPath = path.join(o.workDir, 'cameras.yaml');
     this.log = new LogSink(path.join(o.workDir, 'edgestream.stderr'));
     this.proc = null;
@@ -245,6 +246,7 @@ export class Daemon {
       'origin:',
       '  listen: "127.0.0.1:0"',
       `  web_root: ${yamlString(this.webRoot)}`,
+      ...(this.token ? [`  token: ${yamlString(this.token)}`] : []),
       'cameras:',
     ];
     for (const c of this.cameras) {
@@ -283,7 +285,7 @@ export class Daemon {
 
   /** Waits until the origin lists a complete segment (and, for LL, a part) of camera id. */
   async waitPlaylist(id, { parts = false, timeoutMs = 30000 } = {}) {
-    const url = `${this.url}live/${id}/stream.m3u8`;
+    const url = `${this.url}live/${id}/stream.m3u8${this.token ? `?token=${encodeURIComponent(this.token)}` : ''}`;
     const end = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < end) {
