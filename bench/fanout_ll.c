@@ -174,22 +174,26 @@ static bool conn_get(struct conn *c, const char *target, bool keep_body)
     return write(c->fd, req, (size_t)n) == n;
 }
 
-static bool get_part(struct viewer *v, struct part_ref p)
+static void get_part(struct viewer *v, struct part_ref p)
 {
     char target[400];
     snprintf(target, sizeof(target), "%s/part_%" PRIu64 "_%" PRIu64 ".m4s", opt.dir, p.msn, p.part);
     v->part_done = false;
-    return conn_get(&v->parts, target, false);
+    if (!conn_get(&v->parts, target, false))
+        fail(v, "write failed");
 }
 
-static bool start_cycle(struct viewer *v)
+/* The hinted part and the blocking reload for it, side by side as hls.js asks. */
+static void start_cycle(struct viewer *v)
 {
     char target[400];
     snprintf(target, sizeof(target), "%s?_HLS_msn=%" PRIu64 "&_HLS_part=%" PRIu64 "&_HLS_skip=YES",
              opt.playlist, v->hint.msn, v->hint.part);
     v->state = V_CYCLE;
     v->pl_done = false;
-    return get_part(v, v->hint) && conn_get(&v->pl, target, true);
+    get_part(v, v->hint);
+    if (v->state != V_DONE && !conn_get(&v->pl, target, true))
+        fail(v, "write failed");
 }
 
 static bool parse_part_uri(const char *s, struct part_ref *out)
@@ -273,12 +277,10 @@ static void after_cycle(struct viewer *v)
             stats.skipped += v->missed_count;
         }
         v->state = V_CATCHUP;
-        if (!get_part(v, v->missed[v->missed_at++]))
-            fail(v, "write failed");
+        get_part(v, v->missed[v->missed_at++]);
         return;
     }
-    if (!start_cycle(v))
-        fail(v, "write failed");
+    start_cycle(v);
 }
 
 static void on_response(struct conn *c, int64_t arrived_us, int64_t read_us)
@@ -289,12 +291,10 @@ static void on_response(struct conn *c, int64_t arrived_us, int64_t read_us)
         record_part(v, &c->res, arrived_us, read_us);
         v->part_done = true;
         if (v->state == V_CATCHUP) {
-            if (v->missed_at < v->missed_count) {
-                if (!get_part(v, v->missed[v->missed_at++]))
-                    fail(v, "write failed");
-            } else if (!start_cycle(v)) {
-                fail(v, "write failed");
-            }
+            if (v->missed_at < v->missed_count)
+                get_part(v, v->missed[v->missed_at++]);
+            else
+                start_cycle(v);
             return;
         }
     } else {
@@ -304,8 +304,7 @@ static void on_response(struct conn *c, int64_t arrived_us, int64_t read_us)
                 fail(v, "first playlist without a preload hint");
                 return;
             }
-            if (!start_cycle(v))
-                fail(v, "write failed");
+            start_cycle(v);
             return;
         }
     }

@@ -43,13 +43,17 @@ def write_config(path, cameras, origin=None, root=None):
     return path
 
 
+def origin_base(daemon, timeout=None):
+    """The origin's base URL, from the daemon's `event=listening` log line."""
+    _, line, _ = daemon.wait_log(r"origin event=listening url=", timeout or h.scaled(15),
+                                 what="the origin's listening line")
+    return re.search(r"url=(\S+)", line).group(1)
+
+
 def start_daemon(workdir, config, label="edgestream", extra=()):
     daemon = h.Daemon(workdir, ["--config", config, "--all", "--quiet", *extra], label=label)
     daemon.start()
-    _, line, _ = daemon.wait_log(r"origin event=listening url=", h.scaled(15),
-                                 what="the origin's listening line")
-    base = re.search(r"url=(\S+)", line).group(1)
-    return daemon, base
+    return daemon, origin_base(daemon)
 
 
 def request(url, headers=None, method="GET", timeout=10.0):

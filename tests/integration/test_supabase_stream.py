@@ -27,10 +27,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+import origin_harness as oh  # noqa: E402
 import storage_harness as sh  # noqa: E402
 
 CAM = "cam_floor"
@@ -85,10 +85,8 @@ class SupabaseStreamTest(h.LiveTest):
                 raise AssertionError(f"edgestream exited with {cls.daemon.returncode()}")
             time.sleep(0.2)
         cls.t_stop = time.time()
-        _, line, _ = cls.daemon.wait_log(r"origin event=listening url=", 1,
-                                         what="the origin's listening line")
-        cls.metrics = urllib.request.urlopen(
-            re.search(r"url=(\S+)", line).group(1) + "metrics", timeout=10).read().decode()
+        status, _, body = oh.request(oh.origin_base(cls.daemon, 1) + "metrics")
+        cls.metrics = body.decode() if status == 200 else f"HTTP {status}"
         cls.rc = cls.daemon.stop(signal.SIGTERM, timeout=h.scaled(15))
         time.sleep(0.5)
         cls.checker.stop()

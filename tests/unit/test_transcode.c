@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "fixture/media.h"
 #include "source/source.h"
 #include "transcode/transcode.h"
 
@@ -212,35 +213,12 @@ static void test_scaled_height_of_tiny_inputs_is_at_least_two(void **state)
 
 /* ---- generated media ---- */
 
-struct packets {
-    AVPacket **items;
-    int count, cap;
-};
-
-static void packets_push(struct packets *list, const AVPacket *pkt)
-{
-    if (list->count == list->cap) {
-        list->cap = list->cap ? list->cap * 2 : 64;
-        list->items = realloc(list->items, (size_t)list->cap * sizeof(*list->items));
-        assert_non_null(list->items);
-    }
-    list->items[list->count++] = av_packet_clone(pkt);
-}
-
-static void packets_free(struct packets *list)
-{
-    for (int i = 0; i < list->count; i++)
-        av_packet_free(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof(*list));
-}
-
 /* An input the transcoder reads: a stream (codecpar, time base 1/90000) and its
  * packets with 90 kHz timestamps, as the source hands them over. */
 struct input {
     AVFormatContext *fmt;
     AVStream *stream;
-    struct packets packets;
+    struct test_media packets;
 };
 
 static void input_init(struct input *in, const AVCodecParameters *par)
@@ -256,18 +234,8 @@ static void input_init(struct input *in, const AVCodecParameters *par)
 
 static void input_free(struct input *in)
 {
-    packets_free(&in->packets);
+    test_media_free(&in->packets);
     avformat_free_context(in->fmt);
-}
-
-static void drain_to(AVCodecContext *enc, AVPacket *pkt, struct packets *out, int stream_index)
-{
-    while (avcodec_receive_packet(enc, pkt) == 0) {
-        av_packet_rescale_ts(pkt, enc->time_base, (AVRational){1, TICKS});
-        pkt->stream_index = stream_index;
-        packets_push(out, pkt);
-        av_packet_unref(pkt);
-    }
 }
 
 /* A camera: `frames` frames of a moving gradient at w×h, `fps`, a keyframe
@@ -327,10 +295,10 @@ static void make_h264_input_b(struct input *in, int w, int h, int fps, int frame
             }
         frame->pts = n;
         assert_int_equal(avcodec_send_frame(enc, frame), 0);
-        drain_to(enc, pkt, &in->packets, ES_MEDIA_VIDEO);
+        test_media_drain(enc, pkt, &in->packets, ES_MEDIA_VIDEO);
     }
     avcodec_send_frame(enc, NULL);
-    drain_to(enc, pkt, &in->packets, ES_MEDIA_VIDEO);
+    test_media_drain(enc, pkt, &in->packets, ES_MEDIA_VIDEO);
     assert_int_equal(in->packets.count, frames);
     av_packet_free(&pkt);
     av_frame_free(&frame);
@@ -373,7 +341,7 @@ static void make_pcm_input(struct input *in, int sample_rate, int channels, doub
         pkt->duration = av_rescale(n, TICKS, sample_rate);
         pkt->stream_index = ES_MEDIA_AUDIO;
         pkt->flags = AV_PKT_FLAG_KEY;
-        packets_push(&in->packets, pkt);
+        test_media_push(&in->packets, pkt);
         av_packet_unref(pkt);
     }
     av_packet_free(&pkt);
@@ -382,7 +350,7 @@ static void make_pcm_input(struct input *in, int sample_rate, int channels, doub
 /* ---- what the transcoder emits ---- */
 
 struct emitted {
-    struct packets video, audio;
+    struct test_media video, audio;
     int bad_stream_index;
 };
 
@@ -390,17 +358,17 @@ static void collect(void *opaque, AVPacket *pkt)
 {
     struct emitted *e = opaque;
     if (pkt->stream_index == ES_MEDIA_VIDEO)
-        packets_push(&e->video, pkt);
+        test_media_push(&e->video, pkt);
     else if (pkt->stream_index == ES_MEDIA_AUDIO)
-        packets_push(&e->audio, pkt);
+        test_media_push(&e->audio, pkt);
     else
         e->bad_stream_index++;
 }
 
 static void emitted_free(struct emitted *e)
 {
-    packets_free(&e->video);
-    packets_free(&e->audio);
+    test_media_free(&e->video);
+    test_media_free(&e->audio);
 }
 
 /* NAL unit types of an Annex B packet, in order. Returns how many. */
@@ -456,7 +424,7 @@ static struct es_transcode_config x264_config(void)
     };
 }
 
-static void send_all(struct es_transcoder *t, const struct packets *list)
+static void send_all(struct es_transcoder *t, const struct test_media *list)
 {
     AVPacket *pkt = av_packet_alloc();
     for (int i = 0; i < list->count; i++) {
@@ -470,7 +438,7 @@ static void send_all(struct es_transcoder *t, const struct packets *list)
 }
 
 /* Decodes `list` and checks each picture is w×h; returns the frame count. */
-static int decode_count(const struct packets *list, const AVCodecParameters *par, int w, int h)
+static int decode_count(const struct test_media *list, const AVCodecParameters *par, int w, int h)
 {
     const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
     AVCodecContext *dec = avcodec_alloc_context3(codec);
@@ -821,7 +789,7 @@ static struct es_transcoder *run_audio(struct input *in, struct emitted *out,
     return t;
 }
 
-static void assert_gapless(const struct packets *audio, int sample_rate)
+static void assert_gapless(const struct test_media *audio, int sample_rate)
 {
     AVRational sample_tb = {1, sample_rate};
     for (int i = 1; i < audio->count; i++) {
@@ -940,10 +908,10 @@ static void test_passthrough_copies_the_cameras_aac_untouched(void **state)
             s[i] = 0.2f * (float)sin(2 * M_PI * 440 * (k * 1024 + i) / 48000.0);
         frame->pts = k * 1024;
         assert_int_equal(avcodec_send_frame(enc, frame), 0);
-        drain_to(enc, pkt, &aac.packets, ES_MEDIA_AUDIO);
+        test_media_drain(enc, pkt, &aac.packets, ES_MEDIA_AUDIO);
     }
     avcodec_send_frame(enc, NULL);
-    drain_to(enc, pkt, &aac.packets, ES_MEDIA_AUDIO);
+    test_media_drain(enc, pkt, &aac.packets, ES_MEDIA_AUDIO);
     av_packet_free(&pkt);
     av_frame_free(&frame);
     avcodec_free_context(&enc);
