@@ -39,14 +39,26 @@ static struct curl_slist *add(struct curl_slist *list, const char *header)
 
 static struct curl_slist *addf(struct curl_slist *list, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Formats one header line at whatever length it needs: an STS or instance-role
+ * x-amz-security-token is often longer than 1000 characters, and SigV4 signs
+ * the whole token, so a line cut short is a request the store refuses. The
+ * line may hold a secret: it is wiped before it is freed. */
 static struct curl_slist *addf(struct curl_slist *list, const char *fmt, ...)
 {
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    return add(list, line);
+    if (n < 0)
+        abort();
+    char *line = es_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(line, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    struct curl_slist *l = add(list, line);
+    OPENSSL_cleanse(line, (size_t)n);
+    free(line);
+    return l;
 }
 
 /* Builds URL, Host and signature for one request; `encoded_key` may be "" (a

@@ -350,6 +350,54 @@ static void test_s3_path_style_keeps_the_endpoint_path_and_port(void **state)
     s->ops->destroy(s);
 }
 
+/* STS and instance-role session tokens are often well over 1000 characters:
+ * the header sent must carry the whole token, and the signature must be the
+ * one computed over that same whole token. */
+static void test_s3_signs_and_sends_a_1500_character_session_token_whole(void **state)
+{
+    (void)state;
+    char token[1501];
+    for (size_t i = 0; i < sizeof(token) - 1; i++)
+        token[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="[i % 65];
+    token[sizeof(token) - 1] = '\0';
+    struct es_store *s = s3("http://127.0.0.1:9000", ES_S3_URL_PATH, token);
+    struct es_store_request r;
+    const char *body = "TS";
+    s->ops->put(s, "loc/cam/segment_001.ts", (const uint8_t *)body, 2, "video/mp2t", "no-cache",
+                false, &r);
+    const char *sent = header_value(r.headers, "x-amz-security-token");
+    assert_non_null(sent);
+    assert_int_equal(strlen(sent), 1500);
+    assert_string_equal(sent, token);
+
+    char payload_hash[ES_SIGV4_HASH_HEX];
+    es_sigv4_sha256_hex(body, 2, payload_hash);
+    const struct es_sigv4_header headers[] = {
+        {"host", "127.0.0.1:9000"},
+        {"x-amz-content-sha256", payload_hash},
+        {"x-amz-date", "20130524T000000Z"},
+        {"x-amz-security-token", token},
+    };
+    struct es_sigv4_request sr = {
+        .method = "PUT",
+        .canonical_uri = "/examplebucket/loc/cam/segment_001.ts",
+        .canonical_query = "",
+        .headers = headers,
+        .header_count = 4,
+        .payload_hash = payload_hash,
+        .amz_date = "20130524T000000Z",
+        .region = "us-east-1",
+        .service = "s3",
+        .access_key_id = "AKIAIOSFODNN7EXAMPLE",
+        .secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    };
+    char want[512];
+    assert_true(es_sigv4_authorization(&sr, want, sizeof(want)));
+    assert_string_equal(header_value(r.headers, "Authorization"), want);
+    es_store_request_clear(&r);
+    s->ops->destroy(s);
+}
+
 static void test_s3_batch_delete_posts_xml_with_content_md5(void **state)
 {
     (void)state;
@@ -450,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_supabase_judges_status_and_envelope),
         cmocka_unit_test(test_s3_put_is_signed_for_the_url_it_sends),
         cmocka_unit_test(test_s3_path_style_keeps_the_endpoint_path_and_port),
+        cmocka_unit_test(test_s3_signs_and_sends_a_1500_character_session_token_whole),
         cmocka_unit_test(test_s3_batch_delete_posts_xml_with_content_md5),
         cmocka_unit_test(test_s3_list_names_are_relative_and_paged),
         cmocka_unit_test(test_s3_judges_real_statuses_and_xml_codes),
