@@ -4,6 +4,8 @@
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
+# Every program the benches run, found now or named with its Debian package.
+scripts/need-tool ffmpeg node nginx chromium >/dev/null
 python3 bench/compare.py "$build" --seconds "${BENCH_SECONDS:-60}" --out bench/RESULTS.md
 # Issue 3: storage uploads (latency, requests, bytes, connections) for 1 and 8
 # cameras into the Supabase Storage emulator, UPLOAD_BENCH_SECONDS per run (300).

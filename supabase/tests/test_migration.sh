@@ -16,31 +16,14 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 migrations="${MIGRATIONS_DIR:-$(cd "$here/../migrations" && pwd)}"
 
-find_pgbin() {
-  local d
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -n -r); do
-    if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/psql" ]; then
-      echo "$d"
-      return 0
-    fi
-  done
-  return 1
-}
-
-pgbin="$(find_pgbin || true)"
-if [ -z "$pgbin" ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "# installing postgresql (apt-get)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null ||
-      { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
-    pgbin="$(find_pgbin || true)"
-  fi
-fi
-if [ -z "$pgbin" ]; then
-  echo "FAIL setup: PostgreSQL server binaries not found (apt-get install -y postgresql)"
+# initdb, pg_ctl and psql from Debian's postgresql (scripts/deps.sh installs it);
+# scripts/need-tool names the package when one is missing.
+if ! pgtools="$("$here/../../scripts/need-tool" initdb pg_ctl psql)"; then
+  echo "FAIL setup: PostgreSQL server binaries not found"
   echo "0 passed, 1 failed"
   exit 1
 fi
+pgbin="$(dirname "$(readlink -f "$(head -n 1 <<<"$pgtools")")")"
 
 tmp="$(mktemp -d /tmp/edgestream-pg.XXXXXX)"
 chmod 755 "$tmp"

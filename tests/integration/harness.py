@@ -77,6 +77,22 @@ def testcam_binary():
                                        os.path.join(SOURCE_DIR, "build", "es-testcam")])
 
 
+_tool_paths = {}
+
+
+def require_tool(program):
+    """The path of `program`, found as scripts/need-tool finds it. When it is missing this
+    raises at once with the program and the Debian package that provides it
+    (scripts/tools.list), rather than letting a test wait for something that never starts."""
+    if program not in _tool_paths:
+        proc = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "need-tool"), program],
+                              capture_output=True, text=True, timeout=30)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr.strip() or f"need-tool {program}: exit {proc.returncode}")
+        _tool_paths[program] = proc.stdout.strip()
+    return _tool_paths[program]
+
+
 def wait_for(predicate, timeout, interval=0.05, what="condition"):
     """Polls predicate() until it returns something truthy (returned) or timeout seconds pass."""
     deadline = time.monotonic() + timeout
@@ -889,7 +905,7 @@ class DirWatcher(threading.Thread):
 
 
 def ffprobe_json(path, *args, timeout=None):
-    cmd = ["ffprobe", "-v", "error", "-of", "json", *args, path]
+    cmd = [require_tool("ffprobe"), "-v", "error", "-of", "json", *args, path]
     r = subprocess.run(cmd, capture_output=True, text=True,
                        timeout=timeout if timeout is not None else scaled(30))
     if r.returncode != 0:

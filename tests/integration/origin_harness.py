@@ -7,7 +7,6 @@ Node-based conformance checker and browser bench. Standard library only."""
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -16,7 +15,7 @@ import urllib.request
 
 import harness as h
 
-NODE = shutil.which("node") or "node"
+NODE = h.require_tool("node")
 CONFORMANCE_DIR = os.path.join(h.SOURCE_DIR, "tests", "conformance")
 WEB_DIST = os.path.join(h.SOURCE_DIR, "web", "dist")
 

@@ -270,7 +270,7 @@ class SigV4Proxy:
         env["SIGV4_PROXY_ACCESS_KEY"] = S3rver.ACCESS_KEY
         env["SIGV4_PROXY_SECRET_KEY"] = S3rver.SECRET_KEY
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(["node", os.path.join(S3_DIR, "sigv4-proxy.js"),
+        self.proc = subprocess.Popen([h.require_tool("node"), os.path.join(S3_DIR, "sigv4-proxy.js"),
                                       "--upstream-port", str(self.upstream_port)],
                                      stdout=subprocess.PIPE, stderr=log,
                                      stdin=subprocess.DEVNULL, env=env)

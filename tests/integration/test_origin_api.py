@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import ssl
 import subprocess
 import sys
@@ -214,6 +213,6 @@ class OriginApiTest(h.LiveTest):
 
 
 if __name__ == "__main__":
-    if not shutil.which("curl") or not shutil.which("openssl"):
-        sys.exit("curl and openssl are needed")
+    h.require_tool("curl")
+    h.require_tool("openssl")
     h.run_tests()

@@ -193,7 +193,7 @@ class SupabaseStreamTest(h.LiveTest):
             path = os.path.join(self.wd, "fetched-" + name)
             with open(path, "wb") as f:
                 f.write(body)
-            r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name",
+            r = subprocess.run([h.require_tool("ffprobe"), "-v", "error", "-show_entries", "stream=codec_name",
                                 "-of", "csv=p=0", path], capture_output=True, text=True,
                                timeout=h.scaled(30))
             if r.returncode != 0 or "h264" not in r.stdout:

@@ -9,7 +9,8 @@
  *
  * Prints exactly one line "ready rtsp://<bind>:<port><path>" on stdout once
  * the server socket is listening (with --port 0 the kernel picks the port and
- * the line names it), and exits with status 0 on SIGTERM or SIGINT.
+ * the line names it), and exits with status 0 on SIGTERM or SIGINT; with
+ * status 3 at once when a GStreamer element it needs is missing.
  */
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -31,6 +32,7 @@ struct testcam_options {
     int gop;
     int bitrate_kbps;
     gboolean audio;
+    gboolean list_elements;
 };
 
 static void usage(FILE *out)
@@ -39,9 +41,12 @@ static void usage(FILE *out)
             "usage: es-testcam [--port N] [--path /cam1] [--bind 127.0.0.1]\n"
             "                  [--width 1280] [--height 720] [--fps 25] [--gop 50]\n"
             "                  [--bitrate KBPS] [--no-audio]\n"
+            "       es-testcam --list-elements\n"
             "Serves a live H.264 (+ AAC) test pattern over RTSP (TCP only).\n"
             "Prints 'ready rtsp://HOST:PORT/PATH' once listening; --port 0 picks a\n"
-            "free port. Stops cleanly on SIGTERM/SIGINT.\n");
+            "free port. Stops cleanly on SIGTERM/SIGINT. Exits 3 at once, naming the\n"
+            "element and its Debian package, when a GStreamer element is missing.\n"
+            "--list-elements prints each element it uses: name, package, plugin file.\n");
 }
 
 static int parse_int(const char *flag, const char *value, int min, int max, int *out)
@@ -75,6 +80,9 @@ static int parse_args(int argc, char **argv, struct testcam_options *o)
             exit(0);
         } else if (strcmp(a, "--no-audio") == 0) {
             o->audio = FALSE;
+            continue;
+        } else if (strcmp(a, "--list-elements") == 0) {
+            o->list_elements = TRUE;
             continue;
         } else if (strcmp(a, "--port") == 0) {
             rc = parse_int(a, v, 0, 65535, &o->port);
@@ -116,18 +124,106 @@ static int parse_args(int argc, char **argv, struct testcam_options *o)
     return 0;
 }
 
+/* Every GStreamer element the pipeline below names, with the Debian package
+ * that ships it. They are looked up once at start, so a missing plugin is one
+ * clear line and exit status 3 instead of a camera that answers DESCRIBE with
+ * 503 and a test that times out a minute later. The AAC encoder may be any one
+ * of its alternatives; the first is the one scripts/deps.sh installs. Keep the
+ * packages in step with scripts/deps.sh: tests/integration/test_deps.py checks
+ * both against dpkg. */
+struct testcam_element {
+    const char *name;
+    const char *package;
+    gboolean audio; /* needed only with audio on */
+};
+
+static const struct testcam_element video_elements[] = {
+    {"videotestsrc", "gstreamer1.0-plugins-base", FALSE},
+    {"textoverlay", "gstreamer1.0-x", FALSE},
+    {"videoconvert", "gstreamer1.0-plugins-base", FALSE},
+    {"x264enc", "gstreamer1.0-plugins-ugly", FALSE},
+    {"h264parse", "gstreamer1.0-plugins-bad", FALSE},
+    {"rtph264pay", "gstreamer1.0-plugins-good", FALSE},
+    /* gst-rtsp-server builds its own rtpbin around the payloaders. */
+    {"rtpbin", "gstreamer1.0-plugins-good", FALSE},
+    {"audiotestsrc", "gstreamer1.0-plugins-base", TRUE},
+    {"audioconvert", "gstreamer1.0-plugins-base", TRUE},
+    {"audioresample", "gstreamer1.0-plugins-base", TRUE},
+    {"aacparse", "gstreamer1.0-plugins-good", TRUE},
+    {"rtpmp4gpay", "gstreamer1.0-plugins-good", TRUE},
+};
+
+static const struct testcam_element aac_encoders[] = {
+    {"avenc_aac", "gstreamer1.0-libav", TRUE},
+    {"voaacenc", "gstreamer1.0-plugins-bad", TRUE},
+};
+
+/* The file of the plugin that provides `name` (owned by GStreamer's
+ * registry, valid while the process lives), or NULL when no plugin does. */
+static const char *element_plugin_file(const char *name)
+{
+    GstElementFactory *f = gst_element_factory_find(name);
+    const char *file = NULL;
+
+    if (f != NULL) {
+        GstPlugin *plugin = gst_plugin_feature_get_plugin(GST_PLUGIN_FEATURE(f));
+        if (plugin != NULL) {
+            file = gst_plugin_get_filename(plugin);
+            gst_object_unref(plugin);
+        }
+        gst_object_unref(f);
+        if (file == NULL)
+            file = "(built in)";
+    }
+    return file;
+}
+
 static const char *pick_aac_encoder(void)
 {
-    static const char *const candidates[] = {"avenc_aac", "voaacenc", "fdkaacenc"};
-
-    for (size_t i = 0; i < G_N_ELEMENTS(candidates); i++) {
-        GstElementFactory *f = gst_element_factory_find(candidates[i]);
-        if (f != NULL) {
-            gst_object_unref(f);
-            return candidates[i];
-        }
+    for (size_t i = 0; i < G_N_ELEMENTS(aac_encoders); i++) {
+        if (element_plugin_file(aac_encoders[i].name) != NULL)
+            return aac_encoders[i].name;
     }
     return NULL;
+}
+
+/* Returns 0 when every element is there, else names the first missing one
+ * with its package on stderr and returns -1. */
+static int check_elements(gboolean audio)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(video_elements); i++) {
+        const struct testcam_element *e = &video_elements[i];
+        if ((e->audio && !audio) || element_plugin_file(e->name) != NULL)
+            continue;
+        fprintf(stderr,
+                "es-testcam: GStreamer element '%s' not found: install the Debian package %s\n",
+                e->name, e->package);
+        return -1;
+    }
+    if (audio && pick_aac_encoder() == NULL) {
+        fprintf(stderr,
+                "es-testcam: no AAC encoder element found ('%s' or '%s'): install the "
+                "Debian package %s\n",
+                aac_encoders[0].name, aac_encoders[1].name, aac_encoders[0].package);
+        return -1;
+    }
+    return 0;
+}
+
+/* --list-elements: one line per element, "name<TAB>package<TAB>plugin file or
+ * -", for the dependency test. */
+static void list_elements(void)
+{
+    const struct testcam_element *tables[] = {video_elements, aac_encoders};
+    size_t counts[] = {G_N_ELEMENTS(video_elements), G_N_ELEMENTS(aac_encoders)};
+
+    for (size_t t = 0; t < G_N_ELEMENTS(tables); t++) {
+        for (size_t i = 0; i < counts[t]; i++) {
+            const char *file = element_plugin_file(tables[t][i].name);
+            printf("%s\t%s\t%s\n", tables[t][i].name, tables[t][i].package,
+                   file != NULL ? file : "-");
+        }
+    }
 }
 
 static gchar *build_launch(const struct testcam_options *o)
@@ -296,6 +392,12 @@ int main(int argc, char **argv)
     gst_init(&argc, &argv);
     if (parse_args(argc, argv, &o) != 0)
         return 2;
+    if (o.list_elements) {
+        list_elements();
+        return 0;
+    }
+    if (check_elements(o.audio) != 0)
+        return 3;
 
     launch = build_launch(&o);
     if (launch == NULL)
