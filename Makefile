@@ -9,7 +9,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps web build build-asan test test-asan test-release demo bench fuzz format clean
+.PHONY: all deps web build build-asan test test-asan test-release demo bench fuzz format clean fresh-check
 
 all: build
 
@@ -44,6 +44,11 @@ demo: build
 
 bench: build
 	bench/run.sh $(BUILD)
+
+# The README's two commands on a clean Debian 12 root (mmdebstrap + chroot, as
+# root, about half an hour): proves deps.sh lacks nothing. Not part of `make test`.
+fresh-check:
+	scripts/fresh-check.sh
 
 # The parsers that read untrusted bytes, under libFuzzer (clang), FUZZ_SECONDS
 # each: the playlist parser, and the RTSP client (SDP, framer, depacketizers,
