@@ -80,7 +80,8 @@ done
 say "building a $suite root in $root (log: $log)"
 # --skip=download/empty and essential/unlink keep the .debs it fetched, which
 # the sync hooks move between the cache and the root (mmdebstrap(1), "cache").
-mmdebstrap --variant=apt --skip=download/empty --skip=essential/unlink \
+# make itself is the one thing given: the README's commands are make targets.
+mmdebstrap --variant=apt --include=make --skip=download/empty --skip=essential/unlink \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
     --setup-hook="sync-in $cache/debs /var/cache/apt/archives/" \
     --customize-hook="sync-out /var/cache/apt/archives $cache/debs" \
