@@ -33,6 +33,47 @@ static bool duration_to_us(double duration, uint64_t *us)
     return true;
 }
 
+/* "." or "..", also with dots spelled %2e: RFC 3986 §6.2.2.2 lets a
+ * normaliser decode percent-encoded unreserved characters, and WHATWG URL
+ * parsers treat "%2e" as a dot in path segments. */
+static bool is_dot_segment(const char *seg, size_t len)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < len;) {
+        if (seg[i] == '.') {
+            i++;
+        } else if (i + 2 < len && seg[i] == '%' && seg[i + 1] == '2' &&
+                   (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+            i += 3;
+        } else {
+            return false;
+        }
+        dots++;
+    }
+    return dots == 1 || dots == 2;
+}
+
+/* RFC 3986 §5.2.4: when a reference is resolved, "remove_dot_segments" lets
+ * ".." climb one directory up. Every name a playlist of ours holds sits in the
+ * playlist's own directory, and a playlist read back (an old stream.m3u8, a
+ * stored one) is not trusted, so a path with a dot-segment is refused. Only the
+ * path counts: a '?' or '#' ends it. */
+static bool has_dot_segment(const char *uri, size_t len)
+{
+    size_t path_len = strcspn(uri, "?#");
+    if (path_len > len)
+        path_len = len;
+    size_t start = 0;
+    for (size_t i = 0; i <= path_len; i++) {
+        if (i == path_len || uri[i] == '/') {
+            if (is_dot_segment(uri + start, i - start))
+                return true;
+            start = i + 1;
+        }
+    }
+    return false;
+}
+
 static bool uri_is_valid(const char *uri)
 {
     size_t len = strnlen(uri, ES_PLAYLIST_URI_MAX);
@@ -47,8 +88,11 @@ static bool uri_is_valid(const char *uri)
         unsigned char c = (unsigned char)uri[i];
         if (c <= 0x20 || c == 0x7f)
             return false;
+        /* WHATWG URL parsers (every browser, hls.js) read '\\' as '/'. */
+        if (c == '\\')
+            return false;
     }
-    return true;
+    return !has_dot_segment(uri, len);
 }
 
 static enum es_err segment_check(const struct es_playlist_segment *seg, unsigned target_duration)

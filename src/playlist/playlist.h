@@ -38,7 +38,10 @@ void es_playlist_clear(struct es_playlist *pl); /* frees segments; pl reusable a
 /* Appends a segment. Its msn must be media_sequence + count, or, when the
  * playlist is empty, any msn >= media_sequence (which then becomes the media
  * sequence: RFC 8216 §6.2.2 says it MUST NOT decrease). ES_ERR_INVALID otherwise,
- * also for a duration that rounds above target_duration or a malformed URI. */
+ * also for a duration that rounds above target_duration or a malformed URI (empty,
+ * control bytes, a leading '#', a backslash, or a "." / ".." path segment: the
+ * parser refuses the same, so nothing read back can name a file outside the
+ * playlist's directory). */
 enum es_err es_playlist_append(struct es_playlist *pl, const struct es_playlist_segment *seg);
 
 /* Removes segments from the head until at most `keep` remain, advancing

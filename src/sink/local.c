@@ -19,6 +19,10 @@
 
 #define PLAYLIST_NAME "stream.m3u8"
 #define DEFAULT_GRACE_EXTRA_S 30.0
+/* Segments that left the window while no playlist could be written are kept
+ * (the playlist on disk may still name them) up to this many beyond the
+ * window; past it, new segments are not written at all until a playlist is. */
+#define UNLISTED_EXTRA 16
 
 struct pending_delete {
     char name[ES_PLAYLIST_URI_MAX];
@@ -31,11 +35,18 @@ struct local_sink {
     char *dir;
     unsigned segments_to_keep;
     double delete_grace;
+    bool sync;
     struct es_playlist playlist;
     bool have_previous;
     uint64_t previous_last_msn;
     struct pending_delete *deletes;
     size_t delete_count, delete_cap;
+    /* Out of the in-memory window, but perhaps still named by the playlist on
+     * disk: deleted only once a playlist without them has been written. */
+    char (*unlisted)[ES_PLAYLIST_URI_MAX];
+    size_t unlisted_count, unlisted_cap;
+    bool playlist_dirty; /* the playlist on disk is older than the one in memory */
+    uint64_t write_failures, dropped; /* in the current episode */
 };
 
 static enum es_err make_dirs(const char *path)
@@ -56,17 +67,52 @@ static enum es_err make_dirs(const char *path)
     return ES_OK;
 }
 
+static void sync_dir(const struct local_sink *s)
+{
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fsync(fd) < 0 && errno != EINVAL)
+        es_log(ES_LOG_WARN, "sink.local", "camera=%s event=dir_sync_failed dir=%s error=\"%s\"",
+               s->camera_id, s->dir, strerror(errno));
+    close(fd);
+}
+
+/* A failed write is logged once per episode (ENOSPC would otherwise log every
+ * segment); the first success after it says how many failed. */
+static void note_write(struct local_sink *s, const char *path, int error)
+{
+    if (error) {
+        es_log(s->write_failures ? ES_LOG_DEBUG : ES_LOG_ERROR, "sink.local",
+               "camera=%s event=write_failed file=%s error=\"%s\"", s->camera_id, path,
+               strerror(error));
+        s->write_failures++;
+    } else if (s->write_failures) {
+        es_log(ES_LOG_INFO, "sink.local",
+               "camera=%s event=write_recovered failures=%" PRIu64 " dropped=%" PRIu64,
+               s->camera_id, s->write_failures, s->dropped);
+        s->write_failures = 0;
+        s->dropped = 0;
+    }
+}
+
 /* Writes `name` in the sink's directory atomically: readers see the old file
- * or the new one, never a part. */
+ * or the new one, never a part. Durability (docs/storage.md, "fsync policy"):
+ * the data is fsynced before the rename, so after a power cut the name never
+ * holds a short or empty file, and the directory after it, so the name itself
+ * survives. A segment is therefore durable before any playlist names it. */
 static enum es_err write_atomic(struct local_sink *s, const char *name, const void *data,
                                 size_t size)
 {
     char tmp[PATH_MAX], final[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", s->dir, name);
     snprintf(final, sizeof(final), "%s/%s", s->dir, name);
+    int error = 0;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
+    if (fd < 0) {
+        error = errno;
         goto fail;
+    }
     const uint8_t *p = data;
     size_t left = size;
     while (left) {
@@ -74,21 +120,28 @@ static enum es_err write_atomic(struct local_sink *s, const char *name, const vo
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            close(fd);
-            unlink(tmp);
-            goto fail;
+            error = n < 0 ? errno : ENOSPC;
+            break;
         }
         p += n;
         left -= (size_t)n;
     }
-    if (close(fd) < 0 || rename(tmp, final) < 0) {
+    if (!error && s->sync && fsync(fd) < 0)
+        error = errno;
+    if (close(fd) < 0 && !error)
+        error = errno;
+    if (!error && rename(tmp, final) < 0)
+        error = errno;
+    if (error) {
         unlink(tmp);
         goto fail;
     }
+    if (s->sync)
+        sync_dir(s);
+    note_write(s, final, 0);
     return ES_OK;
 fail:
-    es_log(ES_LOG_ERROR, "sink.local", "camera=%s event=write_failed file=%s error=\"%s\"",
-           s->camera_id, final[0] ? final : name, strerror(errno));
+    note_write(s, final, error);
     return ES_ERR_IO;
 }
 
@@ -101,6 +154,15 @@ static void schedule_delete(struct local_sink *s, const char *name, double grace
     struct pending_delete *d = &s->deletes[s->delete_count++];
     snprintf(d->name, sizeof(d->name), "%s", name);
     d->due_mono_us = es_clock_mono_us() + (int64_t)(grace * 1e6);
+}
+
+static void add_unlisted(struct local_sink *s, const char *name)
+{
+    if (s->unlisted_count == s->unlisted_cap) {
+        s->unlisted_cap = s->unlisted_cap ? s->unlisted_cap * 2 : 16;
+        s->unlisted = es_realloc(s->unlisted, s->unlisted_cap * sizeof(*s->unlisted));
+    }
+    snprintf(s->unlisted[s->unlisted_count++], ES_PLAYLIST_URI_MAX, "%s", name);
 }
 
 static double grace_period(const struct local_sink *s)
@@ -129,19 +191,6 @@ static void run_due_deletes(struct local_sink *s)
     s->delete_count = kept;
 }
 
-static bool parse_segment_name(const char *name, uint64_t *msn)
-{
-    char *end;
-    if (strncmp(name, "segment_", 8) != 0 || name[8] < '0' || name[8] > '9')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(name + 8, &end, 10);
-    if (errno || strcmp(end, ".ts") != 0)
-        return false;
-    *msn = v;
-    return true;
-}
-
 static bool file_exists(const struct local_sink *s, const char *name)
 {
     char path[PATH_MAX];
@@ -149,47 +198,80 @@ static bool file_exists(const struct local_sink *s, const char *name)
     return access(path, F_OK) == 0;
 }
 
+/* Is `name` (one of ours, for `msn`) named by the playlist `pl`? */
+static bool names(const struct es_playlist *pl, uint64_t msn, const char *name)
+{
+    return pl->count && msn >= pl->media_sequence && msn - pl->media_sequence < pl->count &&
+           strcmp(pl->segments[msn - pl->media_sequence].uri, name) == 0;
+}
+
 /* Reads the playlist an earlier run left, keeps the segments still on disk so
  * players see one continuous window, and notes the highest segment number on
  * disk: a crash may have left segments the playlist never named, and their
- * names must not be reused either. */
+ * names must not be reused either.
+ *
+ * Nothing read back is trusted (DESIGN.md invariant 8): an entry is adopted
+ * only if its URI is exactly the name this sink gives its msn, and a file is
+ * only ever deleted under such a name. Anything else is foreign: logged once,
+ * never adopted, never deleted. */
 static void recover_previous_run(struct local_sink *s, unsigned target_duration)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", s->dir, PLAYLIST_NAME);
+    struct es_playlist old;
+    es_playlist_init(&old, target_duration);
     FILE *f = fopen(path, "rb");
     if (f) {
         char *text = es_malloc(1 << 20);
         size_t len = fread(text, 1, (1 << 20) - 1, f);
         fclose(f);
-        struct es_playlist old;
-        es_playlist_init(&old, target_duration);
         if (es_playlist_parse(text, len, &old) == ES_OK && old.count > 0) {
             s->have_previous = true;
             s->previous_last_msn = old.media_sequence + old.count - 1;
+            size_t foreign = 0;
+            const char *first_foreign = NULL;
+            bool adopting = old.target_duration == target_duration;
             /* RFC 8216 §6.2.2: TARGETDURATION may not change, so an old window
-             * with another target starts over (its files are deleted later). */
-            if (old.target_duration == target_duration) {
+             * with another target starts over (its files are deleted once a new
+             * playlist no longer names them). */
+            if (adopting) {
                 s->playlist.media_sequence = old.media_sequence;
                 s->playlist.discontinuity_sequence = old.discontinuity_sequence;
-                for (size_t i = 0; i < old.count; i++) {
-                    if (file_exists(s, old.segments[i].uri))
-                        es_playlist_append(&s->playlist, &old.segments[i]);
-                    else
-                        break;
-                }
             }
+            for (size_t i = 0; i < old.count; i++) {
+                uint64_t msn;
+                const char *uri = old.segments[i].uri;
+                bool own = es_sink_segment_msn(uri, &msn) && msn == old.segments[i].msn;
+                if (!own) {
+                    if (!foreign++)
+                        first_foreign = uri;
+                    adopting = false; /* the window stays contiguous */
+                    continue;
+                }
+                if (adopting && file_exists(s, uri))
+                    es_playlist_append(&s->playlist, &old.segments[i]);
+                else
+                    adopting = false;
+            }
+            if (foreign)
+                es_log(ES_LOG_WARN, "sink.local",
+                       "camera=%s event=foreign_names_ignored file=%s count=%zu first=\"%s\" "
+                       "action=\"not adopted, never deleted\"",
+                       s->camera_id, path, foreign, first_foreign);
         } else {
             es_log(ES_LOG_WARN, "sink.local", "camera=%s event=old_playlist_unreadable file=%s",
                    s->camera_id, path);
+            es_playlist_clear(&old);
+            es_playlist_init(&old, target_duration);
         }
-        es_playlist_clear(&old);
         free(text);
     }
 
     DIR *dir = opendir(s->dir);
-    if (!dir)
+    if (!dir) {
+        es_playlist_clear(&old);
         return;
+    }
     struct dirent *entry;
     while ((entry = readdir(dir))) {
         uint64_t msn;
@@ -201,22 +283,23 @@ static void recover_previous_run(struct local_sink *s, unsigned target_duration)
             unlink(tmp_path);
             continue;
         }
-        if (!parse_segment_name(entry->d_name, &msn))
-            continue;
+        if (!es_sink_segment_msn(entry->d_name, &msn))
+            continue; /* not a name of ours: left alone */
         if (!s->have_previous || msn > s->previous_last_msn) {
-            s->previous_last_msn = s->have_previous && s->previous_last_msn > msn
-                                       ? s->previous_last_msn
-                                       : msn;
+            s->previous_last_msn = msn;
             s->have_previous = true;
         }
-        /* Files outside the recovered window are leftovers: delete them after
-         * the grace period, as if they had just left the playlist. */
-        bool in_window = s->playlist.count && msn >= s->playlist.media_sequence &&
-                         msn < s->playlist.media_sequence + s->playlist.count;
-        if (!in_window)
+        if (names(&s->playlist, msn, entry->d_name))
+            continue; /* adopted */
+        /* Leftovers: once no playlist on disk names them, they go after the
+         * grace period, as if they had just left the playlist. */
+        if (names(&old, msn, entry->d_name))
+            add_unlisted(s, entry->d_name);
+        else
             schedule_delete(s, entry->d_name, grace_period(s));
     }
     closedir(dir);
+    es_playlist_clear(&old);
 }
 
 static bool local_last_msn(struct es_sink *sink, uint64_t *msn)
@@ -226,18 +309,29 @@ static bool local_last_msn(struct es_sink *sink, uint64_t *msn)
     return s->have_previous;
 }
 
-static void write_playlist(struct local_sink *s)
+static enum es_err write_playlist(struct local_sink *s)
 {
     char stack[8192];
+    enum es_err err;
     size_t need = es_playlist_write(&s->playlist, stack, sizeof(stack));
     if (need < sizeof(stack)) {
-        write_atomic(s, PLAYLIST_NAME, stack, need);
-        return;
+        err = write_atomic(s, PLAYLIST_NAME, stack, need);
+    } else {
+        char *text = es_malloc(need + 1);
+        es_playlist_write(&s->playlist, text, need + 1);
+        err = write_atomic(s, PLAYLIST_NAME, text, need);
+        free(text);
     }
-    char *text = es_malloc(need + 1);
-    es_playlist_write(&s->playlist, text, need + 1);
-    write_atomic(s, PLAYLIST_NAME, text, need);
-    free(text);
+    if (err != ES_OK)
+        return err;
+    /* The uploader's rule: what a successfully written playlist no longer
+     * names may go, after the grace (RFC 8216 §6.2.2), counted from now. */
+    s->playlist_dirty = false;
+    double grace = grace_period(s);
+    for (size_t i = 0; i < s->unlisted_count; i++)
+        schedule_delete(s, s->unlisted[i], grace);
+    s->unlisted_count = 0;
+    return ES_OK;
 }
 
 static void local_publish(struct es_sink *sink, const struct es_published_segment *segment)
@@ -250,6 +344,18 @@ static void local_publish(struct es_sink *sink, const struct es_published_segmen
         .discontinuity = segment->discontinuity,
     };
     es_sink_segment_name(segment->msn, entry.uri, sizeof(entry.uri));
+    /* While no playlist can be written, segments that left the window are
+     * kept (the playlist on disk may name them); past a bound, a new segment
+     * is not written at all: no playlist would name it. */
+    if (s->playlist_dirty && s->unlisted_count >= s->segments_to_keep + UNLISTED_EXTRA &&
+        write_playlist(s) != ES_OK) {
+        s->dropped++;
+        es_log(ES_LOG_DEBUG, "sink.local",
+               "camera=%s event=segment_dropped msn=%" PRIu64 " reason=playlist_not_written",
+               s->camera_id, segment->msn);
+        run_due_deletes(s);
+        return;
+    }
     if (write_atomic(s, entry.uri, es_blob_data(segment->data), es_blob_size(segment->data)) !=
         ES_OK)
         return; /* the playlist never names a segment that is not stored */
@@ -260,8 +366,8 @@ static void local_publish(struct es_sink *sink, const struct es_published_segmen
         while (s->playlist.count) {
             size_t chunk = s->playlist.count < 64 ? s->playlist.count : 64;
             size_t n = es_playlist_trim(&s->playlist, s->playlist.count - chunk, removed, 64);
-            for (size_t i = 0; i < n; i++)
-                schedule_delete(s, removed[i].uri, grace_period(s));
+            for (size_t i = 0; i < n && i < 64; i++)
+                add_unlisted(s, removed[i].uri);
         }
         entry.discontinuity = true;
     }
@@ -282,14 +388,15 @@ static void local_publish(struct es_sink *sink, const struct es_published_segmen
         es_log(ES_LOG_ERROR, "sink.local",
                "camera=%s event=segment_rejected msn=%" PRIu64 " duration=%.3f target=%u",
                s->camera_id, segment->msn, segment->duration, s->playlist.target_duration);
-        schedule_delete(s, entry.uri, 0);
+        schedule_delete(s, entry.uri, 0); /* no playlist ever named it */
         return;
     }
-    double grace = grace_period(s);
     struct es_playlist_segment removed[16];
-    size_t n = es_playlist_slide(&s->playlist, s->segments_to_keep, removed, 16);
-    for (size_t i = 0; i < n; i++)
-        schedule_delete(s, removed[i].uri, grace);
+    size_t n;
+    while ((n = es_playlist_slide(&s->playlist, s->segments_to_keep, removed, 16)) > 0)
+        for (size_t i = 0; i < n; i++)
+            add_unlisted(s, removed[i].uri);
+    s->playlist_dirty = true;
     write_playlist(s);
     run_due_deletes(s);
     es_log(ES_LOG_DEBUG, "sink.local", "camera=%s event=segment_written msn=%" PRIu64
@@ -299,7 +406,10 @@ static void local_publish(struct es_sink *sink, const struct es_published_segmen
 
 static void local_tick(struct es_sink *sink)
 {
-    run_due_deletes((struct local_sink *)sink);
+    struct local_sink *s = (struct local_sink *)sink;
+    if (s->playlist_dirty)
+        write_playlist(s); /* a failed write is retried, also while the camera is away */
+    run_due_deletes(s);
 }
 
 static void local_destroy(struct es_sink *sink)
@@ -309,6 +419,7 @@ static void local_destroy(struct es_sink *sink)
         return;
     es_playlist_clear(&s->playlist);
     free(s->deletes);
+    free(s->unlisted);
     free(s->dir);
     free(s->camera_id);
     free(s);
@@ -331,6 +442,7 @@ enum es_err es_local_sink_create(const struct es_local_sink_config *config, stru
     snprintf(s->dir, len, "%s/%s/%s", config->root, config->location, config->camera_id);
     s->segments_to_keep = config->segments_to_keep;
     s->delete_grace = config->delete_grace;
+    s->sync = !config->no_fsync;
     es_playlist_init(&s->playlist, config->target_duration);
     s->playlist.independent_segments = true;
 

@@ -40,4 +40,11 @@ struct es_sink {
  * design's segment_%03d.ts; wider numbers simply grow). */
 void es_sink_segment_name(uint64_t msn, char *out, size_t out_size);
 
+/* True if `name` is exactly the name es_sink_segment_name gives some msn
+ * (written to *msn): "segment_042.ts", never "segment_42.ts", "../segment_042.ts"
+ * or "segment_042.ts.bak". A name read back from a store or a playlist is the
+ * sink's own only if this holds; anything else is foreign and never deleted
+ * (docs/storage.md). */
+bool es_sink_segment_msn(const char *name, uint64_t *msn);
+
 #endif

@@ -295,6 +295,47 @@ static void test_playlist_rejects_uris_that_would_break_the_text(void **state)
     es_playlist_clear(&pl);
 }
 
+/* A playlist read back from disk or a bucket is not trusted (DESIGN.md
+ * invariant 8): a URI whose path climbs out of the playlist's directory with a
+ * dot-segment (RFC 3986 §5.2.4), also spelled with percent-encoded dots or a
+ * backslash (which WHATWG URL parsers read as '/'), is refused by the model
+ * and by the parser, while ordinary relative and absolute URIs still pass. */
+static void test_playlist_rejects_uris_that_climb_out_of_the_directory(void **state)
+{
+    (void)state;
+    const char *bad[] = {"../x",         "..",           ".",          "./segment_000.ts",
+                         "a/../../x.ts", "a/./b.ts",     "a/..",       "%2e%2e/x.ts",
+                         "%2E./x.ts",    ".%2e/x",       "..\\x.ts",   "a\\b.ts",
+                         "https://cdn.example/../x.ts", "/../etc/x"};
+    struct es_playlist pl;
+    es_playlist_init(&pl, 2);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct es_playlist_segment seg = make_segment(0, 2.0, 0, false);
+        snprintf(seg.uri, sizeof(seg.uri), "%s", bad[i]);
+        assert_int_equal(es_playlist_append(&pl, &seg), ES_ERR_INVALID);
+
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsegment_000.ts\n#EXTINF:2.0,\n%s\n",
+                 bad[i]);
+        struct es_playlist parsed;
+        es_playlist_init(&parsed, 0);
+        assert_int_equal(parse_str(text, &parsed), ES_ERR_INVALID);
+        assert_int_equal(parsed.count, 0);
+        es_playlist_clear(&parsed);
+    }
+    assert_int_equal(pl.count, 0);
+
+    const char *good[] = {"segment_000.ts", "a..b.ts", "...ts", "sub/segment_001.ts",
+                          "https://cdn.example/seg18.ts?token=a%20b", "x.ts?p=../y"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct es_playlist_segment seg = make_segment(i, 2.0, 0, false);
+        snprintf(seg.uri, sizeof(seg.uri), "%s", good[i]);
+        append_ok(&pl, seg);
+    }
+    es_playlist_clear(&pl);
+}
+
 static void test_playlist_rejects_program_date_times_it_cannot_print(void **state)
 {
     (void)state;
@@ -483,8 +524,16 @@ static void random_playlist(struct es_playlist *pl)
         memset(&seg, 0, sizeof(seg));
         seg.msn = first_msn + i;
         size_t len = 1 + (size_t)rng_below(ES_PLAYLIST_URI_MAX - 1);
-        for (size_t k = 0; k < len; k++)
-            seg.uri[k] = uri_chars[rng_below(sizeof(uri_chars) - 1)];
+        for (size_t k = 0; k < len; k++) {
+            char c = uri_chars[rng_below(sizeof(uri_chars) - 1)];
+            /* No dot-segments ("." or ".." between slashes, also as %2e):
+             * the model refuses those (see the climb-out test). */
+            if (c == '.' && (k == 0 || seg.uri[k - 1] == '/' || seg.uri[k - 1] == '.'))
+                c = 'd';
+            if ((c == 'e' || c == 'E') && k >= 2 && seg.uri[k - 2] == '%' && seg.uri[k - 1] == '2')
+                c = 'f';
+            seg.uri[k] = c;
+        }
         if (seg.uri[0] == '#')
             seg.uri[0] = 's';
         /* Whole microseconds up to the largest value that rounds to the target. */
@@ -982,6 +1031,7 @@ int main(void)
         cmocka_unit_test(test_playlist_rejects_segment_longer_than_target),
         cmocka_unit_test(test_playlist_rejects_absurd_durations),
         cmocka_unit_test(test_playlist_rejects_uris_that_would_break_the_text),
+        cmocka_unit_test(test_playlist_rejects_uris_that_climb_out_of_the_directory),
         cmocka_unit_test(test_playlist_rejects_program_date_times_it_cannot_print),
         cmocka_unit_test(test_playlist_trim_advances_media_sequence_and_copies_removed),
         cmocka_unit_test(test_playlist_trim_advances_discontinuity_sequence),

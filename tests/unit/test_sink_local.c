@@ -209,6 +209,28 @@ static void test_segment_names_pad_to_three_digits_and_then_grow(void **state)
     assert_string_equal(name, "segment");
 }
 
+static void test_segment_msn_accepts_only_the_exact_own_name(void **state)
+{
+    (void)state;
+    uint64_t msn = 7;
+    assert_true(es_sink_segment_msn("segment_042.ts", &msn));
+    assert_int_equal(msn, 42);
+    assert_true(es_sink_segment_msn("segment_1234.ts", &msn));
+    assert_int_equal(msn, 1234);
+    assert_true(es_sink_segment_msn("segment_18446744073709551615.ts", &msn));
+    assert_true(msn == UINT64_MAX);
+    const char *foreign[] = {"segment_42.ts",     "segment_0042.ts", "segment_042.ts.bak",
+                             "../segment_042.ts", "segment_-42.ts",  "segment_+42.ts",
+                             "segment_ 42.ts",    "segment_.ts",     "segment_042.TS",
+                             "segment_18446744073709551616.ts",      "sub/segment_042.ts",
+                             "stream.m3u8",       ""};
+    for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+        msn = 7;
+        assert_false(es_sink_segment_msn(foreign[i], &msn));
+        assert_int_equal(msn, 7);
+    }
+}
+
 /* ---- publishing ---- */
 
 static void test_local_sink_writes_segments_and_a_playlist_naming_them(void **state)
@@ -579,6 +601,204 @@ static void test_local_sink_deletes_every_segment_a_smaller_window_trims(void **
     sink->destroy(sink);
 }
 
+static void write_text_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static bool path_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* DESIGN.md invariant 8: an old stream.m3u8 is not trusted. A crafted one that
+ * names files outside the directory ("../x") or files that are not named as
+ * the sink names them must never make the sink delete them, however the window
+ * moves on; only the sink's own names for their msn are adopted (and later
+ * deleted). Foreign names are logged once. */
+static void test_local_sink_never_deletes_a_name_it_would_not_have_written(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 3, GRACE); /* makes the directory */
+    sink->destroy(sink);
+
+    char outside[PATH_MAX + 32], beside[PATH_MAX + 32], odd[PATH_MAX + 32], path[PATH_MAX + 32];
+    snprintf(outside, sizeof(outside), "%s/loc/x", f->root);
+    snprintf(beside, sizeof(beside), "%s/notes.txt", f->dir);
+    snprintf(odd, sizeof(odd), "%s/segment_1.ts", f->dir);
+    write_text_file(outside, "not the sink's");
+    write_text_file(beside, "not the sink's");
+    write_text_file(odd, "not the sink's");
+    snprintf(path, sizeof(path), "%s/stream.m3u8", f->dir);
+
+    /* 1. A playlist that climbs out of the directory. */
+    write_text_file(path, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n"
+                          "#EXTINF:2.0,\n../x\n");
+    sink = open_sink(f, 2, 3, GRACE);
+    publish_range(sink, 1, 8);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    publish(sink, 8, 2.0, false);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    assert_true(path_exists(outside));
+    sink->destroy(sink);
+
+    /* 2. A playlist the parser accepts, naming foreign files at msn 10..12 and
+     * the sink's own name at msn 13. */
+    write_text_file(path, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:10\n"
+                          "#EXTINF:2.0,\nnotes.txt\n#EXTINF:2.0,\nsegment_1.ts\n"
+                          "#EXTINF:2.0,\nsub/notes.txt\n#EXTINF:2.0,\nsegment_013.ts\n");
+    struct es_local_sink_config cfg = {
+        .camera_id = "cam",
+        .root = f->root,
+        .location = "loc",
+        .target_duration = 2,
+        .segments_to_keep = 3,
+        .delete_grace = GRACE,
+    };
+    /* stderr is captured with no assertion inside (one would jump out). */
+    char log[4096];
+    char log_path[] = "/tmp/es_test_sink_log_XXXXXX";
+    int fd = mkstemp(log_path);
+    assert_true(fd >= 0);
+    es_log_set_level(ES_LOG_WARN);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    sink = NULL;
+    enum es_err err = es_local_sink_create(&cfg, &sink);
+    uint64_t last = 0;
+    bool have_last = err == ES_OK && sink->last_msn(sink, &last);
+    if (have_last) {
+        publish_range(sink, last + 1, last + 8);
+        es_clock_sleep_us(AFTER_GRACE_US);
+        sink->tick(sink);
+    }
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    es_log_set_level(ES_LOG_ERROR);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, log, sizeof(log) - 1);
+    log[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(log_path);
+    assert_int_equal(err, ES_OK);
+    assert_true(have_last);
+    assert_true(last >= 13); /* numbers still count: names are never reused */
+    assert_true(path_exists(outside));
+    assert_true(path_exists(beside));
+    assert_true(path_exists(odd));
+    /* Logged, once. */
+    const char *hit = strstr(log, "camera=cam event=foreign_names_ignored");
+    assert_non_null(hit);
+    assert_null(strstr(hit + 12, "event=foreign_names_ignored"));
+    assert_non_null(strstr(hit, "count=3"));
+    /* The sink's own names still come and go as usual. */
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    for (size_t i = 0; i < pl.count; i++) {
+        char own[64];
+        es_sink_segment_name(pl.segments[i].msn, own, sizeof(own));
+        assert_string_equal(pl.segments[i].uri, own);
+    }
+    es_playlist_clear(&pl);
+    for (uint64_t msn = 1; msn < 8; msn++)
+        assert_false(segment_exists(f, msn));
+    sink->destroy(sink);
+}
+
+/* Deletes follow the playlist on disk, not the one in memory: while the
+ * playlist cannot be written (ENOSPC, EIO, a read-only remount; here its
+ * temporary name is taken by a directory, so open() fails with EISDIR even
+ * for root), the playlist on disk still names the segments the window slid
+ * past, so none of them may go. Once a playlist without them is written, they
+ * go after the grace as usual. */
+static void test_local_sink_schedules_no_delete_when_the_playlist_write_fails(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 3, GRACE);
+    publish_range(sink, 0, 3);
+    assert_window(f, 0, 3);
+
+    char blocker[PATH_MAX + 32];
+    snprintf(blocker, sizeof(blocker), "%s/.stream.m3u8.tmp", f->dir);
+    assert_int_equal(mkdir(blocker, 0755), 0);
+    publish_range(sink, 3, 9); /* stored, but the playlist cannot say so */
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    publish(sink, 9, 2.0, false);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    assert_window(f, 0, 3); /* what is on disk still names 0..2 ... */
+    for (uint64_t msn = 0; msn < 10; msn++)
+        assert_true(segment_exists(f, msn)); /* ... so nothing was deleted */
+
+    assert_int_equal(rmdir(blocker), 0);
+    publish(sink, 10, 2.0, false);
+    assert_window(f, 8, 11);
+    for (uint64_t msn = 0; msn < 11; msn++)
+        assert_true(segment_exists(f, msn)); /* the grace starts now */
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    for (uint64_t msn = 0; msn < 8; msn++)
+        assert_false(segment_exists(f, msn));
+    assert_window(f, 8, 11);
+    assert_int_equal(count_dot_files(f), 0);
+    sink->destroy(sink);
+}
+
+static size_t count_segment_files(const struct fixture *f)
+{
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, "segment_", 8) == 0;
+    closedir(d);
+    return n;
+}
+
+/* A playlist that can never be written must not let the directory (or the
+ * sink's memory) grow: past a bound, segments are not written at all; once a
+ * playlist is written again (retried on tick, camera or not), the stream goes
+ * on after a discontinuity and the old files go. */
+static void test_local_sink_bounds_what_it_keeps_while_no_playlist_can_be_written(void **state)
+{
+    struct fixture *f = *state;
+    struct es_sink *sink = open_sink(f, 2, 3, GRACE);
+    publish_range(sink, 0, 3);
+    char blocker[PATH_MAX + 32];
+    snprintf(blocker, sizeof(blocker), "%s/.stream.m3u8.tmp", f->dir);
+    assert_int_equal(mkdir(blocker, 0755), 0);
+    es_log_set_level((enum es_log_level)-1); /* the failures are expected here */
+    publish_range(sink, 3, 200);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    es_log_set_level(ES_LOG_ERROR);
+    size_t kept = count_segment_files(f);
+    assert_true(kept <= 3 + 3 + 16); /* the window, the old window, the bound */
+    assert_window(f, 0, 3);
+
+    assert_int_equal(rmdir(blocker), 0);
+    sink->tick(sink); /* writes the playlist it owes */
+    publish(sink, 200, 2.0, false);
+    es_clock_sleep_us(AFTER_GRACE_US);
+    sink->tick(sink);
+    struct es_playlist pl;
+    read_playlist(f, &pl);
+    assert_int_equal(pl.media_sequence + pl.count - 1, 200);
+    assert_true(pl.segments[pl.count - 1].discontinuity);
+    es_playlist_clear(&pl);
+    assert_true(count_segment_files(f) <= 3 + 1);
+    sink->destroy(sink);
+}
+
 /* EXPECTED TO FAIL (AddressSanitizer: stack-buffer-overflow in local.c
  * local_publish) until the numbering-gap path handles windows longer than 64:
  * es_playlist_trim(…, 0, removed, 64) removes every segment at once and
@@ -603,6 +823,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_segment_names_pad_to_three_digits_and_then_grow),
+        cmocka_unit_test(test_segment_msn_accepts_only_the_exact_own_name),
         T(test_local_sink_writes_segments_and_a_playlist_naming_them),
         T(test_local_sink_window_keeps_segments_to_keep),
         T(test_local_sink_deletes_a_removed_segment_only_after_the_grace),
@@ -619,6 +840,9 @@ int main(void)
         T(test_local_sink_does_not_reuse_a_playlist_with_another_target),
         T(test_local_sink_ignores_an_unreadable_playlist),
         T(test_local_sink_deletes_every_segment_a_smaller_window_trims),
+        T(test_local_sink_never_deletes_a_name_it_would_not_have_written),
+        T(test_local_sink_schedules_no_delete_when_the_playlist_write_fails),
+        T(test_local_sink_bounds_what_it_keeps_while_no_playlist_can_be_written),
         /* Last: under AddressSanitizer it aborts the program until fixed. */
         T(test_local_sink_gap_in_a_long_window_deletes_every_old_segment),
     };
