@@ -1,0 +1,535 @@
+/* The WebRTC service: the shared UDP port, its thread, the cameras' frame
+ * queues and the session table (webrtc.h says who calls what from where).
+ *
+ * Why a thread of its own rather than the origin's h2o loop: SRTP for every
+ * viewer is the bulk of WebRTC's CPU (OvenMediaEngine#468), and on two cores
+ * it should not delay the LL-HLS blocking-reload fan-out on the origin's
+ * loop; h2o 2.2's evloop has no datagram socket either. The origin only
+ * calls es_webrtc_session_create/_delete, which take the lock briefly. */
+#define _GNU_SOURCE /* pthread_setname_np, recvmmsg */
+#include "webrtc/internal.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "webrtc/rtcp.h"
+#include "webrtc/sdp_whep.h"
+#include "webrtc/stun.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/* Frames waiting for the service thread per camera; past this the service is
+ * behind and the newest frame is dropped (every viewer then waits for the
+ * next IDR): the pipeline thread never waits for WebRTC. */
+#define MAX_QUEUED_FRAMES 30
+#define MAX_HOSTS 8
+#define RECV_BATCH 32
+#define DGRAM_MAX 2048
+#define SOCKET_BUFFER (4 * 1024 * 1024)
+
+/* ---- create / cameras ---- */
+
+static void add_host(struct es_webrtc *w, const char *h)
+{
+    if (w->host_count == MAX_HOSTS)
+        return;
+    for (size_t i = 0; i < w->host_count; i++)
+        if (strcmp(w->hosts[i], h) == 0)
+            return; /* MediaMTX#3835: no duplicate candidates */
+    w->hosts[w->host_count++] = es_strdup(h);
+}
+
+enum es_err es_webrtc_create(const struct es_webrtc_config *config, struct es_webrtc **out)
+{
+    struct es_webrtc *w = es_calloc(1, sizeof(*w));
+    w->config = *config;
+    w->config.bind_host = es_strdup(config->bind_host ? config->bind_host : "127.0.0.1");
+    w->config.hosts = NULL;
+    w->hosts = es_calloc(MAX_HOSTS, sizeof(*w->hosts));
+    /* Candidates are IP addresses only: a browser resolves no names there
+     * (MediaMTX#4017). */
+    for (size_t i = 0; i < config->host_count; i++) {
+        unsigned char buf[sizeof(struct in6_addr)];
+        if (inet_pton(AF_INET, config->hosts[i], buf) == 1 ||
+            inet_pton(AF_INET6, config->hosts[i], buf) == 1)
+            add_host(w, config->hosts[i]);
+        else
+            es_log(ES_LOG_WARN, "webrtc", "event=host_skipped host=%s reason=not_an_ip",
+                   config->hosts[i]);
+    }
+    w->fd = w->wake_fd = -1;
+    pthread_mutex_init(&w->lock, NULL);
+    atomic_init(&w->stop, false);
+    enum es_err err = es_srtp_init();
+    if (err == ES_OK)
+        err = es_dtls_identity_create(&w->identity);
+    if (err != ES_OK) {
+        es_webrtc_destroy(w);
+        return err;
+    }
+    *out = w;
+    return ES_OK;
+}
+
+struct es_webrtc_camera *es_webrtc_add_camera(struct es_webrtc *w, const char *id)
+{
+    struct wcamera *c = es_calloc(1, sizeof(*c));
+    c->w = w;
+    c->id = es_strdup(id);
+    atomic_init(&c->viewers, 0);
+    es_h264_packetizer_init(&c->packetizer);
+    c->queue_tail = &c->queue_head;
+    c->next = w->cameras;
+    w->cameras = c;
+    w->camera_count++;
+    return (struct es_webrtc_camera *)c;
+}
+
+void es_webrtc_camera_on_keyframe_request(struct es_webrtc_camera *camera, void (*fn)(void *),
+                                          void *opaque)
+{
+    struct wcamera *c = (struct wcamera *)camera;
+    c->keyframe_fn = fn;
+    c->keyframe_opaque = opaque;
+}
+
+static struct wcamera *camera_by_id(struct es_webrtc *w, const char *id)
+{
+    for (struct wcamera *c = w->cameras; c; c = c->next)
+        if (strcmp(c->id, id) == 0)
+            return c;
+    return NULL;
+}
+
+/* ---- the socket ---- */
+
+void es_webrtc_send_to(struct es_webrtc *w, const struct sockaddr_storage *addr, socklen_t len,
+                       const uint8_t *data, size_t size)
+{
+    /* A full socket buffer drops this packet for this viewer only: a slow
+     * viewer loses packets, it never holds the others up. */
+    ssize_t n = sendto(w->fd, data, size, MSG_DONTWAIT, (const struct sockaddr *)addr, len);
+    if (n < 0)
+        w->stats.packets_dropped++;
+    else
+        w->stats.packets_sent++;
+}
+
+static struct wsession *session_by_addr(struct es_webrtc *w, const struct sockaddr *a,
+                                        socklen_t len)
+{
+    for (struct wsession *s = w->sessions; s; s = s->next)
+        if (s->have_addr && s->addr_len == len && memcmp(&s->addr, a, len) == 0)
+            return s;
+    return NULL;
+}
+
+static void on_stun(struct es_webrtc *w, const uint8_t *msg, size_t len,
+                    const struct sockaddr *from, socklen_t from_len)
+{
+    struct es_stun_request req;
+    if (es_stun_parse_request(msg, len, &req) != ES_OK || !req.username)
+        return;
+    /* RFC 8445 §7.2.2: USERNAME is "<our ufrag>:<their ufrag>". */
+    const char *colon = memchr(req.username, ':', req.username_len);
+    if (!colon)
+        return;
+    size_t ours = (size_t)(colon - req.username);
+    struct wsession *s = w->sessions;
+    while (s && !(strlen(s->ufrag) == ours && memcmp(s->ufrag, req.username, ours) == 0))
+        s = s->next;
+    if (!s || s->ended)
+        return;
+    size_t theirs = req.username_len - ours - 1;
+    if (strlen(s->remote_ufrag) != theirs || memcmp(s->remote_ufrag, colon + 1, theirs) != 0)
+        return;
+    if (!es_stun_integrity_ok(msg, len, &req, s->pwd)) {
+        w->stats.stun_bad_integrity++; /* dropped without an answer (RFC 8489 §9.1.3) */
+        return;
+    }
+    es_wsession_on_stun(s, msg, len, from, from_len, req.use_candidate);
+    uint8_t out[256];
+    size_t n = es_stun_write_success(req.txid, from, s->pwd, out, sizeof(out));
+    if (n)
+        sendto(w->fd, out, n, MSG_DONTWAIT, from, from_len);
+}
+
+/* RFC 7983 §7: the first byte tells STUN, DTLS and RTP/RTCP apart. */
+static void on_datagram(struct es_webrtc *w, uint8_t *data, size_t len,
+                        const struct sockaddr *from, socklen_t from_len)
+{
+    if (len == 0)
+        return;
+    uint8_t b = data[0];
+    if (b <= 3) {
+        if (es_stun_is(data, len))
+            on_stun(w, data, len, from, from_len);
+        return;
+    }
+    /* Anything else only from an address a valid check bound to a session. */
+    struct wsession *s = session_by_addr(w, from, from_len);
+    if (!s || s->ended)
+        return;
+    if (b >= 20 && b <= 63)
+        es_wsession_on_dtls(s, data, len);
+    else if (b >= 128 && b <= 191 && es_rtcp_is(data, len))
+        es_wsession_on_rtcp(s, data, len);
+}
+
+static void receive_all(struct es_webrtc *w)
+{
+    static __thread uint8_t bufs[RECV_BATCH][DGRAM_MAX];
+    struct mmsghdr msgs[RECV_BATCH];
+    struct iovec iov[RECV_BATCH];
+    struct sockaddr_storage addrs[RECV_BATCH];
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < RECV_BATCH; i++) {
+            iov[i] = (struct iovec){bufs[i], DGRAM_MAX};
+            memset(&msgs[i], 0, sizeof(msgs[i]));
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &addrs[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(addrs[i]);
+        }
+        int n = recvmmsg(w->fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return;
+        for (int i = 0; i < n; i++)
+            on_datagram(w, bufs[i], msgs[i].msg_len, (struct sockaddr *)&addrs[i],
+                        msgs[i].msg_hdr.msg_namelen);
+        if (n < RECV_BATCH)
+            return;
+    }
+}
+
+/* ---- media ---- */
+
+void es_webrtc_camera_video(struct es_webrtc_camera *camera, const uint8_t *au, size_t size,
+                            int64_t pts_ticks, int64_t wall_us)
+{
+    struct wcamera *c = (struct wcamera *)camera;
+    if (!c || atomic_load(&c->viewers) == 0)
+        return;
+    /* Packetized here, once, on the pipeline thread; sessions only add their
+     * header and SRTP. */
+    struct frame_msg *m = es_calloc(1, sizeof(*m));
+    if (es_h264_packetize(&c->packetizer, au, size, &m->frame) != ES_OK) {
+        es_rtp_frame_free(&m->frame);
+        free(m);
+        return;
+    }
+    m->pts_ticks = pts_ticks;
+    m->wall_us = wall_us;
+    struct es_webrtc *w = c->w;
+    bool queued = false;
+    pthread_mutex_lock(&w->lock);
+    if (c->queued < MAX_QUEUED_FRAMES) {
+        *c->queue_tail = m;
+        c->queue_tail = &m->next;
+        c->queued++;
+        queued = true;
+    } else {
+        c->broken = true;
+        w->stats.frames_dropped++;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (!queued) {
+        es_rtp_frame_free(&m->frame);
+        free(m);
+        return;
+    }
+    uint64_t one = 1;
+    if (write(w->wake_fd, &one, sizeof(one)) < 0) {
+        /* The counter is saturated: the thread is awake anyway. */
+    }
+}
+
+static void fan_out(struct es_webrtc *w)
+{
+    for (struct wcamera *c = w->cameras; c; c = c->next) {
+        struct frame_msg *m = c->queue_head;
+        c->queue_head = NULL;
+        c->queue_tail = &c->queue_head;
+        c->queued = 0;
+        bool broken = c->broken;
+        c->broken = false;
+        while (m) {
+            struct frame_msg *next = m->next;
+            for (struct wsession *s = w->sessions; s; s = s->next) {
+                if (s->camera != c)
+                    continue;
+                if (broken)
+                    s->waiting_idr = true;
+                es_wsession_send_frame(s, m);
+            }
+            broken = false;
+            es_rtp_frame_free(&m->frame);
+            free(m);
+            m = next;
+        }
+    }
+}
+
+/* ---- the thread ---- */
+
+static void reap(struct es_webrtc *w)
+{
+    struct wsession **at = &w->sessions;
+    while (*at) {
+        struct wsession *s = *at;
+        if (!s->ended) {
+            at = &s->next;
+            continue;
+        }
+        *at = s->next;
+        atomic_fetch_sub(&s->camera->viewers, 1);
+        w->session_count--;
+        w->stats.sessions_ended++;
+        es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=ended packets=%u",
+               s->camera->id, s->id, s->packets);
+        es_wsession_destroy(s);
+    }
+}
+
+static void *webrtc_main(void *arg)
+{
+    struct es_webrtc *w = arg;
+    pthread_setname_np(pthread_self(), "es-webrtc");
+    int64_t wait_us = 200000;
+    while (!atomic_load(&w->stop)) {
+        struct pollfd fds[2] = {{w->fd, POLLIN, 0}, {w->wake_fd, POLLIN, 0}};
+        int timeout_ms = (int)((wait_us + 999) / 1000);
+        int n = poll(fds, 2, timeout_ms < 1 ? 1 : timeout_ms);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents & POLLIN) {
+            uint64_t v;
+            if (read(w->wake_fd, &v, sizeof(v)) < 0) {
+                /* EAGAIN: someone else drained it. */
+            }
+        }
+        pthread_mutex_lock(&w->lock);
+        if (fds[0].revents & POLLIN)
+            receive_all(w);
+        fan_out(w);
+        int64_t now = es_clock_mono_us();
+        wait_us = 200000;
+        for (struct wsession *s = w->sessions; s; s = s->next) {
+            int64_t t = es_wsession_tick(s, now);
+            if (t > 0 && t < wait_us)
+                wait_us = t;
+        }
+        reap(w);
+        pthread_mutex_unlock(&w->lock);
+    }
+    return NULL;
+}
+
+static void add_interface_hosts(struct es_webrtc *w)
+{
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0)
+        return;
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
+            (i->ifa_flags & IFF_LOOPBACK))
+            continue;
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof(ip));
+        add_host(w, ip);
+    }
+    freeifaddrs(list);
+}
+
+enum es_err es_webrtc_start(struct es_webrtc *w)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", w->config.udp_port);
+    if (getaddrinfo(w->config.bind_host, port, &hints, &ai) != 0 || !ai) {
+        es_log(ES_LOG_ERROR, "webrtc", "event=bind_failed host=%s reason=not_an_ip",
+               w->config.bind_host);
+        return ES_ERR_INVALID;
+    }
+    w->fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int size = SOCKET_BUFFER;
+    if (w->fd >= 0) {
+        setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+        setsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    if (w->fd < 0 || bind(w->fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        es_log(ES_LOG_ERROR, "webrtc", "event=bind_failed host=%s port=%u errno=%d",
+               w->config.bind_host, w->config.udp_port, errno);
+        freeaddrinfo(ai);
+        return ES_ERR_IO;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof(bound);
+    getsockname(w->fd, (struct sockaddr *)&bound, &bound_len);
+    w->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    if (w->host_count == 0) {
+        bool wildcard = strcmp(w->config.bind_host, "0.0.0.0") == 0 ||
+                        strcmp(w->config.bind_host, "::") == 0;
+        if (wildcard)
+            add_interface_hosts(w);
+        else
+            add_host(w, w->config.bind_host);
+    }
+    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->wake_fd < 0 || pthread_create(&w->thread, NULL, webrtc_main, w) != 0)
+        return ES_ERR_IO;
+    w->running = true;
+    es_log(ES_LOG_INFO, "webrtc", "event=listening host=%s udp_port=%u candidates=%zu",
+           w->config.bind_host, w->port, w->host_count);
+    return ES_OK;
+}
+
+uint16_t es_webrtc_port(const struct es_webrtc *w)
+{
+    return w->port;
+}
+
+void es_webrtc_stop(struct es_webrtc *w)
+{
+    if (!w || !w->running)
+        return;
+    atomic_store(&w->stop, true);
+    uint64_t one = 1;
+    if (write(w->wake_fd, &one, sizeof(one)) < 0) {
+        /* saturated: awake anyway */
+    }
+    pthread_join(w->thread, NULL);
+    pthread_mutex_lock(&w->lock);
+    for (struct wsession *s = w->sessions; s; s = s->next)
+        s->ended = true;
+    reap(w);
+    w->running = false;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void es_webrtc_destroy(struct es_webrtc *w)
+{
+    if (!w)
+        return;
+    es_webrtc_stop(w);
+    while (w->cameras) {
+        struct wcamera *c = w->cameras;
+        w->cameras = c->next;
+        for (struct frame_msg *m = c->queue_head, *next; m; m = next) {
+            next = m->next;
+            es_rtp_frame_free(&m->frame);
+            free(m);
+        }
+        free(c->id);
+        free(c);
+    }
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
+    for (size_t i = 0; i < w->host_count; i++)
+        free(w->hosts[i]);
+    free(w->hosts);
+    free((char *)w->config.bind_host);
+    es_dtls_identity_destroy(w->identity);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+/* ---- signalling ---- */
+
+enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *camera_id,
+                                               const char *offer_sdp, size_t offer_len,
+                                               struct es_webrtc_answer *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct wcamera *c = camera_by_id(w, camera_id);
+    if (!c)
+        return ES_WEBRTC_NO_CAMERA;
+    struct es_sdp_offer *offer = es_malloc(sizeof(*offer));
+    enum es_err err = es_sdp_offer_parse(offer_sdp, offer_len, offer);
+    if (err != ES_OK) {
+        free(offer);
+        return err == ES_ERR_UNSUPPORTED ? ES_WEBRTC_NO_CODEC : ES_WEBRTC_BAD_OFFER;
+    }
+    enum es_webrtc_result result = ES_WEBRTC_OK;
+    pthread_mutex_lock(&w->lock);
+    unsigned per_camera = atomic_load(&c->viewers);
+    if (!w->running || atomic_load(&w->stop)) {
+        result = ES_WEBRTC_NOT_RUNNING;
+    } else if (w->session_count >= w->config.max_sessions ||
+               per_camera >= w->config.max_sessions_per_camera) {
+        result = ES_WEBRTC_FULL;
+    } else {
+        const struct es_sdp_media *video = &offer->media[offer->video];
+        struct wsession *s = es_wsession_create(w, c, offer->ice_ufrag, offer->fingerprint,
+                                                (uint8_t)video->h264_pt);
+        if (!s) {
+            result = ES_WEBRTC_NOT_RUNNING;
+        } else {
+            struct es_sdp_answer_params p = {
+                .ice_ufrag = s->ufrag,
+                .ice_pwd = s->pwd,
+                .fingerprint = es_dtls_identity_fingerprint(w->identity),
+                .hosts = (const char *const *)w->hosts,
+                .host_count = w->host_count,
+                .port = w->port,
+                .video_ssrc = s->ssrc,
+                .cname = "edgestream",
+                .stream_id = c->id,
+                .session_version = (uint64_t)es_clock_wall_us(),
+            };
+            out->sdp = es_sdp_answer_write(offer, &p);
+            memcpy(out->session_id, s->id, sizeof(out->session_id));
+            s->next = w->sessions;
+            w->sessions = s;
+            w->session_count++;
+            w->stats.sessions_created++;
+            atomic_fetch_add(&c->viewers, 1);
+            es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=created sessions=%zu",
+                   c->id, s->id, w->session_count);
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    free(offer);
+    return result;
+}
+
+enum es_err es_webrtc_session_delete(struct es_webrtc *w, const char *camera_id,
+                                     const char *session_id)
+{
+    enum es_err err = ES_ERR_NOT_FOUND;
+    pthread_mutex_lock(&w->lock);
+    for (struct wsession *s = w->sessions; s; s = s->next) {
+        if (!s->ended && strcmp(s->id, session_id) == 0 && strcmp(s->camera->id, camera_id) == 0) {
+            s->ended = true;
+            err = ES_OK;
+            break;
+        }
+    }
+    /* Reaped here, not on the thread's next turn: close_notify goes now. */
+    reap(w);
+    pthread_mutex_unlock(&w->lock);
+    return err;
+}
+
+void es_webrtc_stats(struct es_webrtc *w, struct es_webrtc_stats *out)
+{
+    pthread_mutex_lock(&w->lock);
+    *out = w->stats;
+    out->sessions = w->session_count;
+    pthread_mutex_unlock(&w->lock);
+}

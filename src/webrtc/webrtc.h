@@ -1,0 +1,91 @@
+/* WebRTC egress (WHEP): the service that owns every viewer session, the one
+ * UDP port they all share (ICE-lite, RFC 8445 §2.5) and the thread that
+ * serves it. Each camera's pipeline hands encoded access units in; each is
+ * packetized once and sent to every session of that camera with the
+ * session's own SRTP (docs/webrtc.md).
+ *
+ * Threads: es_webrtc_camera_video() runs on the camera's pipeline thread and
+ * never blocks on viewers (it queues a bounded number of frames, dropping
+ * when the service falls behind); session create/delete run on the origin's
+ * thread; everything else on the service's own thread. One mutex guards the
+ * sessions; crypto and sends happen under it on the service thread only.
+ *
+ * Lifecycle: create → add_camera (each) → start → ... → stop → destroy. */
+#ifndef ES_WEBRTC_WEBRTC_H
+#define ES_WEBRTC_WEBRTC_H
+
+#include "core/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct es_webrtc_config {
+    const char *bind_host;    /* numeric IP the UDP port binds to, e.g. "127.0.0.1" */
+    uint16_t udp_port;        /* 8189 by default; 0 = any free port (tests) */
+    const char *const *hosts; /* addresses to advertise as candidates; none = bind_host,
+                                 or every interface's IPv4 address when it is a wildcard */
+    size_t host_count;
+    unsigned max_sessions;            /* in total */
+    unsigned max_sessions_per_camera;
+};
+
+struct es_webrtc;
+struct es_webrtc_camera;
+
+enum es_err es_webrtc_create(const struct es_webrtc_config *config, struct es_webrtc **out);
+/* Before start. `id` is copied. */
+struct es_webrtc_camera *es_webrtc_add_camera(struct es_webrtc *w, const char *id);
+/* Binds the UDP port and starts the thread. ES_ERR_IO when it cannot bind. */
+enum es_err es_webrtc_start(struct es_webrtc *w);
+uint16_t es_webrtc_port(const struct es_webrtc *w); /* after start */
+/* Ends every session (close_notify) and joins the thread. Idempotent. */
+void es_webrtc_stop(struct es_webrtc *w);
+void es_webrtc_destroy(struct es_webrtc *w); /* NULL is fine; stops first */
+
+/* The camera's pipeline thread: one H.264 access unit in Annex B (as the
+ * transcoder emits it), its timestamp in 90 kHz ticks and the wall clock
+ * (Unix µs) it was captured at. Returns at once; does nothing without
+ * viewers. */
+void es_webrtc_camera_video(struct es_webrtc_camera *c, const uint8_t *au, size_t size,
+                            int64_t pts_ticks, int64_t wall_us);
+
+/* Called on the service thread when a viewer asks for a keyframe (PLI, FIR),
+ * at most every 500 ms per camera. Must not block. Set before start. */
+void es_webrtc_camera_on_keyframe_request(struct es_webrtc_camera *c, void (*fn)(void *opaque),
+                                          void *opaque);
+
+/* ---- signalling (WHEP) ---- */
+
+enum es_webrtc_result {
+    ES_WEBRTC_OK = 0,
+    ES_WEBRTC_NO_CAMERA,   /* 404 */
+    ES_WEBRTC_BAD_OFFER,   /* 400: not an SDP offer we can parse */
+    ES_WEBRTC_NO_CODEC,    /* 422: no H.264 (packetization-mode 1, baseline) offered */
+    ES_WEBRTC_FULL,        /* 503: session caps reached */
+    ES_WEBRTC_NOT_RUNNING, /* 503: the service is not started or is stopping */
+};
+
+#define ES_WEBRTC_SESSION_ID 32 /* hex characters */
+
+struct es_webrtc_answer {
+    char *sdp; /* malloc'd; the caller frees it */
+    char session_id[ES_WEBRTC_SESSION_ID + 1];
+};
+
+enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *camera_id,
+                                               const char *offer, size_t offer_len,
+                                               struct es_webrtc_answer *out);
+/* Ends the session of `camera_id` with that id. ES_ERR_NOT_FOUND otherwise. */
+enum es_err es_webrtc_session_delete(struct es_webrtc *w, const char *camera_id,
+                                     const char *session_id);
+
+struct es_webrtc_stats {
+    uint64_t sessions, sessions_connected;
+    uint64_t sessions_created, sessions_ended;
+    uint64_t stun_bad_integrity, packets_sent, packets_dropped, frames_dropped;
+    uint64_t keyframe_requests;
+};
+void es_webrtc_stats(struct es_webrtc *w, struct es_webrtc_stats *out);
+
+#endif
