@@ -11,7 +11,10 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    sourcemap: true,
+    // No sourcemaps in the served build: the origin serves web/dist to anyone who can
+    // reach it, without auth, and a map is megabytes of source for a 100-byte request.
+    // (The e2e pages build from vite.e2e.config.ts and never needed them.)
+    sourcemap: false,
     // hls.js alone is ~520 kB minified (~160 kB gzip).
     chunkSizeWarningLimit: 1100,
     target: 'es2020',

@@ -217,6 +217,9 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             .web_root = config->origin.web_root,
             .max_connections = config->origin.max_connections,
             .idle_timeout_ms = config->origin.idle_timeout_ms,
+            .max_parked = config->origin.max_parked,
+            .max_parked_per_client = config->origin.max_parked_per_client,
+            .max_parked_per_connection = config->origin.max_parked_per_connection,
         };
         err = es_origin_create(&oc, &origin);
     }

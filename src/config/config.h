@@ -111,10 +111,13 @@ struct es_origin_settings {
     char *token;              /* bearer token; NULL = none. Never printed. */
     char *tls_cert;           /* PEM files; both or neither (HTTPS + HTTP/2) */
     char *tls_key;
-    char *cors;               /* Access-Control-Allow-Origin, default "*"; "" = none */
+    char *cors;               /* Access-Control-Allow-Origin, default "off" (none) */
     char *web_root;           /* the player's files, default "web/dist" */
     unsigned max_connections; /* default 4096 */
     unsigned idle_timeout_ms; /* default 10000 */
+    unsigned max_parked;      /* default 4096 */
+    unsigned max_parked_per_client;     /* default 128 */
+    unsigned max_parked_per_connection; /* default 16 */
 };
 
 struct es_config {

@@ -351,10 +351,11 @@ static const struct es_config_option options[] = {
      "PEM certificate chain: with `tls_key`, HTTPS with HTTP/2 (ALPN) and HTTP/1.1."},
     {ES_CONFIG_SECTION_ORIGIN, "tls_key", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL, "none", 1,
      4096, NULL, NULL, NULL, ORIGIN(tls_key), "PEM private key for `tls_cert`."},
-    {ES_CONFIG_SECTION_ORIGIN, "cors", ES_CONFIG_STRING, 0, "*", NULL, 1, 1024, NULL,
+    {ES_CONFIG_SECTION_ORIGIN, "cors", ES_CONFIG_STRING, 0, "off", NULL, 1, 1024, NULL,
      check_header_value, NULL, ORIGIN(cors),
-     "`Access-Control-Allow-Origin` sent with every response (`*`, or one origin such as "
-     "`https://shop.example`); `off` sends no CORS headers."},
+     "`Access-Control-Allow-Origin` sent with every response: `off` (same-origin only: "
+     "pages from elsewhere cannot read the video, `/api/` or `/metrics`), one origin such as "
+     "`https://shop.example`, or `*`."},
     {ES_CONFIG_SECTION_ORIGIN, "web_root", ES_CONFIG_STRING, 0, "web/dist", NULL, 1, 4096, NULL,
      NULL, NULL, ORIGIN(web_root),
      "The web player and dashboard served at `/` (`make` builds it); relative paths start at "
@@ -365,7 +366,18 @@ static const struct es_config_option options[] = {
     {ES_CONFIG_SECTION_ORIGIN, "idle_timeout_ms", ES_CONFIG_UINT, 0, "10000", NULL, 1000, 600000,
      NULL, NULL, NULL, ORIGIN(idle_timeout_ms),
      "Milliseconds an idle keep-alive connection, or a client still sending its request "
-     "headers, is kept."},
+     "headers, is kept; a response whose client takes no bytes for this long is cut."},
+    {ES_CONFIG_SECTION_ORIGIN, "max_parked", ES_CONFIG_UINT, 0, "4096", NULL, 1, 100000, NULL,
+     NULL, NULL, ORIGIN(max_parked),
+     "Requests held at once until their part exists (blocking playlist reloads, hinted "
+     "parts); more are answered 503 with `Retry-After`."},
+    {ES_CONFIG_SECTION_ORIGIN, "max_parked_per_client", ES_CONFIG_UINT, 0, "128", NULL, 1,
+     100000, NULL, NULL, NULL, ORIGIN(max_parked_per_client),
+     "Held requests per client address (a player holds two per camera). Behind a reverse "
+     "proxy every client has the proxy's address: set it to `max_parked`."},
+    {ES_CONFIG_SECTION_ORIGIN, "max_parked_per_connection", ES_CONFIG_UINT, 0, "16", NULL, 1,
+     1000, NULL, NULL, NULL, ORIGIN(max_parked_per_connection),
+     "Held requests per connection (HTTP/2 carries several; HTTP/1.1 one at a time)."},
 
     {0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
 };

@@ -160,13 +160,32 @@ void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req)
     es_origin_vprintf(pool, &out, "edgestream_http_blocking_timeouts_total %" PRIu64 "\n",
                       m->blocked_timeouts);
     family(pool, &out, "edgestream_http_send_timeouts_total", "counter",
-           "Connections cut because a response was not taken within idle_timeout_ms");
+           "Connections cut because a response's client took no bytes for idle_timeout_ms");
     es_origin_vprintf(pool, &out, "edgestream_http_send_timeouts_total %" PRIu64 "\n",
                       m->send_timeouts);
     family(pool, &out, "edgestream_http_auth_failures_total", "counter",
            "Requests refused for a missing or wrong token");
     es_origin_vprintf(pool, &out, "edgestream_http_auth_failures_total %" PRIu64 "\n",
                       m->auth_failures);
+    family(pool, &out, "edgestream_http_parked", "gauge",
+           "Requests held right now (blocking reloads, hinted parts, first playlists)");
+    es_origin_vprintf(pool, &out, "edgestream_http_parked %zu\n", o->parked_total);
+    family(pool, &out, "edgestream_http_parked_refused_total", "counter",
+           "Requests answered 503 because a max_parked cap was reached");
+    es_origin_vprintf(pool, &out, "edgestream_http_parked_refused_total %" PRIu64 "\n",
+                      m->parked_refused);
+    family(pool, &out, "edgestream_http_heads_refused_total", "counter",
+           "Connections closed because a request head outgrew the head cap");
+    es_origin_vprintf(pool, &out, "edgestream_http_heads_refused_total %" PRIu64 "\n",
+                      m->heads_refused);
+    family(pool, &out, "edgestream_http_hosts_refused_total", "counter",
+           "Requests answered 421 for a Host that is not a loopback name (loopback origin)");
+    es_origin_vprintf(pool, &out, "edgestream_http_hosts_refused_total %" PRIu64 "\n",
+                      m->hosts_refused);
+    family(pool, &out, "edgestream_http_accept_pauses_total", "counter",
+           "Times accepting paused because the process ran out of descriptors");
+    es_origin_vprintf(pool, &out, "edgestream_http_accept_pauses_total %" PRIu64 "\n",
+                      m->accept_pauses);
     send_vector(req, "text/plain; version=0.0.4; charset=utf-8", ROUTE_METRICS, &out);
 }
 

@@ -124,6 +124,41 @@ struct origin_stream {
     double fps, bitrate_bps;
 };
 
+/* ---- connections and the clients behind them ---- */
+
+/* One peer address (IPv4-mapped addresses count as IPv4): what it may hold. */
+struct origin_client {
+    h2o_linklist_t link; /* in es_origin.clients[bucket] */
+    uint8_t addr[16];
+    unsigned connections; /* open connections from it */
+    unsigned parked;      /* its requests parked right now */
+};
+
+/* One accepted connection. Freed when its socket has closed and no parked
+ * request points at it any more. */
+struct origin_socket {
+    h2o_linklist_t link; /* es_origin.sockets, while open */
+    struct es_origin *origin;
+    h2o_socket_t *sock; /* NULL once closed */
+    struct origin_client *client;
+    unsigned parked;
+    /* h2o's read callback behind our head guard (origin.c) */
+    h2o_socket_cb inner_read;
+    h2o_linklist_t reguard; /* es_origin.reguard: wrap its read callback again */
+};
+
+/* The connection a request arrived on, or NULL (never for our own sockets). */
+struct origin_socket *es_origin_socket_of_req(h2o_req_t *req);
+/* Counts one parked request against its connection, its client and the
+ * total, or refuses (false) when any of them is at its cap. */
+bool es_origin_park_acquire(struct origin_socket *entry);
+void es_origin_park_release(struct origin_socket *entry);
+/* After a request's pool is cleared h2o re-arms its HTTP/1 reader: the head
+ * guard is put back in front of it before the loop polls again. */
+void es_origin_request_done(h2o_req_t *req);
+
+#define ORIGIN_CLIENT_BUCKETS 1024
+
 /* ---- the origin ---- */
 
 struct origin_metrics {
@@ -134,6 +169,7 @@ struct origin_metrics {
     uint64_t blocked_total, blocked_timeouts, hints_total;
     uint64_t auth_failures;
     uint64_t send_timeouts;
+    uint64_t parked_refused, heads_refused, hosts_refused, accept_pauses;
 };
 
 enum route {
@@ -150,7 +186,11 @@ enum route {
 struct es_origin {
     struct es_origin_config config; /* strings owned (copies) */
     char url[128];
-    char epoch[24]; /* names init sections uniquely per process run */
+    /* This run's id, in every media URI (/live/<camera>/<run>/<name>): wall
+     * clock microseconds and pid, so no two runs (a crash-restart within the
+     * same second included) ever serve different bytes under one URI. */
+    char run[32];
+    bool loopback_only; /* bound to 127.0.0.0/8 or ::1: Host must be loopback */
     struct origin_stream **streams;
     size_t stream_count;
 
@@ -172,12 +212,20 @@ struct es_origin {
     h2o_socket_t *listener;
     size_t connections;
     h2o_linklist_t sockets;     /* struct origin_socket: every accepted connection */
+    h2o_linklist_t reguard;     /* struct origin_socket.reguard */
+    h2o_linklist_t clients[ORIGIN_CLIENT_BUCKETS];
+    size_t parked_total;
+    h2o_socket_cb http1_reqread; /* h2o's HTTP/1 request reader, seen at the first accept */
+    bool accept_paused;          /* EMFILE: the listener rests until a descriptor frees */
+    h2o_timeout_t accept_pause_timeout;
+    h2o_timeout_entry_t accept_pause_entry;
     h2o_timeout_t send_timeout; /* a response must be taken within idle_timeout_ms */
     bool send_timeout_inited;
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
     int64_t started_wall_us;
     struct origin_metrics metrics;
+    h2o_linklist_t static_files; /* static.c's shared copies, most recently used first */
 };
 
 /* stream.c */
@@ -188,8 +236,9 @@ void es_origin_stream_start(struct origin_stream *s); /* on the loop thread */
 void es_origin_stream_stop(struct origin_stream *s);  /* answers waiters 503 */
 void es_origin_stream_apply(struct origin_stream *s, struct origin_msg *msg); /* takes refs */
 void es_origin_stream_tick(struct origin_stream *s); /* expiry, rates; ~1 s */
-void es_origin_stream_serve(struct origin_stream *s, h2o_req_t *req, const struct es_path *path,
-                            const struct es_query *query, bool token_in_query);
+/* `name` is "stream.m3u8", or a media name under this run's directory. */
+void es_origin_stream_serve(struct origin_stream *s, h2o_req_t *req, const char *name,
+                            bool playlist, const struct es_query *query, bool token_in_query);
 void es_origin_stream_json(struct origin_stream *s, h2o_mem_pool_t *pool, h2o_iovec_vector_t *out);
 /* One camera's figures for /metrics (api.c formats them). */
 struct origin_camera_metrics {
@@ -227,6 +276,7 @@ struct es_origin *es_origin_of_req(h2o_req_t *req);
 
 /* static.c */
 void es_origin_serve_static(struct es_origin *o, h2o_req_t *req, const struct es_path *path);
+void es_origin_static_free(struct es_origin *o); /* the shared copies (on destroy) */
 
 /* api.c */
 void es_origin_serve_api_cameras(struct es_origin *o, h2o_req_t *req);

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,6 +30,21 @@
 #define ORIGIN_NICE (-5)
 #define SHUTDOWN_DRAIN_US 2000000
 #define LISTEN_BACKLOG 1024
+/* Descriptors kept free for everything but viewers: cameras, storage
+ * connections, files, the loop's own. */
+#define FD_RESERVE 256
+/* EMFILE: how long the listener rests before it tries again. */
+#define ACCEPT_PAUSE_MS 100
+/* The most of an unfinished HTTP/1 request head buffered per connection:
+ * twice what routes.c accepts (16 KiB of fields and a 1 KiB target). h2o
+ * itself would buffer ~400 KiB (H2O_MAX_REQLEN) before refusing it. */
+#define HEAD_CAP (32u << 10)
+/* Accepted sockets' receive buffer: what one read can add beyond HEAD_CAP
+ * (h2o reads until EAGAIN). Requests are small; this never slows a player. */
+#define SOCKET_RCVBUF (16 << 10)
+#define DEFAULT_MAX_PARKED 4096
+#define DEFAULT_MAX_PARKED_PER_CLIENT 128
+#define DEFAULT_MAX_PARKED_PER_CONNECTION 16
 
 #if defined(__SANITIZE_ADDRESS__)
 /* libh2o 2.2.5 caches freed memory-pool chunks and socket buffers in
@@ -225,10 +241,17 @@ enum es_err es_origin_create(const struct es_origin_config *config, struct es_or
     o->config.web_root = dup_or_null(config->web_root);
     o->config.max_connections = config->max_connections ? config->max_connections : 4096;
     o->config.idle_timeout_ms = config->idle_timeout_ms ? config->idle_timeout_ms : 10000;
+    o->config.max_parked = config->max_parked ? config->max_parked : DEFAULT_MAX_PARKED;
+    o->config.max_parked_per_client =
+        config->max_parked_per_client ? config->max_parked_per_client : DEFAULT_MAX_PARKED_PER_CLIENT;
+    o->config.max_parked_per_connection = config->max_parked_per_connection
+                                              ? config->max_parked_per_connection
+                                              : DEFAULT_MAX_PARKED_PER_CONNECTION;
     o->listen_fd = -1;
-    snprintf(o->epoch, sizeof(o->epoch), "%" PRId64, es_clock_wall_us() / 1000000);
+    es_origin_run_id(es_clock_wall_us(), (uint32_t)getpid(), o->run, sizeof(o->run));
     pthread_mutex_init(&o->inbox_lock, NULL);
     o->inbox_tail = &o->inbox_head;
+    h2o_linklist_init_anchor(&o->static_files);
 
     if (o->config.tls_cert) {
         o->ssl_ctx = load_tls(o->config.tls_cert, o->config.tls_key);
@@ -248,6 +271,11 @@ enum es_err es_origin_create(const struct es_origin_config *config, struct es_or
     o->globalconf.http2.idle_timeout = o->config.idle_timeout_ms;
     o->globalconf.handshake_timeout = o->config.idle_timeout_ms;
     o->globalconf.http2.max_concurrent_requests_per_connection = 32;
+    /* Plaintext is HTTP/1.1 only: no h2c upgrade and no prior-knowledge
+     * preface (h2o 2.2.5 gates both on this flag). libh2o 2.2.5 predates the
+     * HTTP/2 Rapid Reset fix (CVE-2023-44487); HTTP/2 remains only over TLS,
+     * and docs/origin.md puts nginx in front for untrusted networks. */
+    o->globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host =
         h2o_config_register_host(&o->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
@@ -283,18 +311,188 @@ enum es_err es_origin_add_camera(struct es_origin *o, const struct es_origin_cam
 
 /* ---- the loop ---- */
 
-struct origin_socket {
-    h2o_linklist_t link;
-    struct es_origin *origin;
-    h2o_socket_t *sock;
-};
+/* ---- clients (peer addresses) ---- */
+
+static void peer_key(h2o_socket_t *sock, uint8_t key[16])
+{
+    struct sockaddr_storage ss;
+    memset(key, 0, 16);
+    socklen_t len = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    if (len == 0)
+        return;
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            key[10] = key[11] = 0xff;
+            memcpy(key + 12, a->s6_addr + 12, 4);
+        } else {
+            memcpy(key, a->s6_addr, 16);
+        }
+    } else if (ss.ss_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    }
+}
+
+static struct origin_client *client_get(struct es_origin *o, const uint8_t key[16])
+{
+    uint32_t hash = 2166136261u;
+    for (int i = 0; i < 16; i++)
+        hash = (hash ^ key[i]) * 16777619u;
+    h2o_linklist_t *bucket = &o->clients[hash % ORIGIN_CLIENT_BUCKETS];
+    for (h2o_linklist_t *n = bucket->next; n != bucket; n = n->next) {
+        struct origin_client *c = H2O_STRUCT_FROM_MEMBER(struct origin_client, link, n);
+        if (memcmp(c->addr, key, 16) == 0)
+            return c;
+    }
+    struct origin_client *c = es_calloc(1, sizeof(*c));
+    memcpy(c->addr, key, 16);
+    h2o_linklist_insert(bucket, &c->link);
+    return c;
+}
+
+static void client_put(struct origin_client *c)
+{
+    if (c->connections == 0 && c->parked == 0) {
+        h2o_linklist_unlink(&c->link);
+        free(c);
+    }
+}
+
+static void socket_entry_free_if_done(struct origin_socket *entry)
+{
+    if (entry->sock || entry->parked)
+        return;
+    entry->client->connections--;
+    client_put(entry->client);
+    free(entry);
+}
+
+struct origin_socket *es_origin_socket_of_req(h2o_req_t *req)
+{
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    return sock ? sock->on_close.data : NULL;
+}
+
+bool es_origin_park_acquire(struct origin_socket *entry)
+{
+    if (!entry)
+        return false;
+    struct es_origin *o = entry->origin;
+    if (o->parked_total >= o->config.max_parked ||
+        entry->client->parked >= o->config.max_parked_per_client ||
+        entry->parked >= o->config.max_parked_per_connection) {
+        o->metrics.parked_refused++;
+        return false;
+    }
+    o->parked_total++;
+    entry->client->parked++;
+    entry->parked++;
+    return true;
+}
+
+void es_origin_park_release(struct origin_socket *entry)
+{
+    entry->origin->parked_total--;
+    entry->client->parked--;
+    entry->parked--;
+    socket_entry_free_if_done(entry);
+}
+
+/* ---- the request head guard ----
+ *
+ * h2o 2.2.5 buffers up to H2O_MAX_REQLEN (~400 KiB) of an unfinished HTTP/1
+ * request head before it refuses it, and has no setting for that. Every
+ * accepted socket's read callback is therefore wrapped: after each read, a
+ * connection whose HTTP/1 reader holds more than HEAD_CAP unparsed bytes is
+ * answered 431 and closed through h2o's own error path. A read adds at most
+ * the socket's receive buffer (SOCKET_RCVBUF), so no connection holds more
+ * than about HEAD_CAP + 2 x SOCKET_RCVBUF of request. h2o installs its reader
+ * again after every request (h2o_socket_read_start); the wrapper is put back
+ * after each loop iteration, before the next poll can read anything. */
+
+static void guard_on_read(h2o_socket_t *sock, const char *err)
+{
+    struct origin_socket *entry = sock->on_close.data;
+    h2o_socket_cb inner = entry->inner_read;
+    struct es_origin *o = entry->origin;
+    if (err == NULL && inner == o->http1_reqread && sock->input->size > HEAD_CAP) {
+        static const char refuse[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     "Content-Type: text/plain; charset=utf-8\r\n"
+                                     "Content-Length: 30\r\nConnection: close\r\n\r\n"
+                                     "431 request headers too large\n";
+        /* Nothing else is being written: h2o reads a head only between
+         * responses. A client still sending may see a reset instead. */
+        (void)!send(h2o_socket_get_fd(sock), refuse, sizeof(refuse) - 1,
+                    MSG_DONTWAIT | MSG_NOSIGNAL);
+        o->metrics.heads_refused++;
+        es_origin_count(o, 431, ROUTE_OTHER, sizeof(refuse) - 1);
+        inner(sock, h2o_socket_error_closed); /* h2o closes the connection */
+        return;
+    }
+    inner(sock, err);
+}
+
+static void guard_install(struct origin_socket *entry)
+{
+    h2o_socket_t *sock = entry->sock;
+    if (sock && sock->_cb.read && sock->_cb.read != guard_on_read) {
+        entry->inner_read = sock->_cb.read;
+        sock->_cb.read = guard_on_read;
+    }
+}
+
+static void reguard_all(struct es_origin *o)
+{
+    while (!h2o_linklist_is_empty(&o->reguard)) {
+        struct origin_socket *entry =
+            H2O_STRUCT_FROM_MEMBER(struct origin_socket, reguard, o->reguard.next);
+        h2o_linklist_unlink(&entry->reguard);
+        guard_install(entry);
+    }
+}
+
+static void request_done_dispose(void *p)
+{
+    struct origin_socket *entry = *(struct origin_socket **)p;
+    if (entry && entry->sock && !h2o_linklist_is_linked(&entry->reguard))
+        h2o_linklist_insert(&entry->origin->reguard, &entry->reguard);
+}
+
+void es_origin_request_done(h2o_req_t *req)
+{
+    struct origin_socket *entry = es_origin_socket_of_req(req);
+    if (!entry)
+        return;
+    struct origin_socket **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot),
+                                                       request_done_dispose);
+    *slot = entry;
+}
+
+/* ---- accepting ---- */
 
 static void on_socket_close(void *data)
 {
     struct origin_socket *entry = data;
     entry->origin->connections--;
     h2o_linklist_unlink(&entry->link);
-    free(entry);
+    if (h2o_linklist_is_linked(&entry->reguard))
+        h2o_linklist_unlink(&entry->reguard);
+    entry->sock = NULL;
+    socket_entry_free_if_done(entry);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void on_accept_pause_end(h2o_timeout_entry_t *timeout_entry)
+{
+    struct es_origin *o =
+        H2O_STRUCT_FROM_MEMBER(struct es_origin, accept_pause_entry, timeout_entry);
+    if (o->accept_paused && o->listener) {
+        o->accept_paused = false;
+        h2o_socket_read_start(o->listener, on_accept);
+    }
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -303,9 +501,25 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err)
         return;
     for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
+        errno = 0;
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (!sock)
+        if (!sock) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The pending connection stays queued and the listener stays
+                 * readable: polling it now would spin this thread. Rest. */
+                o->metrics.accept_pauses++;
+                if (!o->accept_paused)
+                    es_log(ES_LOG_WARN, "origin",
+                           "event=accept_paused error=\"%s\" connections=%zu pause_ms=%d",
+                           strerror(errno), o->connections, ACCEPT_PAUSE_MS);
+                o->accept_paused = true;
+                h2o_socket_read_stop(listener);
+                if (!h2o_timeout_is_linked(&o->accept_pause_entry))
+                    h2o_timeout_link(o->ctx.loop, &o->accept_pause_timeout,
+                                     &o->accept_pause_entry);
+            }
             break;
+        }
         if (o->connections >= o->config.max_connections) {
             /* Bounded: an extra connection costs one accept and one close. */
             o->metrics.connections_rejected++;
@@ -317,10 +531,21 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         struct origin_socket *entry = es_calloc(1, sizeof(*entry));
         entry->origin = o;
         entry->sock = sock;
+        uint8_t key[16];
+        peer_key(sock, key);
+        entry->client = client_get(o, key);
+        entry->client->connections++;
         h2o_linklist_insert(&o->sockets, &entry->link);
         sock->on_close.cb = on_socket_close;
         sock->on_close.data = entry;
+        bool tls = o->ssl_ctx != NULL;
         h2o_accept(&o->accept_ctx, sock);
+        /* Plaintext is HTTP/1 only, so what h2o_accept installed is its
+         * HTTP/1 request reader (the guard knows it by this pointer). */
+        if (!tls && !o->http1_reqread && sock->_cb.read)
+            o->http1_reqread = sock->_cb.read;
+        if (!h2o_linklist_is_linked(&entry->reguard))
+            h2o_linklist_insert(&o->reguard, &entry->reguard);
     }
 }
 
@@ -344,12 +569,15 @@ static void *origin_main(void *arg)
         es_log(ES_LOG_DEBUG, "origin", "event=priority_unchanged error=\"%s\"", strerror(errno));
     while (!atomic_load(&o->stop_requested)) {
         h2o_evloop_run(o->ctx.loop, INT32_MAX);
+        reguard_all(o);
         drain_inbox(o);
+        reguard_all(o);
     }
 
     /* Stop accepting, answer whoever waits, let open responses finish. */
     if (o->listener) {
-        h2o_socket_read_stop(o->listener);
+        if (!o->accept_paused)
+            h2o_socket_read_stop(o->listener);
         h2o_socket_close(o->listener);
         o->listener = NULL;
     }
@@ -376,6 +604,9 @@ static void *origin_main(void *arg)
     h2o_multithread_unregister_receiver(o->ctx.queue, &o->receiver);
     if (h2o_timeout_is_linked(&o->tick_entry))
         h2o_timeout_unlink(&o->tick_entry);
+    if (h2o_timeout_is_linked(&o->accept_pause_entry))
+        h2o_timeout_unlink(&o->accept_pause_entry);
+    h2o_timeout_dispose(o->ctx.loop, &o->accept_pause_timeout);
     /* h2o_context_request_shutdown() arms HTTP/2's graceful-shutdown timer
      * even without HTTP/2 connections; context disposal asserts it is idle. */
     if (h2o_timeout_is_linked(&o->ctx.http2._graceful_shutdown_timeout))
@@ -442,6 +673,9 @@ static int open_listener(struct es_origin *o, char *host_out, size_t host_size, 
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (ai->ai_family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        /* Inherited too: bounds what one read adds to a request head. */
+        int rcvbuf = SOCKET_RCVBUF;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
             saved = errno;
             close(fd);
@@ -464,6 +698,8 @@ static int open_listener(struct es_origin *o, char *host_out, size_t host_size, 
         snprintf(host_out, host_size, "[%s]",
                  IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr) ? "::1" : text);
         *port_out = ntohs(a->sin6_port);
+        o->loopback_only = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+                           (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
     } else {
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
         char text[INET_ADDRSTRLEN];
@@ -471,32 +707,41 @@ static int open_listener(struct es_origin *o, char *host_out, size_t host_size, 
         snprintf(host_out, host_size, "%s",
                  a->sin_addr.s_addr == htonl(INADDR_ANY) ? "127.0.0.1" : text);
         *port_out = ntohs(a->sin_port);
+        o->loopback_only = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
     }
     return fd;
 }
 
-/* Every viewer holds a descriptor or two: make sure the limit allows
- * max_connections of them. */
-static void raise_fd_limit(unsigned want)
+/* Every viewer holds a descriptor: raise the limit to fit max_connections of
+ * them, and where the hard limit does not allow it, serve fewer connections
+ * rather than run into EMFILE. Returns the max_connections to use. */
+unsigned es_origin_fit_fd_limit(unsigned want)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t need = (rlim_t)want + 256;
+        return want;
+    rlim_t need = (rlim_t)want + FD_RESERVE;
+    if (rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
     if (rl.rlim_cur >= need)
-        return;
-    rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < need)
-        es_log(ES_LOG_WARN, "origin", "event=fd_limit limit=%llu max_connections=%u",
-               (unsigned long long)rl.rlim_cur, want);
+        return want;
+    /* At least a few, even under an absurd limit (EMFILE then pauses). */
+    unsigned fit = rl.rlim_cur > FD_RESERVE + 16 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 16;
+    es_log(ES_LOG_WARN, "origin",
+           "event=max_connections_lowered fd_limit=%llu max_connections=%u configured=%u "
+           "reason=\"descriptor limit (raise LimitNOFILE / ulimit -n)\"",
+           (unsigned long long)rl.rlim_cur, fit, want);
+    return fit;
 }
 
 enum es_err es_origin_start(struct es_origin *o)
 {
     if (o->thread_started)
         return ES_ERR_INVALID;
-    raise_fd_limit(o->config.max_connections);
+    o->config.max_connections = es_origin_fit_fd_limit(o->config.max_connections);
     char host[INET6_ADDRSTRLEN + 4];
     unsigned port = 0;
     o->listen_fd = open_listener(o, host, sizeof(host), &port);
@@ -515,6 +760,11 @@ enum es_err es_origin_start(struct es_origin *o)
     o->accept_ctx.ssl_ctx = o->ssl_ctx;
     h2o_multithread_register_receiver(o->ctx.queue, &o->receiver, on_queue_message);
     h2o_linklist_init_anchor(&o->sockets);
+    h2o_linklist_init_anchor(&o->reguard);
+    for (size_t i = 0; i < ORIGIN_CLIENT_BUCKETS; i++)
+        h2o_linklist_init_anchor(&o->clients[i]);
+    h2o_timeout_init(o->ctx.loop, &o->accept_pause_timeout, ACCEPT_PAUSE_MS);
+    o->accept_pause_entry.cb = on_accept_pause_end;
     h2o_timeout_init(o->ctx.loop, &o->send_timeout, o->config.idle_timeout_ms);
     o->send_timeout_inited = true;
     h2o_timeout_init(o->ctx.loop, &o->tick_timeout, 1000);
@@ -540,15 +790,28 @@ enum es_err es_origin_start(struct es_origin *o)
         abort();
     o->thread_started = true;
     es_log(ES_LOG_INFO, "origin",
-           "event=listening url=%s cameras=%zu tls=%s auth=%s max_connections=%u", o->url,
-           o->stream_count, o->ssl_ctx ? "yes" : "no", o->config.token ? "token" : "none",
-           o->config.max_connections);
+           "event=listening url=%s cameras=%zu tls=%s auth=%s max_connections=%u "
+           "max_parked=%u loopback_only=%s",
+           o->url, o->stream_count, o->ssl_ctx ? "yes" : "no", o->config.token ? "token" : "none",
+           o->config.max_connections, o->config.max_parked, o->loopback_only ? "yes" : "no");
     return ES_OK;
 }
 
 const char *es_origin_url(const struct es_origin *o)
 {
     return o->url;
+}
+
+const char *es_origin_run(const struct es_origin *o)
+{
+    return o->run;
+}
+
+void es_origin_run_id(int64_t wall_us, uint32_t pid, char *out, size_t size)
+{
+    /* Microseconds, then the pid: two runs would need the same microsecond
+     * and the same pid (a clock set back and a pid reused) to collide. */
+    snprintf(out, size, "%" PRIx64 "%06" PRIx32, (uint64_t)wall_us, pid & 0xffffffu);
 }
 
 void es_origin_stop(struct es_origin *o)
@@ -579,6 +842,7 @@ void es_origin_destroy(struct es_origin *o)
     for (size_t i = 0; i < o->stream_count; i++)
         es_origin_stream_destroy(o->streams[i]);
     free(o->streams);
+    es_origin_static_free(o);
     /* With connections abandoned at shutdown the context is still alive and
      * points into the configuration: both are left as they are. */
     if (o->config_inited && !o->context_live)

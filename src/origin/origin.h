@@ -28,10 +28,14 @@ struct es_origin_config {
     const char *token;    /* bearer token (or ?token=); NULL or "" = no auth */
     const char *tls_cert; /* PEM paths, both or neither: HTTPS + HTTP/2 */
     const char *tls_key;
-    const char *cors;         /* Access-Control-Allow-Origin; NULL or "" = no CORS */
+    const char *cors; /* Access-Control-Allow-Origin; NULL, "" or "off" = none (same-origin) */
     const char *web_root;     /* the player's static files (web/dist); NULL = none */
     unsigned max_connections; /* accepted at once; further ones are closed at once */
-    unsigned idle_timeout_ms; /* idle keep-alive and slow request headers */
+    unsigned idle_timeout_ms; /* idle keep-alive, slow request headers, send progress */
+    /* Requests held until their part exists (blocking reloads, hinted parts):
+     * at most this many in all, per client address and per connection; over
+     * a cap the request is answered 503 with Retry-After. 0 = the default. */
+    unsigned max_parked, max_parked_per_client, max_parked_per_connection;
 };
 
 /* Live figures of a camera for /api/cameras and /metrics. */
@@ -75,6 +79,20 @@ enum es_err es_origin_start(struct es_origin *origin);
 /* Where a browser can watch, e.g. "http://127.0.0.1:8080/" (no secrets);
  * valid after a successful start. */
 const char *es_origin_url(const struct es_origin *origin);
+
+/* This run's id, the directory every media URI sits in
+ * (/live/<camera>/<run>/<name>), so that no two runs ever name different
+ * bytes alike (DESIGN invariant 2), even with no storage to continue the
+ * media sequence from. Valid after create. */
+const char *es_origin_run(const struct es_origin *origin);
+
+/* The run id for a process started at `wall_us` (µs since the epoch) with
+ * `pid`: [0-9a-f]+, at most 24 characters. Pure (unit-tested). */
+void es_origin_run_id(int64_t wall_us, uint32_t pid, char *out, size_t size);
+
+/* Raises RLIMIT_NOFILE to fit `want` connections plus a reserve; returns
+ * `want`, or fewer when the hard limit does not allow them (logged). */
+unsigned es_origin_fit_fd_limit(unsigned want);
 
 /* Answers parked requests (503), closes connections and joins the thread.
  * Stats callbacks are never called after it returns. Idempotent. */

@@ -3,6 +3,8 @@
  * copied per client), and the counters /metrics reports. */
 #include "origin/internal.h"
 
+#include <netinet/in.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_bytes_acked (glibc's lacks it) */
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -50,12 +52,30 @@ void es_origin_add_cors(h2o_req_t *req)
 
 /* A client that stops reading holds a descriptor (never a copy: bodies are
  * shared blobs). h2o 2.2's HTTP/1 has no write timeout, so each response gets
- * a deadline; when it passes, the socket is shut down and h2o's own error path
- * closes the connection and frees the request. */
+ * a progress deadline: every idle_timeout_ms it asks the kernel how many
+ * bytes the peer has acknowledged on the connection (TCP_INFO), and only
+ * when none were in a whole period (so after one to two periods of no
+ * progress) is the socket shut down, and h2o's own
+ * error path closes the connection and frees the request. A slow reader that
+ * keeps reading is never cut, and on HTTP/2 one viewer's streams all count
+ * as progress of the one connection they share. */
 struct send_deadline {
     h2o_timeout_entry_t entry;
     h2o_req_t *req;
+    uint64_t acked; /* tcpi_bytes_acked at the last look */
 };
+
+static bool bytes_acked(h2o_socket_t *sock, uint64_t *out)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (getsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(info.tcpi_bytes_acked))
+        return false;
+    *out = info.tcpi_bytes_acked;
+    return true;
+}
 
 static void send_deadline_dispose(void *p)
 {
@@ -68,12 +88,19 @@ static void on_send_deadline(h2o_timeout_entry_t *entry)
 {
     struct send_deadline *d = H2O_STRUCT_FROM_MEMBER(struct send_deadline, entry, entry);
     struct es_origin *o = es_origin_of_req(d->req);
-    o->metrics.send_timeouts++;
     h2o_socket_t *sock = d->req->conn->callbacks->get_socket
                              ? d->req->conn->callbacks->get_socket(d->req->conn)
                              : NULL;
-    if (sock)
-        shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
+    if (!sock)
+        return;
+    uint64_t acked;
+    if (bytes_acked(sock, &acked) && acked != d->acked) {
+        d->acked = acked; /* it moved: another period */
+        h2o_timeout_link(o->ctx.loop, &o->send_timeout, &d->entry);
+        return;
+    }
+    o->metrics.send_timeouts++;
+    shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
 }
 
 struct blob_hold {
@@ -115,6 +142,10 @@ void es_origin_respond(h2o_req_t *req, const struct respond *r, h2o_iovec_t *buf
         memset(d, 0, sizeof(*d));
         d->req = req;
         d->entry.cb = on_send_deadline;
+        /* Not read now (a syscall per response on the fan-out thread): the
+         * first look only takes the count, so a stalled reader is cut after
+         * one to two periods. */
+        d->acked = UINT64_MAX;
         h2o_timeout_link(o->ctx.loop, &o->send_timeout, &d->entry);
     }
     bool head = req->method.len == 4 && memcmp(req->method.base, "HEAD", 4) == 0;

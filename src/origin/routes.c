@@ -2,14 +2,16 @@
  * token, CORS preflight, then one of the routes:
  *
  *   /live/<camera>/stream.m3u8          playlist (blocking with _HLS_msn/_HLS_part)
- *   /live/<camera>/<segment|part|init>  media, from memory
+ *   /live/<camera>/<run>/<segment|part|init>  media of this run, from memory
  *   /api/cameras                        JSON for the dashboard (docs/web.md)
  *   /metrics                            Prometheus text
  *   /healthz                            liveness
  *   anything else                       the web player's files (origin.web_root)
  */
 #include "origin/internal.h"
+#include "origin/whep.h" /* WHEP (docs/webrtc.md) */
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <string.h>
 #include <strings.h>
@@ -73,6 +75,47 @@ static enum auth check_token(struct es_origin *o, h2o_req_t *req, const struct e
     return AUTH_MISSING;
 }
 
+/* DNS rebinding: a page from evil.example whose name is made to resolve to
+ * 127.0.0.1 reaches a loopback origin as same-origin, but its requests
+ * still say "Host: evil.example". A loopback-bound origin answers only to
+ * loopback names and addresses (RFC 6761: localhost and *.localhost). A
+ * request without Host (HTTP/1.0) carries no name to rebind. */
+static bool host_is_loopback(h2o_iovec_t authority)
+{
+    char host[256];
+    const char *p = authority.base;
+    size_t len = authority.len;
+    if (len == 0)
+        return true;
+    if (p[0] == '[') {
+        const char *close = memchr(p, ']', len);
+        if (!close || (size_t)(close - p - 1) >= sizeof(host))
+            return false;
+        size_t n = (size_t)(close - p - 1);
+        size_t rest = len - (size_t)(close - p) - 1;
+        if (rest && close[1] != ':')
+            return false;
+        memcpy(host, p + 1, n);
+        host[n] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    const char *colon = memchr(p, ':', len);
+    size_t n = colon ? (size_t)(colon - p) : len;
+    if (n == 0 || n >= sizeof(host))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        host[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+    host[n] = '\0';
+    if (host[n - 1] == '.')
+        host[--n] = '\0'; /* "localhost." */
+    if (strcmp(host, "localhost") == 0 ||
+        (n > 10 && strcmp(host + n - 10, ".localhost") == 0))
+        return true;
+    struct in_addr a4;
+    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 static void preflight(struct es_origin *o, h2o_req_t *req)
 {
     if (!o->config.cors) {
@@ -90,6 +133,7 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     struct es_origin *o = es_origin_of_req(req);
+    es_origin_request_done(req);
     size_t header_bytes = 0;
     for (size_t i = 0; i < req->headers.size; i++)
         header_bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
@@ -98,6 +142,18 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
                                "431 request headers too large\n", ROUTE_OTHER);
         return 0;
     }
+    /* Without a Host header h2o fills in its host entry's name ("default"). */
+    bool no_host = req->hostconf && req->input.authority.base == req->hostconf->authority.hostport.base;
+    if (o->loopback_only && !no_host && !host_is_loopback(req->input.authority)) {
+        o->metrics.hosts_refused++;
+        es_origin_respond_text(req, 421, "Misdirected Request",
+                               "421 this origin answers to loopback names only\n", ROUTE_OTHER);
+        return 0;
+    }
+    /* WHEP (src/origin/whep.c, docs/webrtc.md): POST/DELETE with an SDP body;
+     * it applies the same token rule itself. */
+    if (es_origin_whep_serve(o, req))
+        return 0;
     bool options = method_is(req, "OPTIONS");
     if (!method_is(req, "GET") && !method_is(req, "HEAD") && !options) {
         es_origin_add_header(req, "allow", "GET, HEAD, OPTIONS");
@@ -161,13 +217,18 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
 
     if (live) {
-        if (path.count != 3 || path.trailing_slash || !camera_id_ok(path.segments[1])) {
+        /* /live/<camera>/stream.m3u8, or /live/<camera>/<run>/<media>: media
+         * of another run (an earlier process) is gone, whatever its name. */
+        bool playlist = path.count == 3 && strcmp(path.segments[2], "stream.m3u8") == 0;
+        bool media = path.count == 4 && strcmp(path.segments[2], o->run) == 0;
+        if (!(playlist || media) || path.trailing_slash || !camera_id_ok(path.segments[1])) {
             es_origin_respond_text(req, 404, "Not Found", "404 not found\n", ROUTE_OTHER);
             return 0;
         }
         for (size_t i = 0; i < o->stream_count; i++) {
             if (strcmp(o->streams[i]->id, path.segments[1]) == 0) {
-                es_origin_stream_serve(o->streams[i], req, &path, &query, via_query);
+                es_origin_stream_serve(o->streams[i], req, path.segments[path.count - 1],
+                                       playlist, &query, via_query);
                 return 0;
             }
         }

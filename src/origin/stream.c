@@ -43,22 +43,28 @@ struct waiter {
     h2o_timeout_entry_t timeout;
     h2o_req_t *req;
     struct origin_stream *stream;
+    struct origin_socket *conn; /* counted against its caps while parked */
     enum wait_kind kind;
     bool has_part;
     uint64_t msn, part;
     bool skip, gzip, query_token;
 };
 
-/* ---- names ---- */
+/* ---- names ----
+ *
+ * Media URIs are relative to the playlist and sit in this run's directory
+ * ("<run>/seg_12.m4s"): the media sequence restarts at 0 when no storage
+ * remembers it, but no URI is ever served with two different bodies. */
 
-static void ll_segment_uri(uint64_t msn, char *out, size_t size)
+static void ll_segment_uri(const struct origin_stream *s, uint64_t msn, char *out, size_t size)
 {
-    snprintf(out, size, "seg_%" PRIu64 ".m4s", msn);
+    snprintf(out, size, "%s/seg_%" PRIu64 ".m4s", s->origin->run, msn);
 }
 
-static void ll_part_uri(uint64_t msn, uint64_t index, char *out, size_t size)
+static void ll_part_uri(const struct origin_stream *s, uint64_t msn, uint64_t index, char *out,
+                        size_t size)
 {
-    snprintf(out, size, "part_%" PRIu64 "_%" PRIu64 ".m4s", msn, index);
+    snprintf(out, size, "%s/part_%" PRIu64 "_%" PRIu64 ".m4s", s->origin->run, msn, index);
 }
 
 /* ---- lifecycle ---- */
@@ -293,7 +299,7 @@ static bool ll_apply_part(struct origin_stream *s, const struct es_cmaf_event *e
         struct ll_init *init = &s->inits[s->init_count++];
         init->id = ev->init_id;
         init->data = es_blob_ref(ev->init);
-        snprintf(init->uri, sizeof(init->uri), "init_%s_%u.mp4", s->origin->epoch, ev->init_id);
+        snprintf(init->uri, sizeof(init->uri), "%s/init_%u.mp4", s->origin->run, ev->init_id);
     }
     struct ll_segment *open = ll_open(s);
     struct ll_segment *seg;
@@ -552,7 +558,7 @@ static struct es_blob *render_ll(struct origin_stream *s, bool skip, const char 
         v->msn = seg->msn;
         v->complete = seg->complete;
         v->duration = seg->duration;
-        ll_segment_uri(seg->msn, v->uri, sizeof(v->uri));
+        ll_segment_uri(s, seg->msn, v->uri, sizeof(v->uri));
         v->program_date_time_us = seg->pdt_us;
         v->discontinuity = seg->discontinuity;
         v->map_uri = s->inits[seg->init_index].uri;
@@ -569,16 +575,16 @@ static struct es_blob *render_ll(struct origin_stream *s, bool skip, const char 
                 struct es_ll_part *lp = &parts[part_at++];
                 lp->duration = seg->parts[p].duration;
                 lp->independent = seg->parts[p].independent;
-                ll_part_uri(seg->msn, p, lp->uri, sizeof(lp->uri));
+                ll_part_uri(s, seg->msn, p, lp->uri, sizeof(lp->uri));
             }
         }
     }
     char hint[ES_LL_URI_MAX];
     const struct ll_segment *open = count ? &s->segs[s->seg_count - 1] : NULL;
     if (open && !open->complete)
-        ll_part_uri(open->msn, open->part_count, hint, sizeof(hint));
+        ll_part_uri(s, open->msn, open->part_count, hint, sizeof(hint));
     else if (open)
-        ll_part_uri(open->msn + 1, 0, hint, sizeof(hint));
+        ll_part_uri(s, open->msn + 1, 0, hint, sizeof(hint));
 
     double pt = advertised_part_target(s);
     struct es_ll_playlist pl = {
@@ -631,7 +637,9 @@ static struct es_blob *render_ts(struct origin_stream *s, const char *query)
     snprintf(control, sizeof(control), "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,HOLD-BACK=%s",
              hold_back);
     size_t qlen = query ? strlen(query) : 0;
-    char *out = es_malloc(need + strlen(control) + 2 + (s->playlist.count + 1) * (qlen + 1) + 1);
+    size_t runlen = strlen(s->origin->run);
+    char *out = es_malloc(need + strlen(control) + 2 +
+                          (s->playlist.count + 1) * (qlen + 1 + runlen + 1) + 1);
     size_t o = 0;
     const char *line = text;
     while (*line) {
@@ -643,6 +651,13 @@ static struct es_blob *render_ts(struct origin_stream *s, const char *query)
             out[o++] = '\n';
             memcpy(out + o, control, strlen(control));
             o += strlen(control);
+        }
+        if (len && line[0] != '#') {
+            /* The URI line gets this run's directory in front (see names). */
+            memmove(out + o - len + runlen + 1, out + o - len, len);
+            memcpy(out + o - len, s->origin->run, runlen);
+            out[o - len + runlen] = '/';
+            o += runlen + 1;
         }
         if (query && len && line[0] != '#') {
             out[o++] = '?';
@@ -701,9 +716,12 @@ static void respond_playlist(struct origin_stream *s, h2o_req_t *req, bool block
     struct es_blob *blob = rendered(s, variant);
     char cache[64];
     /* A blocking response names a part that will be in every later version
-     * too, so a cache may keep it; a plain reload must revalidate. */
+     * too, so a cache may keep it; a plain reload must revalidate. With a
+     * token, only the client's own cache may (RFC 9111 §3.5: a shared cache
+     * could otherwise hand an authenticated response to anyone). */
     if (blocking)
-        snprintf(cache, sizeof(cache), "public, max-age=%u", 6 * s->target_duration);
+        snprintf(cache, sizeof(cache), "%s, max-age=%u",
+                 s->origin->config.token ? "private" : "public", 6 * s->target_duration);
     else
         snprintf(cache, sizeof(cache), "no-cache");
     struct respond r = {
@@ -734,8 +752,11 @@ static void respond_media(h2o_req_t *req, enum route route, const char *type, h2
         .status = 200,
         .reason = "OK",
         .content_type = type,
-        /* A name is never reused (DESIGN invariant 2), so bytes never change. */
-        .cache_control = "public, max-age=31536000, immutable",
+        /* A name is never reused (DESIGN invariant 2), so bytes never change;
+         * authenticated media is for the client's own cache only. */
+        .cache_control = es_origin_of_req(req)->config.token
+                             ? "private, max-age=31536000, immutable"
+                             : "public, max-age=31536000, immutable",
         .route = route,
     };
     es_origin_respond(req, &r, bufs, bufcnt, blobs, blob_count);
@@ -856,6 +877,10 @@ static void waiter_unlink(struct waiter *w)
         h2o_linklist_unlink(&w->link);
         w->stream->waiter_count--;
     }
+    if (w->conn) {
+        es_origin_park_release(w->conn);
+        w->conn = NULL;
+    }
     if (h2o_timeout_is_linked(&w->timeout))
         h2o_timeout_unlink(&w->timeout);
 }
@@ -881,8 +906,19 @@ static void on_waiter_timeout(h2o_timeout_entry_t *entry)
 static void park(struct origin_stream *s, h2o_req_t *req, enum wait_kind kind, bool has_part,
                  uint64_t msn, uint64_t part, bool skip, bool gzip, bool query_token)
 {
+    /* DESIGN invariant 9: parked requests are bounded per connection, per
+     * client address and in all (origin.max_parked*). */
+    struct origin_socket *conn = es_origin_socket_of_req(req);
+    if (!es_origin_park_acquire(conn)) {
+        es_origin_add_header(req, "retry-after", "1");
+        es_origin_respond_text(req, 503, "Service Unavailable",
+                               "503 too many requests waiting; retry\n",
+                               kind == WAIT_PART ? ROUTE_PART : ROUTE_PLAYLIST);
+        return;
+    }
     struct waiter *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), waiter_dispose);
     memset(w, 0, sizeof(*w));
+    w->conn = conn;
     w->req = req;
     w->stream = s;
     w->kind = kind;
@@ -1064,9 +1100,7 @@ static void serve_ll(struct origin_stream *s, h2o_req_t *req, const char *name)
                       seg->part_count ? seg->parts[seg->part_count - 1].published_wall_us : 0);
         return;
     }
-    char prefix[48];
-    snprintf(prefix, sizeof(prefix), "init_%s_", s->origin->epoch);
-    if (es_path_match_numbers(name, prefix, ".mp4", false, &a, NULL)) {
+    if (es_path_match_numbers(name, "init_", ".mp4", false, &a, NULL)) {
         for (size_t i = 0; i < s->init_count; i++) {
             if (s->inits[i].id == a) {
                 h2o_iovec_t body =
@@ -1100,12 +1134,11 @@ static void serve_ts(struct origin_stream *s, h2o_req_t *req, const char *name)
     not_found(req, ROUTE_SEGMENT);
 }
 
-void es_origin_stream_serve(struct origin_stream *s, h2o_req_t *req, const struct es_path *path,
-                            const struct es_query *query, bool token_in_query)
+void es_origin_stream_serve(struct origin_stream *s, h2o_req_t *req, const char *name,
+                            bool playlist, const struct es_query *query, bool token_in_query)
 {
-    const char *name = path->segments[2];
     s->requests++;
-    if (strcmp(name, "stream.m3u8") == 0)
+    if (playlist)
         serve_playlist(s, req, query, token_in_query);
     else if (s->ll)
         serve_ll(s, req, name);

@@ -163,7 +163,14 @@ class OriginApiTest(h.LiveTest):
         text = body.decode()
         init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', text).group(1)
         part = re.findall(r'#EXT-X-PART:[^\n]*URI="([^"]+)"', text)[-1]
-        seg = [l for l in text.splitlines() if l.startswith("seg_")][-1]
+        seg = [l for l in text.splitlines() if l and not l.startswith("#")][-1]
+        # Every media URI sits in this run's directory: <run>/<name> (names never repeat
+        # across runs, DESIGN invariant 2).
+        run = init.split("/")[0]
+        self.assertRegex(run, r"^[0-9a-f]{16,24}$")
+        for name, pattern in ((init, r"init_\d+\.mp4"), (part, r"part_\d+_\d+\.m4s"),
+                              (seg, r"seg_\d+\.m4s")):
+            self.assertRegex(name, rf"^{run}/{pattern}$")
         for name in (init, part, seg):
             s, _, hd, _ = self.curl(f"/live/cam_ll/{name}")
             self.assertEqual(s, 200, name)

@@ -13,7 +13,10 @@ be dropped, nothing outside the root may ever be served, and the daemon must sta
   - slow clients: headers trickled byte by byte (cut at the idle timeout), a reader that
     never reads (cut once its response deadline passes), more connections than allowed;
   - a missing or wrong token (401), the token in the query (and then in the playlist's
-    URIs), public static files, and the token never in a log line.
+    URIs), public static files, and the token never in a log line;
+  - (issue 11) a slow reader that keeps reading is never cut (progress deadline), media
+    and blocking playlists are `private` with a token, a foreign Host is 421 (DNS
+    rebinding) and a foreign Origin gets no CORS header.
 Run under AddressSanitizer too (make test-asan): any sanitizer report fails it.
 """
 
@@ -162,7 +165,7 @@ class OriginSecurityTest(h.LiveTest):
         # Bodies and methods.
         body = b"x" * 4096
         status, raw = oh.raw_request(self.base, b"POST /live/cam_ll/stream.m3u8 HTTP/1.1\r\n"
-                                     b"Host: x\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n"
+                                     b"Host: 127.0.0.1\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n"
                                      + body)
         self.assertIn(status, (405, 413), raw[:100])
         for method in (b"PUT", b"DELETE", b"PATCH", b"TRACE", b"CONNECT"):
@@ -247,7 +250,7 @@ class OriginSecurityTest(h.LiveTest):
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.connect((host, int(port)))
-            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             stuck.append(s)
         time.sleep(0.5)
         t0 = time.monotonic()
@@ -263,6 +266,74 @@ class OriginSecurityTest(h.LiveTest):
         for s in stuck:
             s.close()
         self.healthy()
+
+    def test_a_slow_reader_that_keeps_reading_is_never_cut(self):
+        # Issue 11 item 5: the send deadline is a progress deadline. A reader that takes
+        # 24 MB over about three idle timeouts, but never stops for one, gets all of it.
+        host, port = re.match(r"http://([^/:]+):(\d+)/", self.base).groups()
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.connect((host, int(port)))
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        want = 24 << 20
+        pace = want / (3 * IDLE_MS / 1000)          # bytes per second
+        got, t0 = 0, time.monotonic()
+        s.settimeout(5)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += len(chunk)
+            ahead = got / pace - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(min(ahead, 0.2))
+        took = time.monotonic() - t0
+        s.close()
+        sys.stderr.write(f"slow reader: {got} bytes in {took:.1f} s (idle_timeout_ms {IDLE_MS})\n")
+        self.assertGreater(took, 2 * IDLE_MS / 1000, "the reader was not slow enough to prove it")
+        self.assertGreaterEqual(got, want, "a reader that kept reading was cut")
+
+    def test_authenticated_media_is_private(self):
+        # Issue 11 item 8: with a token, no shared cache may keep media or blocking playlists.
+        _, _, body = self.get("/live/cam_ll/stream.m3u8")
+        text = body.decode()
+        info = oh.parse_ll(text)
+        newest = max(info["segments"])
+        part = re.findall(r'#EXT-X-PART:[^\n]*URI="([^"]+)"', text)[-1]
+        init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', text).group(1)
+        for name in (part, init):
+            status, headers, _ = self.get(f"/live/cam_ll/{name}")
+            self.assertEqual(status, 200, name)
+            self.assertEqual(headers["cache-control"], "private, max-age=31536000, immutable")
+        status, headers, _ = self.get(f"/live/cam_ll/stream.m3u8?_HLS_msn={newest}&_HLS_part=0")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["cache-control"].startswith("private, max-age="),
+                        headers["cache-control"])
+
+    def test_foreign_hosts_and_origins_get_nothing(self):
+        # Issue 11 item 9: bound to loopback, a Host that is not a loopback name is refused
+        # (DNS rebinding), and no page elsewhere may read anything (no CORS by default).
+        for host in (b"evil.example", b"evil.example:80", b"127.0.0.1.nip.io", b"localhost.evil",
+                     b"[::2]:1"):
+            status, raw = oh.raw_request(self.base, b"GET /api/cameras HTTP/1.1\r\nHost: " + host +
+                                         f"\r\nAuthorization: Bearer {TOKEN}\r\n".encode() +
+                                         b"Connection: close\r\n\r\n")
+            self.assertEqual(status, 421, f"{host!r}: {raw[:120]!r}")
+            self.assertNotIn(b"cam_ll", raw)
+        port = re.match(r"http://[^/:]+:(\d+)/", self.base).group(1).encode()
+        for host in (b"127.0.0.1", b"127.0.0.1:" + port, b"localhost:" + port, b"LOCALHOST",
+                     b"[::1]:" + port, b"app.localhost"):
+            status, raw = oh.raw_request(self.base, b"GET /api/cameras HTTP/1.1\r\nHost: " + host +
+                                         f"\r\nAuthorization: Bearer {TOKEN}\r\n".encode() +
+                                         b"Connection: close\r\n\r\n")
+            self.assertEqual(status, 200, f"{host!r}: {raw[:120]!r}")
+        status, headers, _ = self.get("/api/cameras", headers={"Origin": "https://evil.example"})
+        self.assertEqual(status, 200)
+        self.assertNotIn("access-control-allow-origin", headers)
+        status, headers, _ = self.get("/live/cam_ll/stream.m3u8", method="OPTIONS",
+                                      headers={"Origin": "https://evil.example",
+                                               "Access-Control-Request-Method": "GET"})
+        self.assertNotIn("access-control-allow-origin", headers)
 
     def test_connections_beyond_the_limit_are_closed_at_once(self):
         host, port = re.match(r"http://([^/:]+):(\d+)/", self.base).groups()
