@@ -31,6 +31,10 @@
 #define STATS_LOG_INTERVAL_US 60000000
 #define DELETE_MAX_ATTEMPTS 20
 #define MAX_LOOP_WAIT_MS 1000
+/* Segments uploaded beyond the newest stored playlist, past the window: more
+ * would be objects no stored playlist names and nothing deletes (a playlist
+ * the store refuses for good, issue 11). */
+#define HOLD_BEYOND_WINDOW 2
 
 /* ---- Types ------------------------------------------------------------------ */
 
@@ -123,7 +127,10 @@ struct es_upload_stream {
     char **listed;
     size_t listed_count, listed_cap;
     struct es_playlist playlist;
+    struct es_playlist stored; /* recovery only: what the stored playlist names */
     uint64_t version, stored_version;
+    bool held;             /* segment uploads wait for a stored playlist */
+    bool playlist_refused; /* the last playlist PUT was refused for good */
     struct trimmed {
         char uri[ES_PLAYLIST_URI_MAX];
         uint64_t version; /* first playlist version that no longer lists it */
@@ -252,19 +259,6 @@ static void schedule_delete(struct es_upload_store *b, const char *name, int64_t
         b->deletes = es_realloc(b->deletes, b->delete_cap * sizeof(*b->deletes));
     }
     b->deletes[b->delete_count++] = (struct pending_delete){es_strdup(name), due_us, 0};
-}
-
-static bool parse_segment_name(const char *name, uint64_t *msn)
-{
-    char *end;
-    if (strncmp(name, "segment_", 8) != 0 || name[8] < '0' || name[8] > '9')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(name + 8, &end, 10);
-    if (errno || strcmp(end, ".ts") != 0)
-        return false;
-    *msn = v;
-    return true;
 }
 
 /* A number no earlier run can have reached: runs number segments from what
@@ -498,6 +492,12 @@ static void confirm_segment(struct es_upload_stream *s, const struct queued_segm
 static void playlist_stored(struct es_upload_stream *s, uint64_t version)
 {
     s->stored_version = version;
+    if (s->held) {
+        s->held = false;
+        es_log(ES_LOG_INFO, component(s->b),
+               "camera=%s event=segments_resumed stored_playlist_version=%" PRIu64, s->camera_id,
+               version);
+    }
     int64_t due = es_clock_mono_us() + (int64_t)(grace_of(s) * 1e6);
     size_t kept = 0;
     for (size_t i = 0; i < s->trimmed_count; i++) {
@@ -632,6 +632,13 @@ static void store_is_back(struct es_upload_store *b, int64_t now)
 
 /* ---- Recovery ------------------------------------------------------------------- */
 
+/* Does `pl` name `name` (one of ours, for `msn`)? */
+static bool names(const struct es_playlist *pl, uint64_t msn, const char *name)
+{
+    return pl->count && msn >= pl->media_sequence && msn - pl->media_sequence < pl->count &&
+           strcmp(pl->segments[msn - pl->media_sequence].uri, name) == 0;
+}
+
 static void recovery_done(struct es_upload_stream *s, bool from_store, const char *why)
 {
     struct es_uploader *up = s->up;
@@ -658,21 +665,27 @@ static void recovery_done(struct es_upload_stream *s, bool from_store, const cha
                s->camera_id, why, last + 1);
     }
     /* Objects outside the adopted window are leftovers of an earlier run
-     * (deletes it did not get to, uploads a crash kept out of its playlist). */
+     * (deletes it did not get to, uploads a crash kept out of its playlist).
+     * Only names this sink would have written are ever deleted (on_listed
+     * keeps no others), and one the stored playlist still names goes only
+     * once a playlist without it is stored, as any segment that leaves it. */
     int64_t due = es_clock_mono_us() + (int64_t)(grace_of(s) * 1e6);
+    for (size_t i = 0; i < s->stored.count; i++) {
+        const struct es_playlist_segment *seg = &s->stored.segments[i];
+        if (!names(&s->playlist, seg->msn, seg->uri))
+            add_trimmed(s, seg->uri, s->version + 1);
+    }
     for (size_t i = 0; i < s->listed_count; i++) {
         uint64_t msn;
-        if (parse_segment_name(s->listed[i], &msn)) {
-            bool in_window = s->playlist.count && msn >= s->playlist.media_sequence &&
-                             msn < s->playlist.media_sequence + s->playlist.count;
-            if (!in_window) {
-                char name[512];
-                object_name(s, s->listed[i], name, sizeof(name));
-                schedule_delete(s->b, name, due);
-            }
+        if (es_sink_segment_msn(s->listed[i], &msn) && !names(&s->playlist, msn, s->listed[i]) &&
+            !names(&s->stored, msn, s->listed[i])) {
+            char name[512];
+            object_name(s, s->listed[i], name, sizeof(name));
+            schedule_delete(s->b, name, due);
         }
         free(s->listed[i]);
     }
+    es_playlist_clear(&s->stored);
     free(s->listed);
     s->listed = NULL;
     s->listed_count = s->listed_cap = 0;
@@ -692,6 +705,10 @@ static void recovery_done(struct es_upload_stream *s, bool from_store, const cha
     pthread_mutex_unlock(&up->lock);
 }
 
+/* Nothing read back is trusted (DESIGN.md invariant 8): an entry of the stored
+ * playlist is adopted, and later deleted, only if its URI is exactly the name
+ * this sink gives its msn. Anything else is foreign: logged once, never
+ * adopted, never deleted. */
 static void adopt_stored_playlist(struct es_upload_stream *s, const char *text, size_t len)
 {
     struct es_playlist old;
@@ -703,24 +720,43 @@ static void adopt_stored_playlist(struct es_upload_stream *s, const char *text, 
         es_playlist_clear(&old);
         return;
     }
-    /* Numbers in the old window are taken whatever its target; the window
-     * itself is kept only if the target is the same (RFC 8216 §6.2.2: it may
-     * not change). */
+    /* Numbers in the old window are taken whatever its target (names are
+     * never reused); the window itself is kept only if the target is the
+     * same (RFC 8216 §6.2.2: it may not change). */
     s->listed_max = old.media_sequence + old.count - 1;
     s->have_listed_max = true;
-    if (old.target_duration == s->playlist.target_duration) {
+    bool adopting = old.target_duration == s->playlist.target_duration;
+    if (adopting) {
         s->playlist.media_sequence = old.media_sequence;
         s->playlist.discontinuity_sequence = old.discontinuity_sequence;
-        for (size_t i = 0; i < old.count; i++)
-            if (es_playlist_append(&s->playlist, &old.segments[i]) != ES_OK)
-                break;
-    } else {
-        for (size_t i = 0; i < old.count; i++) {
-            char name[512];
-            object_name(s, old.segments[i].uri, name, sizeof(name));
-            schedule_delete(s->b, name, es_clock_mono_us() + (int64_t)(grace_of(s) * 1e6));
-        }
     }
+    es_playlist_clear(&s->stored);
+    es_playlist_init(&s->stored, old.target_duration);
+    s->stored.media_sequence = old.media_sequence;
+    size_t foreign = 0;
+    const char *first_foreign = NULL;
+    for (size_t i = 0; i < old.count; i++) {
+        uint64_t msn;
+        const struct es_playlist_segment *seg = &old.segments[i];
+        if (!es_sink_segment_msn(seg->uri, &msn) || msn != seg->msn) {
+            if (!foreign++)
+                first_foreign = seg->uri;
+            adopting = false; /* the window stays contiguous */
+            continue;
+        }
+        /* What it names of ours, for the leftovers (recovery_done). */
+        if (s->stored.count == 0)
+            s->stored.media_sequence = msn;
+        if (msn == s->stored.media_sequence + s->stored.count)
+            es_playlist_append(&s->stored, seg);
+        if (adopting && es_playlist_append(&s->playlist, seg) != ES_OK)
+            adopting = false;
+    }
+    if (foreign)
+        es_log(ES_LOG_WARN, component(s->b),
+               "camera=%s event=foreign_names_ignored object=%s count=%zu first=\"%s\" "
+               "action=\"not adopted, never deleted\"",
+               s->camera_id, s->playlist_name, foreign, first_foreign);
     es_playlist_clear(&old);
 }
 
@@ -728,8 +764,8 @@ static void on_listed(void *opaque, const char *name)
 {
     struct es_upload_stream *s = opaque;
     uint64_t msn;
-    if (!parse_segment_name(name, &msn))
-        return;
+    if (!es_sink_segment_msn(name, &msn))
+        return; /* not a name of ours: never counted, never deleted */
     if (!s->have_listed_max || msn > s->listed_max) {
         s->listed_max = msn;
         s->have_listed_max = true;
@@ -884,6 +920,7 @@ static void finish_playlist(struct es_uploader *up, struct request *r,
     case ES_STORE_OK:
     case ES_STORE_ABSENT:
         note_recovered(r);
+        s->playlist_refused = false;
         s->playlists++;
         s->playlist_wall_us = es_clock_wall_us();
         playlist_stored(s, r->version);
@@ -908,6 +945,7 @@ static void finish_playlist(struct es_uploader *up, struct request *r,
         return;
     case ES_STORE_PERMANENT_OBJECT:
         object_rejected(s, r, res, "playlist not stored; retried every recheck_s");
+        s->playlist_refused = true;
         lane_ok(lane);
         lane->due_us = now + (int64_t)r->b->settings.recheck_s * 1000000;
         return;
@@ -1165,10 +1203,26 @@ static bool start_playlist(struct es_uploader *up, struct es_upload_stream *s, i
     return true;
 }
 
+/* A segment is worth uploading only if a stored playlist will name it: while
+ * the playlist lags more than the window behind (refused for good, or failing),
+ * segments wait in the bounded backlog, which keeps the newest. */
+static bool segments_held(struct es_upload_stream *s)
+{
+    uint64_t ahead = s->version - s->stored_version;
+    bool hold = ahead >= (uint64_t)s->segments_to_keep + HOLD_BEYOND_WINDOW;
+    if (hold && !s->held)
+        es_log(ES_LOG_WARN, component(s->b),
+               "camera=%s event=segments_held unlisted=%" PRIu64 " playlist=%s "
+               "hint=\"no playlist could be stored; segments wait (newest kept) until one is\"",
+               s->camera_id, ahead, s->playlist_refused ? "refused" : "failing");
+    s->held = hold;
+    return hold;
+}
+
 static bool start_segment(struct es_uploader *up, struct es_upload_stream *s, int64_t now)
 {
     if (s->recovery != RECOVER_DONE || !s->pending_count || !lane_ready(&s->seg, now) ||
-        !store_admits(s->b, now))
+        !store_admits(s->b, now) || segments_held(s))
         return false;
     struct queued_segment *g = &s->pending[0];
     struct request *r = new_request(s->b, s, ES_STORE_PUT_SEGMENT);
@@ -1270,6 +1324,8 @@ static bool drained(struct es_uploader *up)
         struct es_upload_stream *s = up->t_streams[i];
         if (s->b->parked)
             continue; /* nothing will get through before the deadline */
+        if (s->held && s->playlist_refused && !s->seg.active && !s->pl.active)
+            continue; /* likewise: the store refuses the playlist */
         if (s->seg.active || s->pl.active || s->pending_count ||
             (s->recovery == RECOVER_DONE && s->version > s->stored_version && s->playlist.count))
             return false;
@@ -1287,6 +1343,8 @@ static void publish_status(struct es_upload_stream *s, int64_t now)
         state = "reading";
     else if (s->b->parked)
         state = "paused";
+    else if (s->held)
+        state = "held";
     else if (s->seg.failures || s->pl.failures)
         state = "retrying";
     snprintf(st.state, sizeof(st.state), "%s", state);
@@ -1550,6 +1608,7 @@ static void stream_free(struct es_upload_stream *s)
     free(s->pending);
     free(s->trimmed);
     es_playlist_clear(&s->playlist);
+    es_playlist_clear(&s->stored);
     free(s->camera_id);
     free(s);
 }
