@@ -5,12 +5,14 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "origin/origin.h"
+#include "origin/whep.h"
 #include "segment/cmaf.h"
 #include "sink/local.h"
 #include "sink/remote.h"
 #include "sink/s3.h"
 #include "sink/supabase.h"
 #include "sink/uploader.h"
+#include "webrtc/webrtc.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -199,6 +201,56 @@ static enum es_err open_remote_stores(const struct es_config *config, struct rem
     return ES_OK;
 }
 
+/* ---- WebRTC (src/webrtc/, docs/webrtc.md): WHEP on the origin ---- */
+
+static void webrtc_video_tap(void *opaque, const uint8_t *data, size_t size, int64_t pts_ticks,
+                             int64_t wall_us)
+{
+    es_webrtc_camera_video(opaque, data, size, pts_ticks, wall_us);
+}
+
+/* The service for `origin.webrtc`; NULL when it is off or cannot start (the
+ * rest of the origin and the cameras go on without it; it has logged why). */
+static struct es_webrtc *open_webrtc(const struct es_origin_settings *origin)
+{
+    const struct es_webrtc_settings *s = &origin->webrtc;
+    if (!s->enabled)
+        return NULL;
+    /* By default the UDP port binds where the origin listens: loopback
+     * unless the origin is opened up. */
+    char bind[64];
+    const char *listen = s->bind ? s->bind : origin->listen;
+    const char *colon = s->bind ? NULL : strrchr(listen, ':');
+    size_t len = colon ? (size_t)(colon - listen) : strlen(listen);
+    if (len && listen[0] == '[' && listen[len - 1] == ']') {
+        listen++;
+        len -= 2;
+    }
+    snprintf(bind, sizeof(bind), "%.*s", (int)len, listen);
+    char hosts_buf[1024] = "";
+    const char *hosts[8];
+    size_t host_count = 0;
+    if (s->additional_hosts) {
+        snprintf(hosts_buf, sizeof(hosts_buf), "%s", s->additional_hosts);
+        char *save = NULL;
+        for (char *h = strtok_r(hosts_buf, ", ", &save); h && host_count < 8;
+             h = strtok_r(NULL, ", ", &save))
+            hosts[host_count++] = h;
+    }
+    struct es_webrtc_config wc = {
+        .bind_host = bind,
+        .udp_port = (uint16_t)s->udp_port,
+        .hosts = hosts,
+        .host_count = host_count,
+        .max_sessions = s->max_sessions,
+        .max_sessions_per_camera = s->max_sessions_per_camera,
+    };
+    struct es_webrtc *w = NULL;
+    if (es_webrtc_create(&wc, &w) != ES_OK)
+        return NULL;
+    return w;
+}
+
 enum es_err es_app_run(const struct es_config *config, const struct es_app_options *options)
 {
     struct es_camera **cameras = es_calloc(config->camera_count, sizeof(*cameras));
@@ -223,6 +275,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
         };
         err = es_origin_create(&oc, &origin);
     }
+    struct es_webrtc *webrtc = err == ES_OK && origin ? open_webrtc(&config->origin) : NULL;
     for (size_t i = 0; i < config->camera_count && err == ES_OK; i++) {
         const struct es_camera_config *cam = &config->cameras[i];
         bool selected = options->all_cameras ? cam->enabled
@@ -232,11 +285,19 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
         slots[count].uploader = remote.uploader;
         err = build_camera(config, cam, options, &remote, origin, &slots[count],
                            &cameras[count]);
+        if (err == ES_OK && webrtc)
+            es_camera_set_video_tap(cameras[count], webrtc_video_tap,
+                                    es_webrtc_add_camera(webrtc, cam->id));
         if (err == ES_OK)
             count++;
     }
     if (err == ES_OK && count == 0)
         err = ES_ERR_NOT_FOUND;
+    if (err == ES_OK && webrtc) {
+        /* A taken UDP port costs WebRTC only (logged). */
+        if (es_webrtc_start(webrtc) == ES_OK)
+            es_origin_whep_attach(origin, webrtc);
+    }
     if (err == ES_OK && origin) {
         /* A taken port costs the HTTP side only: the cameras still stream to
          * storage (DESIGN invariant 6); the origin has logged why. */
@@ -276,6 +337,9 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
     es_origin_stop(origin); /* before the cameras its stats callback reads go */
     for (size_t i = 0; i < count; i++)
         es_camera_destroy(cameras[i]);
+    /* After the cameras (their taps feed it) and the origin's thread (WHEP). */
+    es_origin_whep_attach(origin, NULL);
+    es_webrtc_destroy(webrtc);
     es_origin_destroy(origin);
     free(slots);
     es_uploader_destroy(remote.uploader, UPLOAD_DRAIN_SECONDS);

@@ -45,6 +45,10 @@ struct es_camera {
     bool anchored, anchored_to_camera;
     int64_t next_pdt_us; /* previous segment's date + duration; 0 after a discontinuity */
 
+    /* WebRTC tap (es_camera_set_video_tap), called from on_transcoded. */
+    es_camera_video_tap_fn video_tap;
+    void *video_tap_opaque;
+
     /* Read by the status thread. */
     atomic_int state;
     atomic_uint_fast64_t frames_in, frames_out, bytes_out, segments, reconnects, last_msn;
@@ -152,6 +156,11 @@ static void on_transcoded(void *opaque, AVPacket *pkt)
         c->last_out_ticks = pkt->dts;
     if (pkt->stream_index == ES_MEDIA_VIDEO)
         atomic_fetch_add(&c->frames_out, 1);
+    /* WebRTC tap: the encoded frame as is, before segmenting (DESIGN: it
+     * must not wait for a part or a segment). Non-blocking by contract. */
+    if (c->video_tap && pkt->stream_index == ES_MEDIA_VIDEO)
+        c->video_tap(c->video_tap_opaque, pkt->data, (size_t)pkt->size, pkt->pts,
+                     wall_of(c, pkt->pts));
     es_segmenter_write(c->segmenter, pkt);
     if (c->cmaf)
         es_cmaf_write(c->cmaf, pkt, wall_of(c, pkt->dts));
@@ -383,6 +392,12 @@ void es_camera_destroy(struct es_camera *c)
         c->sinks[i]->destroy(c->sinks[i]);
     free(c->sinks);
     free(c);
+}
+
+void es_camera_set_video_tap(struct es_camera *c, es_camera_video_tap_fn fn, void *opaque)
+{
+    c->video_tap = fn;
+    c->video_tap_opaque = opaque;
 }
 
 const struct es_camera_config *es_camera_config(const struct es_camera *c)

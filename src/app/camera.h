@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "sink/sink.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum es_camera_state {
@@ -37,6 +38,14 @@ enum es_err es_camera_start(struct es_camera *camera);
 /* Asks the thread to stop (returns at once); es_camera_destroy() joins it. */
 void es_camera_request_stop(struct es_camera *camera);
 void es_camera_destroy(struct es_camera *camera); /* NULL is fine */
+
+/* WebRTC tap (src/webrtc/, docs/webrtc.md): called on the pipeline thread
+ * with each encoded video access unit (Annex B), its timestamp in 90 kHz
+ * ticks and the wall clock it was captured at. Must return at once. Set
+ * before start. */
+typedef void (*es_camera_video_tap_fn)(void *opaque, const uint8_t *data, size_t size,
+                                       int64_t pts_ticks, int64_t wall_us);
+void es_camera_set_video_tap(struct es_camera *camera, es_camera_video_tap_fn fn, void *opaque);
 
 const struct es_camera_config *es_camera_config(const struct es_camera *camera);
 void es_camera_stats(const struct es_camera *camera, struct es_camera_stats *out);

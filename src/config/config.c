@@ -897,6 +897,24 @@ static enum es_err walk_storage(struct loader *ld, const struct node *list)
     return ES_OK;
 }
 
+/* origin.webrtc: one mapping of WebRTC's keys. */
+static enum es_err walk_origin_webrtc(struct loader *ld, const struct node *map)
+{
+    struct seen_keys seen = {.count = 0};
+    for (size_t i = 0; i < map->count / 2; i++) {
+        const struct es_config_option *option;
+        char path[128];
+        enum es_err e = lookup_key(ld, map, i, "origin.webrtc", AT_STORAGE,
+                                   MASK(ES_CONFIG_SECTION_WEBRTC), &seen, &option, path,
+                                   sizeof(path));
+        if (e == ES_OK)
+            e = set_value(ld, option, map->items[2 * i + 1], path, &ld->config->origin.webrtc);
+        if (e != ES_OK)
+            return e;
+    }
+    return ES_OK;
+}
+
 /* origin: one mapping of the origin's keys. */
 static enum es_err walk_origin(struct loader *ld, const struct node *map)
 {
@@ -907,8 +925,15 @@ static enum es_err walk_origin(struct loader *ld, const struct node *map)
         enum es_err e = lookup_key(ld, map, i, "origin", AT_STORAGE,
                                    MASK(ES_CONFIG_SECTION_ORIGIN), &seen, &option, path,
                                    sizeof(path));
-        if (e == ES_OK)
+        if (e == ES_OK && option->type == ES_CONFIG_MAPPING) {
+            /* origin.webrtc: its own keys (docs/webrtc.md) */
+            bool empty = false;
+            e = check_container(ld, option, map->items[2 * i + 1], path, &empty);
+            if (e == ES_OK && !empty)
+                e = walk_origin_webrtc(ld, map->items[2 * i + 1]);
+        } else if (e == ES_OK) {
             e = set_value(ld, option, map->items[2 * i + 1], path, &ld->config->origin);
+        }
         if (e != ES_OK)
             return e;
     }
@@ -1135,6 +1160,7 @@ enum es_err es_config_load_string(const char *name, const char *text, size_t len
     out->local.enabled = true;
     apply_table_defaults(ES_CONFIG_SECTION_LOCAL, &out->local);
     apply_table_defaults(ES_CONFIG_SECTION_ORIGIN, &out->origin);
+    apply_table_defaults(ES_CONFIG_SECTION_WEBRTC, &out->origin.webrtc);
 
     struct loader ld = {.name = name, .err = err, .config = out};
     enum es_err e = load(&ld, text, len);
@@ -1230,6 +1256,8 @@ void es_config_free(struct es_config *config)
     free(config->origin.tls_key);
     free(config->origin.cors);
     free(config->origin.web_root);
+    free(config->origin.webrtc.bind);
+    free(config->origin.webrtc.additional_hosts);
     free(config->log_level);
     memset(config, 0, sizeof(*config));
 }

@@ -104,6 +104,16 @@ struct es_s3_storage {
     char *session_token;     /* $AWS_SESSION_TOKEN; optional. Never printed. */
 };
 
+/* WebRTC egress on the origin (`origin.webrtc:`, src/webrtc/, docs/webrtc.md). */
+struct es_webrtc_settings {
+    bool enabled;                     /* default true */
+    unsigned udp_port;                /* default 8189: every session shares it */
+    char *bind;                       /* NULL = the host of origin.listen */
+    char *additional_hosts;           /* comma-separated IPs to advertise; NULL = none */
+    unsigned max_sessions;            /* default 64 */
+    unsigned max_sessions_per_camera; /* default 16 */
+};
+
 /* The HTTP origin (`origin:`, src/origin/). */
 struct es_origin_settings {
     bool enabled;             /* default true */
@@ -118,6 +128,7 @@ struct es_origin_settings {
     unsigned max_parked;      /* default 4096 */
     unsigned max_parked_per_client;     /* default 128 */
     unsigned max_parked_per_connection; /* default 16 */
+    struct es_webrtc_settings webrtc; /* origin.webrtc: */
 };
 
 struct es_config {
@@ -201,6 +212,7 @@ enum es_config_section {
     ES_CONFIG_SECTION_SUPABASE, /* keys of a storage: item with backend: supabase */
     ES_CONFIG_SECTION_S3,       /* keys of a storage: item with backend: s3 */
     ES_CONFIG_SECTION_ORIGIN,   /* keys of origin: (the HTTP origin) */
+    ES_CONFIG_SECTION_WEBRTC,   /* keys of origin.webrtc: (WHEP) */
     ES_CONFIG_SECTION_COUNT     /* not a section: loops over sections stop here */
 };
 

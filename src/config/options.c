@@ -160,6 +160,7 @@ static bool check_listen(const char *value, char *why, size_t why_size)
 }
 
 #define ORIGIN(field) offsetof(struct es_origin_settings, field)
+#define WEBRTC(field) offsetof(struct es_webrtc_settings, field)
 #define CAMERA(field) offsetof(struct es_camera_config, field)
 
 static const char keep_note[] =
@@ -378,6 +379,29 @@ static const struct es_config_option options[] = {
     {ES_CONFIG_SECTION_ORIGIN, "max_parked_per_connection", ES_CONFIG_UINT, 0, "16", NULL, 1,
      1000, NULL, NULL, NULL, ORIGIN(max_parked_per_connection),
      "Held requests per connection (HTTP/2 carries several; HTTP/1.1 one at a time)."},
+    {ES_CONFIG_SECTION_ORIGIN, "webrtc", ES_CONFIG_MAPPING, 0, NULL, "enabled, UDP port 8189", 0,
+     0, NULL, NULL, NULL, 0,
+     "WebRTC (WHEP) playback at `/whep/<camera>`: ICE-lite on one UDP port, DTLS-SRTP "
+     "(docs/webrtc.md)."},
+
+    {ES_CONFIG_SECTION_WEBRTC, "enabled", ES_CONFIG_BOOL, 0, "true", NULL, 0, 0, NULL, NULL,
+     NULL, WEBRTC(enabled), "Answer WHEP offers (only while the origin is enabled too)."},
+    {ES_CONFIG_SECTION_WEBRTC, "udp_port", ES_CONFIG_UINT, 0, "8189", NULL, 1, 65535, NULL, NULL,
+     NULL, WEBRTC(udp_port),
+     "The one UDP port every WebRTC session shares (STUN, DTLS and SRTP): open it to viewers."},
+    {ES_CONFIG_SECTION_WEBRTC, "bind", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "the host of `origin.listen`", 2, 64, NULL, NULL, NULL, WEBRTC(bind),
+     "Numeric IP address the UDP port binds to (`0.0.0.0` for every interface)."},
+    {ES_CONFIG_SECTION_WEBRTC, "additional_hosts", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "none", 2, 1024, NULL, NULL, NULL, WEBRTC(additional_hosts),
+     "Comma-separated IP addresses to offer as candidates instead of the bound one (a NAT's "
+     "public address, a port forward)."},
+    {ES_CONFIG_SECTION_WEBRTC, "max_sessions", ES_CONFIG_UINT, 0, "64", NULL, 1, 10000, NULL,
+     NULL, NULL, WEBRTC(max_sessions),
+     "WebRTC viewers at once, all cameras together; more are answered 503."},
+    {ES_CONFIG_SECTION_WEBRTC, "max_sessions_per_camera", ES_CONFIG_UINT, 0, "16", NULL, 1,
+     10000, NULL, NULL, NULL, WEBRTC(max_sessions_per_camera),
+     "WebRTC viewers of one camera at once; more are answered 503."},
 
     {0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
 };
@@ -777,6 +801,7 @@ static const char *const section_titles[] = {
     [ES_CONFIG_SECTION_SUPABASE] = "Storage backend `supabase`",
     [ES_CONFIG_SECTION_S3] = "Storage backend `s3` (any S3-compatible store)",
     [ES_CONFIG_SECTION_ORIGIN] = "The HTTP origin (`origin:`)",
+    [ES_CONFIG_SECTION_WEBRTC] = "WebRTC playback (`origin.webrtc:`)",
 };
 
 static const char *const type_names[] = {

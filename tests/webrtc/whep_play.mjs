@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+// Plays one camera over WHEP in Debian's Chromium (headless, playwright-core from
+// web/node_modules; never a downloaded browser) and prints one JSON object:
+//
+//   node tests/webrtc/whep_play.mjs --base http://127.0.0.1:8080/ --camera cam1 --seconds 8
+//
+// The page is loaded from the daemon's own origin (same-origin POST, no CORS), makes a
+// recvonly video transceiver, POSTs the offer to /whep/<camera>, applies the answer and
+// watches the <video>: decoded frames (getStats inbound-rtp framesDecoded), the longest gap
+// between presented frames (requestVideoFrameCallback) and the picture size. At the end it
+// DELETEs the session (the Location URL) and reports the status.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { chromium } = await import(path.join(here, '..', '..', 'web', 'node_modules', 'playwright-core', 'index.mjs'));
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+const base = arg('base', 'http://127.0.0.1:8080/');
+const camera = arg('camera', 'cam1');
+const seconds = Number(arg('seconds', '8'));
+const token = arg('token', '');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+function childPidWith(marker) {
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) continue;
+      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) return Number(name);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return null;
+}
+
+function killGroup(pid) {
+  if (!pid) return;
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+const out = { base, camera, seconds, ok: false };
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgestream-whep-'));
+let context = null;
+let pid = null;
+const timer = setTimeout(() => {
+  out.error = 'overall timeout';
+  console.log(JSON.stringify(out));
+  killGroup(pid);
+  process.exit(2);
+}, (seconds + 60) * 1000);
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+      // Loopback candidates are ignored without it (webrtc-rules.md §7.2).
+      '--allow-loopback-in-peer-connection',
+    ],
+  });
+  pid = childPidWith(userDataDir);
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(m.text()));
+  page.on('pageerror', (e) => logs.push(String(e)));
+  // Any URL of the origin gives the page its origin; /healthz is always there.
+  await page.goto(new URL('healthz', base).href);
+  const result = await page.evaluate(async ({ camera, seconds, token }) => {
+    const r = { events: [] };
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.oniceconnectionstatechange = () => r.events.push(`ice:${pc.iceConnectionState}`);
+    pc.onconnectionstatechange = () => r.events.push(`pc:${pc.connectionState}`);
+    const video = document.createElement('video');
+    video.muted = true;
+    video.autoplay = true;
+    video.playsInline = true;
+    document.body.appendChild(video);
+    pc.ontrack = (e) => {
+      if (e.track.kind !== 'video') return;
+      // Render as soon as possible (webrtc-rules.md §7.3).
+      try { e.receiver.jitterBufferTarget = 0; } catch { /* older Chromium */ }
+      video.srcObject = new MediaStream([e.track]);
+    };
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const headers = { 'Content-Type': 'application/sdp' };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const t0 = performance.now();
+    const resp = await fetch(`/whep/${camera}`, { method: 'POST', headers, body: offer.sdp });
+    r.post_status = resp.status;
+    r.location = resp.headers.get('Location');
+    const answer = await resp.text();
+    if (resp.status !== 201) {
+      r.error = `POST /whep/${camera}: ${resp.status} ${answer}`;
+      return r;
+    }
+    r.answer_has_ice_lite = answer.includes('a=ice-lite');
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    // Frames: rVFC timestamps; the first frame marks the start of the watch.
+    const frameTimes = [];
+    const onFrame = (now) => {
+      frameTimes.push(now);
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+    const deadline = performance.now() + 20000;
+    while (!frameTimes.length && performance.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    if (!frameTimes.length) {
+      r.error = 'no frame within 20 s';
+      r.ice = pc.iceConnectionState;
+      r.pc = pc.connectionState;
+      return r;
+    }
+    r.first_frame_ms = Math.round(frameTimes[0] - t0);
+    const watchStart = frameTimes.length;
+    const statsOf = async () => {
+      const s = await pc.getStats();
+      let v = null;
+      s.forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === 'video') v = x; });
+      return v;
+    };
+    const before = await statsOf();
+    await new Promise((res) => setTimeout(res, seconds * 1000));
+    const after = await statsOf();
+    const watched = frameTimes.slice(watchStart - 1);
+    let maxGap = 0;
+    for (let i = 1; i < watched.length; i++) maxGap = Math.max(maxGap, watched[i] - watched[i - 1]);
+    maxGap = Math.max(maxGap, performance.now() - watched[watched.length - 1]);
+    r.frames_presented = watched.length;
+    r.max_gap_ms = Math.round(maxGap);
+    r.frames_decoded = after.framesDecoded - before.framesDecoded;
+    r.packets_lost = after.packetsLost;
+    r.nack_count = after.nackCount;
+    r.pli_count = after.pliCount;
+    r.width = video.videoWidth;
+    r.height = video.videoHeight;
+    r.ice = pc.iceConnectionState;
+    r.pc = pc.connectionState;
+    const del = await fetch(r.location, { method: 'DELETE', headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    r.delete_status = del.status;
+    pc.close();
+    return r;
+  }, { camera, seconds, token });
+  Object.assign(out, result);
+  out.ok = !result.error;
+  out.logs = logs.slice(0, 20);
+} catch (e) {
+  out.error = String(e && e.stack ? e.stack : e);
+} finally {
+  clearTimeout(timer);
+  if (context) {
+    await Promise.race([context.close().catch(() => {}), new Promise((r) => setTimeout(r, 10000))]);
+  }
+  killGroup(pid && fs.existsSync(`/proc/${pid}`) ? pid : null);
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+}
+console.log(JSON.stringify(out));
+process.exit(out.ok ? 0 : 1);
