@@ -91,7 +91,23 @@ rm -f "$root"/var/cache/apt/archives/*.deb
 mkdir -p "$root/work/main" "$root/work/shared"
 git -C "$repo" archive HEAD | tar -x -C "$root/work/main"
 cp -a "$shared/." "$root/work/shared/"
+# This machine's way out comes along, as a new machine of its kind has it: name
+# resolution, and the certificates its network's TLS proxy is trusted by (local
+# CAs, the bundle, and the variables that point Node.js and OpenSSL at it).
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+if [ -d /usr/local/share/ca-certificates ]; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp -aL /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+fi
+passed_env=()
+for v in NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR http_proxy https_proxy no_proxy; do
+    [ -n "${!v:-}" ] || continue
+    passed_env+=("$v=${!v}")
+    if [ -f "${!v}" ]; then
+        mkdir -p "$root$(dirname "${!v}")"
+        cp -L "${!v}" "$root${!v}"
+    fi
+done
 # apt-get inside keeps what it downloads: the cache is mounted there.
 echo 'APT::Keep-Downloaded-Packages "true";' >"$root/etc/apt/apt.conf.d/50keep-downloads"
 
@@ -116,10 +132,11 @@ in_root() {
             mount --bind "$cache/debs" "$root/var/cache/apt/archives"
             mkdir -p "$root/root/.npm"
             mount --bind "$cache/npm" "$root/root/.npm"
+            shift 4
             exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb CI=true \
-                PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+                PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" \
                 /bin/bash -c "cd /work/main && $command"
-        ' in_root "$root" "$cache" "$command" "${net[*]}"
+        ' in_root "$root" "$cache" "$command" "${net[*]}" "${passed_env[@]}"
 }
 
 say "make test (in the clean root)"
