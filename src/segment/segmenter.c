@@ -7,6 +7,7 @@
 #include "source/source.h"
 
 #include <libavformat/avformat.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -17,6 +18,7 @@
 struct es_segmenter {
     const char *camera_id;
     int64_t target_ticks;
+    int64_t max_ticks; /* no keyframe within this: the segment is dropped */
     es_segment_emit_fn emit;
     void *opaque;
 
@@ -30,6 +32,7 @@ struct es_segmenter {
     bool discontinuity_pending; /* for the next segment to open */
     bool discontinuity;         /* of the open segment */
     bool long_gop_warned;
+    uint64_t capped;            /* segments dropped at the cap, this episode */
     struct {
         uint16_t pid;
         uint8_t last_cc;
@@ -43,6 +46,9 @@ enum es_err es_segmenter_create(const struct es_segmenter_config *config, es_seg
     struct es_segmenter *s = es_calloc(1, sizeof(*s));
     s->camera_id = config->camera_id;
     s->target_ticks = llround(config->target_duration * ES_TICKS_PER_SECOND);
+    s->max_ticks = s->target_ticks * ES_SEGMENT_MAX_TARGETS;
+    if (s->max_ticks < (int64_t)ES_SEGMENT_MAX_MIN_SECONDS * ES_TICKS_PER_SECOND)
+        s->max_ticks = (int64_t)ES_SEGMENT_MAX_MIN_SECONDS * ES_TICKS_PER_SECOND;
     s->emit = emit;
     s->opaque = opaque;
     s->scratch = av_packet_alloc();
@@ -118,6 +124,11 @@ static enum es_err open_segment(struct es_segmenter *s, int64_t start_ts)
     }
     s->muxer = muxer;
     s->start_ts = start_ts;
+    if (s->capped) {
+        es_log(ES_LOG_INFO, "segment", "camera=%s event=keyframes_back dropped_segments=%" PRIu64,
+               s->camera_id, s->capped);
+        s->capped = 0;
+    }
     s->discontinuity = s->discontinuity_pending;
     s->discontinuity_pending = false;
     return ES_OK;
@@ -187,6 +198,29 @@ static void close_segment(struct es_segmenter *s, int64_t end_ts)
     es_blob_unref(segment.data);
 }
 
+/* No keyframe to cut at for too long (or too many bytes): the open segment
+ * cannot be cut (the next must start with a keyframe) and cannot grow without
+ * bound, so it is dropped, as nginx-rtmp forces a split past its maximum. */
+static bool over_cap(struct es_segmenter *s, const AVPacket *pkt)
+{
+    int64_t bytes = s->muxer->pb ? avio_tell(s->muxer->pb) : 0;
+    bool too_long = pkt->dts - s->start_ts > s->max_ticks;
+    if (!too_long && bytes + pkt->size <= (int64_t)ES_SEGMENT_MAX_BYTES)
+        return false;
+    if (!s->capped)
+        es_log(ES_LOG_WARN, "segment",
+               "camera=%s event=segment_dropped reason=%s seconds=%.1f bytes=%" PRId64
+               " max_seconds=%.0f max_bytes=%u hint=\"no keyframe from the camera; check its "
+               "GOP/I-frame interval (passthrough), or transcode it\"",
+               s->camera_id, too_long ? "no_keyframe_in_time" : "no_keyframe_in_size",
+               (double)(pkt->dts - s->start_ts) / ES_TICKS_PER_SECOND, bytes,
+               (double)s->max_ticks / ES_TICKS_PER_SECOND, ES_SEGMENT_MAX_BYTES);
+    s->capped++;
+    discard_muxer(s);
+    s->discontinuity_pending = true;
+    return true;
+}
+
 enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt)
 {
     if (!s->video_params)
@@ -196,6 +230,8 @@ enum es_err es_segmenter_write(struct es_segmenter *s, const AVPacket *pkt)
 
     if (keyframe && s->muxer && pkt->dts - s->start_ts >= s->target_ticks - CUT_TOLERANCE_TICKS)
         close_segment(s, pkt->dts);
+    if (s->muxer && over_cap(s, pkt) && !keyframe)
+        return ES_OK; /* a keyframe opens the next segment below */
     if (!s->muxer) {
         if (!keyframe)
             return ES_OK; /* a segment must start with a keyframe */

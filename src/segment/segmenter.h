@@ -5,6 +5,13 @@
  * its own. Each segment gets its own muxer instance, which puts PAT/PMT and
  * (from the encoder's repeated headers) SPS/PPS at its head.
  *
+ * A segment that reaches ES_SEGMENT_MAX_BYTES, or max(ES_SEGMENT_MAX_TARGETS x
+ * the target, ES_SEGMENT_MAX_MIN_SECONDS) of media, without a keyframe to cut
+ * at (a passthrough camera that stopped sending them) is dropped and its memory
+ * freed: a segment cannot start without a keyframe, so none is made until the
+ * next one, and that segment carries a discontinuity. Logged with the camera,
+ * once per episode. This bounds the memory one camera can hold here.
+ *
  * The segmenter does not name or number segments: the camera's stream assigns
  * media sequence numbers, which must continue across restarts. */
 #ifndef ES_SEGMENT_SEGMENTER_H
@@ -16,6 +23,10 @@
 #include <libavcodec/avcodec.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#define ES_SEGMENT_MAX_BYTES (32u << 20)
+#define ES_SEGMENT_MAX_TARGETS 10
+#define ES_SEGMENT_MAX_MIN_SECONDS 30
 
 struct es_segment {
     struct es_blob *data;          /* MPEG-TS bytes; the callee refs it to keep it */

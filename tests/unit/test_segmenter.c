@@ -626,6 +626,88 @@ static void test_segmenter_destroy_drops_the_open_segment_silently(void **state)
     test_media_free(&v);
 }
 
+/* Issue 11, defect 6: a passthrough camera that stops sending keyframes must
+ * not grow one segment without bound (DESIGN.md invariant 9). Here a camera
+ * sends one IDR and then 120 s of P-frames; later, big P-frames (1 MiB each,
+ * so the byte cap is reached long before the duration cap). No segment ever
+ * emitted, at a flush or otherwise, passes the caps the header states, the
+ * open one is dropped at the cap (its memory freed), and the next segment,
+ * at the next keyframe, carries a discontinuity. */
+static void feed(struct es_segmenter *s, AVPacket *pkt, int64_t dts)
+{
+    pkt->dts = pkt->pts = dts;
+    assert_int_equal(es_segmenter_write(s, pkt), ES_OK);
+}
+
+static void assert_under_the_caps(const struct collected *c, double target)
+{
+    int64_t max_ticks = (int64_t)(target * 10 * TICKS);
+    if (max_ticks < 30 * TICKS)
+        max_ticks = 30 * TICKS;
+    for (int i = 0; i < c->count; i++) {
+        assert_true(c->items[i].duration_ts <= max_ticks);
+        assert_true(es_blob_size(c->items[i].data) <= (32u << 20));
+    }
+}
+
+static void test_segmenter_caps_a_segment_when_keyframes_stop(void **state)
+{
+    (void)state;
+    struct test_media v;
+    make_video(&v, 20, 1000); /* one IDR, then P-frames */
+    struct collected c = {0};
+    struct es_segmenter *s = make_segmenter(2.0, &c, v.params, NULL);
+    AVPacket *pkt = av_packet_alloc();
+
+    /* 120 s of P-frames after the IDR (reused: the muxer does not decode). */
+    int64_t dts = 0;
+    feed(s, v.items[0], dts);
+    for (int i = 1; i < 120 * FPS; i++) {
+        av_packet_ref(pkt, v.items[1 + i % 19]);
+        feed(s, pkt, dts += FRAME_TICKS);
+        av_packet_unref(pkt);
+    }
+    es_segmenter_flush(s);
+    assert_under_the_caps(&c, 2.0);
+
+    /* A keyframe again: segments resume, the first after a discontinuity. */
+    int before = c.count;
+    for (int i = 0; i < 2; i++) {
+        av_packet_ref(pkt, v.items[0]);
+        feed(s, pkt, dts += FRAME_TICKS);
+        av_packet_unref(pkt);
+        for (int k = 1; k < 2 * FPS; k++) {
+            av_packet_ref(pkt, v.items[k % 19 + 1]);
+            feed(s, pkt, dts += FRAME_TICKS);
+            av_packet_unref(pkt);
+        }
+    }
+    assert_true(c.count > before);
+    assert_true(c.items[before].discontinuity);
+    assert_int_equal(c.items[before].duration_ts, 2 * TICKS);
+
+    /* Big frames: 1 MiB P-frames, 10 a second, from a fresh keyframe. */
+    av_packet_ref(pkt, v.items[0]);
+    feed(s, pkt, dts += FRAME_TICKS);
+    av_packet_unref(pkt);
+    for (int i = 0; i < 60; i++) {
+        assert_int_equal(av_new_packet(pkt, 1 << 20), 0);
+        memset(pkt->data, 0x55, (size_t)pkt->size);
+        static const uint8_t aud[] = {0, 0, 0, 1, 0x09, 0xf0}; /* an access unit delimiter */
+        memcpy(pkt->data, aud, sizeof(aud));
+        pkt->stream_index = ES_MEDIA_VIDEO;
+        feed(s, pkt, dts += FRAME_TICKS);
+        av_packet_unref(pkt);
+    }
+    es_segmenter_flush(s);
+    assert_under_the_caps(&c, 2.0);
+
+    av_packet_free(&pkt);
+    es_segmenter_destroy(s);
+    collected_free(&c);
+    test_media_free(&v);
+}
+
 int main(void)
 {
     es_log_set_level(ES_LOG_ERROR);
@@ -647,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_segmenter_set_streams_ends_the_open_segment),
         cmocka_unit_test(test_segmenter_refuses_packets_before_set_streams),
         cmocka_unit_test(test_segmenter_destroy_drops_the_open_segment_silently),
+        cmocka_unit_test(test_segmenter_caps_a_segment_when_keyframes_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
