@@ -11,6 +11,7 @@
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ struct video_path {
     int64_t gop;                 /* frames between keyframes */
     int64_t next_key_slot;
     AVBSFContext *repeat_headers; /* passthrough: SPS/PPS before each keyframe */
+    uint64_t decode_failures;     /* in a row: logged once per episode */
 };
 
 struct audio_path {
@@ -102,6 +104,9 @@ static AVCodecContext *open_decoder(const struct es_transcoder *t, const AVStrea
      * thread and a copy of the reference frames, and a box runs several
      * cameras on two cores anyway. */
     ctx->thread_count = 1;
+    /* A picture size from the camera (SPS in band) is not trusted: libavcodec
+     * refuses to allocate a frame above max_pixels (ff_get_buffer). */
+    ctx->max_pixels = ES_TRANSCODE_MAX_PIXELS;
     int ret = avcodec_open2(ctx, codec, NULL);
     if (ret < 0) {
         log_av(t, "decoder_open_failed", ret);
@@ -225,11 +230,18 @@ static enum es_err send_video(struct es_transcoder *t, AVPacket *pkt)
          * at the next keyframe. (One is also normal at shutdown, when the
          * read of the last access unit was cut short.) */
         char errbuf[AV_ERROR_MAX_STRING_SIZE];
-        es_log(ES_LOG_WARN, "transcode", "camera=%s event=decode_failed error=\"%s\"",
-               t->config.camera_id, es_av_err(ret, errbuf, sizeof(errbuf)));
+        es_log(v->decode_failures ? ES_LOG_DEBUG : ES_LOG_WARN, "transcode",
+               "camera=%s event=decode_failed error=\"%s\" max_pixels=%d", t->config.camera_id,
+               es_av_err(ret, errbuf, sizeof(errbuf)), ES_TRANSCODE_MAX_PIXELS);
+        v->decode_failures++;
         return ES_OK;
     }
     while (avcodec_receive_frame(v->decoder, v->decoded) == 0) {
+        if (v->decode_failures) {
+            es_log(ES_LOG_INFO, "transcode", "camera=%s event=decode_recovered failures=%" PRIu64,
+                   t->config.camera_id, v->decode_failures);
+            v->decode_failures = 0;
+        }
         t->stats.frames_in++;
         int64_t ts = v->decoded->best_effort_timestamp;
         int64_t slot;
@@ -411,6 +423,15 @@ static enum es_err create_video_path(struct es_transcoder *t, const AVStream *vi
         v->out_params = avcodec_parameters_alloc();
         avcodec_parameters_copy(v->out_params, video->codecpar);
         return ES_OK;
+    }
+    int64_t pixels = (int64_t)video->codecpar->width * video->codecpar->height;
+    if (pixels > ES_TRANSCODE_MAX_PIXELS) {
+        es_log(ES_LOG_ERROR, "transcode",
+               "camera=%s event=picture_too_large size=%dx%d max_pixels=%d hint=\"lower the "
+               "camera's resolution\"",
+               t->config.camera_id, video->codecpar->width, video->codecpar->height,
+               ES_TRANSCODE_MAX_PIXELS);
+        return ES_ERR_UNSUPPORTED;
     }
     v->decoder = open_decoder(t, video);
     if (!v->decoder)

@@ -14,6 +14,12 @@
 
 #include <libavformat/avformat.h>
 
+/* The largest picture the decoder accepts, in pixels (12 MP: 4096x3072, so
+ * 4K and 12 MP cameras decode). A camera announcing more (in its parameters
+ * or in band) is refused with a log naming it: one 16384x8192 picture would
+ * hold 200 MB, and the decoder keeps several. */
+#define ES_TRANSCODE_MAX_PIXELS (4096 * 3072)
+
 struct es_transcode_config {
     const char *camera_id;
     enum es_transcode_mode mode;

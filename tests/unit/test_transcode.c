@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TICKS ES_TICKS_PER_SECOND
 
@@ -973,6 +974,108 @@ static void test_transcoder_without_an_audio_decoder_keeps_the_video(void **stat
     input_free(&video);
 }
 
+/* stderr of the calls between the two, read back into `out` (no assertion in
+ * between: one would jump out with stderr still redirected). */
+struct capture {
+    char path[64];
+    int fd, saved;
+};
+
+static void capture_start(struct capture *c)
+{
+    snprintf(c->path, sizeof(c->path), "/tmp/es_test_transcode_XXXXXX");
+    c->fd = mkstemp(c->path);
+    assert_true(c->fd >= 0);
+    fflush(stderr);
+    c->saved = dup(STDERR_FILENO);
+    dup2(c->fd, STDERR_FILENO);
+}
+
+static void capture_end(struct capture *c, char *out, size_t out_size)
+{
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    lseek(c->fd, 0, SEEK_SET);
+    ssize_t n = read(c->fd, out, out_size - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(c->fd);
+    unlink(c->path);
+}
+
+static size_t count_of(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p += strlen(what))
+        n++;
+    return n;
+}
+
+/* Issue 11, defect 6: a hostile or broken camera announcing huge pictures
+ * (16384x8192) must not make the decoder allocate them. Announced in the
+ * stream's parameters, the camera is refused at once; announced only in band
+ * (an SPS larger than the parameters said), the decoder refuses the pictures.
+ * Either way the log names the camera, once. */
+static void test_transcoder_refuses_pictures_over_max_pixels(void **state)
+{
+    (void)state;
+    struct input small;
+    make_h264_input(&small, 64, 48, 25, 2, 25, false);
+    AVCodecParameters *huge = avcodec_parameters_alloc();
+    avcodec_parameters_copy(huge, small.stream->codecpar);
+    huge->width = 16384; /* 134 MP: within libavcodec's own limit */
+    huge->height = 8192;
+    struct input announced;
+    input_init(&announced, huge);
+    avcodec_parameters_free(&huge);
+
+    struct emitted out = {0};
+    struct es_transcode_config cfg = x264_config();
+    struct es_transcoder *t = NULL;
+    char log[8192];
+    struct capture cap;
+    es_log_set_level(ES_LOG_WARN);
+    capture_start(&cap);
+    enum es_err err = es_transcoder_create(&cfg, announced.stream, NULL, collect, &out, &t);
+    capture_end(&cap, log, sizeof(log));
+    es_log_set_level(ES_LOG_ERROR);
+    assert_int_not_equal(err, ES_OK);
+    assert_null(t);
+    assert_non_null(strstr(log, "camera=cam_test"));
+    assert_non_null(strstr(log, "16384x8192"));
+    input_free(&announced);
+    input_free(&small);
+
+    /* In band: the parameters say 64x48, the SPS says 4352x3264 (14.2 MP). */
+    struct input in_band;
+    make_h264_input(&in_band, 4352, 3264, 25, 3, 25, false);
+    in_band.stream->codecpar->width = 64;
+    in_band.stream->codecpar->height = 48;
+    assert_int_equal(es_transcoder_create(&cfg, in_band.stream, NULL, collect, &out, &t), ES_OK);
+    es_log_set_level(ES_LOG_WARN);
+    capture_start(&cap);
+    AVPacket *pkt = av_packet_alloc();
+    enum es_err sent = ES_OK;
+    for (int i = 0; i < in_band.packets.count && sent == ES_OK; i++) {
+        av_packet_ref(pkt, in_band.packets.items[i]);
+        sent = es_transcoder_send(t, pkt);
+        av_packet_unref(pkt);
+    }
+    es_transcoder_flush(t);
+    capture_end(&cap, log, sizeof(log));
+    es_log_set_level(ES_LOG_ERROR);
+    av_packet_free(&pkt);
+    struct es_transcode_stats stats;
+    es_transcoder_stats(t, &stats);
+    assert_int_equal(stats.frames_in, 0);
+    assert_int_equal(out.video.count, 0);
+    assert_non_null(strstr(log, "camera=cam_test"));
+    assert_int_equal(count_of(log, "WARN"), 1);
+    es_transcoder_destroy(t);
+    emitted_free(&out);
+    input_free(&in_band);
+}
+
 int main(void)
 {
     es_log_set_level(ES_LOG_ERROR);
@@ -1003,6 +1106,7 @@ int main(void)
         cmocka_unit_test(test_transcoder_audio_at_44100_hz_stereo_counts_whole_samples),
         cmocka_unit_test(test_passthrough_copies_the_cameras_aac_untouched),
         cmocka_unit_test(test_transcoder_without_an_audio_decoder_keeps_the_video),
+        cmocka_unit_test(test_transcoder_refuses_pictures_over_max_pixels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
