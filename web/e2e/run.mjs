@@ -306,6 +306,150 @@ async function main() {
       return `targetLatency ${r.target} s (PART-HOLD-BACK ${r.partHoldBack}, PART-TARGET ${r.partTarget}), latency ${(r.latencyMs / 1000).toFixed(2)} s, ${partRequests.length} part/blocking requests`;
     });
 
+    // ---------------------------------------------------------------- LL without a parameter, protocols
+    // What `make demo` prints: player.html?src=… with no profile.  The page reads the playlist,
+    // sees EXT-X-PART-INF / PART-HOLD-BACK and plays it with the `ll` row.  Latency is the
+    // player's PDT measure (Date.now() - hls.playingDate; the test camera's PDT runs ~0.17 s
+    // behind its burned-in clock, docs/origin.md), sampled every 200 ms for 3 s once it has
+    // played 3 s, per join; the joins' medians are reported and their median is held to 1.0 s.
+    const llJoins = Number(process.env.E2E_LL_JOINS || 5);
+    await test(`player.html without &profile (LL camera, the link make demo prints): LL detected from the playlist, ${llJoins} joins at LL latency`, async () => {
+      const medians = [];
+      const notes = [];
+      for (let j = 0; j < llJoins; j++) {
+        const page = await ctx.newPage();
+        const whep = [];
+        page.on('response', (r) => {
+          if (/\/whep\//.test(r.url()) && r.request().method() === 'POST') whep.push(r.status());
+        });
+        try {
+          await page.goto(`${origin}/player.html?src=/live/${camLL.id}/stream.m3u8&debug=1`);
+          await waitFor(page, () => window.__player?.hls && window.__player.video.currentTime > 0.5 && window.__player.hls.playingDate, null, 25000, 'playback to start');
+          await sleep(3000);
+          const samples = [];
+          for (let i = 0; i < 15; i++) {
+            samples.push(await page.evaluate(() => Date.now() - window.__player.hls.playingDate.getTime()));
+            await sleep(200);
+          }
+          const r = await page.evaluate(() => {
+            const h = window.__player;
+            const hls = h.hls;
+            const d = hls.latestLevelDetails;
+            return {
+              protocol: h.protocol,
+              statsProtocol: h.getStats()?.protocol,
+              userSync: hls.userConfig.liveSyncDurationCount,
+              lowLatencyMode: hls.config.lowLatencyMode,
+              rate: hls.config.maxLiveSyncPlaybackRate,
+              target: hls.targetLatency,
+              partHoldBack: d?.partHoldBack,
+              panel: document.querySelector('[data-stat="protocol"]')?.textContent,
+            };
+          });
+          assert(r.userSync === undefined && r.lowLatencyMode === true && r.rate === 1.5, `not the ll profile: ${JSON.stringify(r)}`);
+          assert(r.statsProtocol === 'll-hls' && r.panel === 'LL-HLS', `protocol ${JSON.stringify(r)}`);
+          assert(Math.abs(r.target - r.partHoldBack) < 0.01, `target ${r.target} vs PART-HOLD-BACK ${r.partHoldBack}`);
+          samples.sort((a, b) => a - b);
+          medians.push(samples[Math.floor(samples.length / 2)]);
+          if (j === 0) notes.push(`WHEP POST ${whep.join(',') || 'none'}`);
+        } finally {
+          await page.close();
+        }
+      }
+      const sorted = [...medians].sort((a, b) => a - b);
+      const p50 = sorted[Math.floor(sorted.length / 2)];
+      assert(p50 < 1000, `median latency ${p50} ms over ${medians.length} joins (${medians.join(', ')} ms)`);
+      return `per-join median latency ${medians.map((m) => (m / 1000).toFixed(2)).join(', ')} s; p50 ${(p50 / 1000).toFixed(2)} s; ${notes.join('; ')}`;
+    });
+
+    /** Did the origin answer POST /whep/<camera> with 201 (the WebRTC server is there)? */
+    const whepStatus = async (id) => {
+      try {
+        const r = await fetch(`${origin}/whep/${id}`, { method: 'OPTIONS', signal: AbortSignal.timeout(3000) });
+        return r.status;
+      } catch {
+        return 0;
+      }
+    };
+    const whepAnswers = async (id) => {
+      const s = await whepStatus(id);
+      return s >= 200 && s < 300;
+    };
+
+    await test('protocol auto: when POST /whep fails the player falls back to LL-HLS within 4 s and plays', async () => {
+      const page = await ctx.newPage();
+      // Whatever the origin does, this page's WHEP POST fails: 503 with Retry-After.
+      await page.route('**/whep/**', (route) => route.fulfill({ status: 503, headers: { 'Retry-After': '30' }, body: 'busy' }));
+      let postAt = 0;
+      page.on('request', (r) => {
+        if (/\/whep\//.test(r.url()) && r.method() === 'POST' && !postAt) postAt = Date.now();
+      });
+      const t0 = Date.now();
+      try {
+        await page.goto(`${origin}/player.html?src=/live/${camLL.id}/stream.m3u8&protocol=auto&debug=1`);
+        await waitFor(page, () => window.__player?.getStats()?.protocol === 'll-hls' && window.__player.getStats().phase === 'live', null, 15000, 'LL-HLS playing');
+        const tLive = Date.now() - t0;
+        const p = await videoProgress(page, 'video', 2000);
+        assert(p.dt > 1.2 && p.dframes >= 15 && p.b.variance > 100, `not playing: +${p.dt.toFixed(2)} s, +${p.dframes} frames`);
+        assert(postAt > 0, 'no WHEP POST was made');
+        const fellBack = await page.evaluate(() => window.__player.protocol);
+        assert(fellBack === 'll-hls', `ladder rung ${fellBack}`);
+        assert(tLive - (postAt - t0) < 4000 + 3000, `live ${tLive} ms after load (POST at ${postAt - t0} ms)`);
+        return `WHEP POST at ${postAt - t0} ms (503), LL-HLS live at ${tLive} ms`;
+      } finally {
+        await page.close();
+      }
+    });
+
+    await test('protocol auto: when ICE cannot connect (an answer whose only candidate is dead) the player falls back to LL-HLS within 4 s', async () => {
+      const page = await ctx.newPage();
+      // Answer the offer with a well-formed ICE-lite answer whose only candidate is a closed
+      // port: Chromium's ICE checks go nowhere, so the attempt must time out (4 s) and fall back.
+      await page.route('**/whep/**', async (route) => {
+        const req = route.request();
+        if (req.method() !== 'POST') return route.fulfill({ status: 405 });
+        const offer = req.postData() || '';
+        const fp = Array.from({ length: 32 }, (_, i) => ((i * 37 + 11) & 255).toString(16).padStart(2, '0').toUpperCase()).join(':');
+        const out = [];
+        for (const line of offer.split(/\r\n/)) {
+          if (!line) continue;
+          if (/^a=(candidate|end-of-candidates|ice-ufrag|ice-pwd|ice-options|fingerprint|setup|recvonly|sendrecv|extmap-allow-mixed|msid-semantic)/.test(line)) continue;
+          if (/^a=ssrc/.test(line)) continue;
+          out.push(line);
+          if (/^t=/.test(line)) out.push('a=ice-lite');
+          if (/^m=/.test(line)) {
+            out.push('c=IN IP4 127.0.0.1');
+            out.push('a=ice-ufrag:dead', 'a=ice-pwd:deaddeaddeaddeaddeaddead', `a=fingerprint:sha-256 ${fp}`, 'a=setup:passive', 'a=sendonly');
+            out.push('a=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host', 'a=end-of-candidates');
+          }
+        }
+        const answer = out.filter((l) => !/^c=IN IP4 0\.0\.0\.0/.test(l)).join('\r\n') + '\r\n';
+        await route.fulfill({ status: 201, headers: { 'Content-Type': 'application/sdp', Location: '/whep/session/dead' }, body: answer });
+      });
+      let postAt = 0;
+      page.on('request', (r) => {
+        if (/\/whep\//.test(r.url()) && r.method() === 'POST' && !postAt) postAt = Date.now();
+      });
+      const logs = [];
+      page.on('console', (m) => logs.push(m.text()));
+      try {
+        await page.evaluate(() => localStorage.setItem('edgestream.debug', '1')).catch(() => {});
+        await page.goto(`${origin}/player.html?src=/live/${camLL.id}/stream.m3u8&protocol=auto&debug=1`);
+        await page.evaluate(() => localStorage.setItem('edgestream.debug', '1'));
+        await waitFor(page, () => window.__player?.protocol === 'll-hls', null, 10000, 'the fallback to LL-HLS');
+        const tFallback = Date.now() - postAt;
+        await waitFor(page, () => window.__player?.getStats()?.phase === 'live', null, 15000, 'LL-HLS playing');
+        const p = await videoProgress(page, 'video', 2000);
+        assert(p.dt > 1.2 && p.dframes >= 15, `not playing: +${p.dt.toFixed(2)} s, +${p.dframes} frames`);
+        assert(postAt > 0, 'no WHEP POST was made');
+        assert(tFallback < 4500, `fell back ${tFallback} ms after the POST`);
+        const why = logs.find((l) => /WebRTC failed/.test(l)) || '';
+        return `fell back ${tFallback} ms after the POST${why ? ` (${why.replace(/^\[live\] /, '')})` : ''}`;
+      } finally {
+        await page.close();
+      }
+    });
+
     // ---------------------------------------------------------------- memory
     await test("mount/unmount HLSPlayer 50 times (test page from the origin's web_root): heap does not grow, nothing survives", async () => {
       const page = await ctx.newPage();

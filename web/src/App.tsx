@@ -2,13 +2,13 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { CameraTile } from './CameraTile';
 import { fetchApiCameras, fetchSupabaseCameras, type Camera } from './cameras';
 import { loadConfig, usesSupabase, type RuntimeConfig } from './config';
-import type { HLSPlayerHandle } from './HLSPlayer';
+import type { LivePlayerHandle } from './LivePlayer';
 
 type Load = { kind: 'loading' } | { kind: 'ok' } | { kind: 'error'; message: string };
 
 declare global {
   interface Window {
-    __edgestream?: { players: Map<string, HLSPlayerHandle>; config: RuntimeConfig | null };
+    __edgestream?: { players: Map<string, LivePlayerHandle>; config: RuntimeConfig | null };
   }
 }
 
@@ -19,7 +19,7 @@ export function App({ initialConfig }: { initialConfig?: RuntimeConfig }) {
   const [cameras, setCameras] = useState<Camera[]>([]);
   const [load, setLoad] = useState<Load>({ kind: 'loading' });
   const [expanded, setExpanded] = useState<string | null>(null);
-  const players = useRef(new Map<string, HLSPlayerHandle>());
+  const players = useRef(new Map<string, LivePlayerHandle>());
 
   useEffect(() => {
     if (config) return;
@@ -75,7 +75,7 @@ export function App({ initialConfig }: { initialConfig?: RuntimeConfig }) {
     if (expanded && !cameras.some((c) => c.id === expanded)) setExpanded(null);
   }, [cameras, expanded]);
 
-  const register = useCallback((id: string, h: HLSPlayerHandle | null) => {
+  const register = useCallback((id: string, h: LivePlayerHandle | null) => {
     if (h) players.current.set(id, h);
     else players.current.delete(id);
   }, []);
@@ -106,6 +106,7 @@ export function App({ initialConfig }: { initialConfig?: RuntimeConfig }) {
               inert={expanded !== null && expanded !== c.id}
               onToggle={setExpanded}
               register={register}
+              protocol={config?.protocol ?? 'auto'}
             />
           ))}
         </ul>

@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { HLSPlayer, type HLSPlayerHandle, type PlayerPhase, type PlayerStats } from './HLSPlayer';
+import type { PlayerPhase, PlayerStats } from './HLSPlayer';
+import { LivePlayer, PROTOCOL_LABEL, type LivePlayerHandle } from './LivePlayer';
 import type { Camera, CameraStatus } from './cameras';
+import type { ProtocolChoice } from './protocol';
 
 export type Badge = 'live' | 'offline' | 'connecting';
 
@@ -14,9 +16,9 @@ export function badgeFor(apiStatus: CameraStatus, phase: PlayerPhase): Badge {
 
 const BADGE_TEXT: Record<Badge, string> = { live: 'Live', offline: 'Offline', connecting: 'Connecting' };
 
-export function formatSeconds(ms: number | null | undefined): string {
+export function formatSeconds(ms: number | null | undefined, digits = 1): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
-  return `${(ms / 1000).toFixed(1)} s`;
+  return `${(ms / 1000).toFixed(digits)} s`;
 }
 
 export interface CameraTileProps {
@@ -24,11 +26,13 @@ export interface CameraTileProps {
   expanded: boolean;
   inert?: boolean;
   onToggle: (id: string | null) => void;
+  /** How to play (default 'auto': WebRTC, falling back to LL-HLS / HLS). */
+  protocol?: ProtocolChoice;
   /** Debug hook: registers the player handle (tests, console). */
-  register?: (id: string, handle: HLSPlayerHandle | null) => void;
+  register?: (id: string, handle: LivePlayerHandle | null) => void;
 }
 
-export function CameraTile({ camera, expanded, inert, onToggle, register }: CameraTileProps) {
+export function CameraTile({ camera, expanded, inert, onToggle, register, protocol = 'auto' }: CameraTileProps) {
   const [phase, setPhase] = useState<PlayerPhase>('idle');
   const [stats, setStats] = useState<PlayerStats | null>(null);
   const openRef = useRef<HTMLButtonElement | null>(null);
@@ -42,7 +46,7 @@ export function CameraTile({ camera, expanded, inert, onToggle, register }: Came
   }, [expanded]);
 
   const setHandle = useCallback(
-    (h: HLSPlayerHandle | null) => {
+    (h: LivePlayerHandle | null) => {
       register?.(camera.id, h);
     },
     [camera.id, register],
@@ -51,6 +55,8 @@ export function CameraTile({ camera, expanded, inert, onToggle, register }: Came
   const badge = badgeFor(camera.status, phase);
   const latencyMs = badge === 'live' ? stats?.latencyMs ?? null : null;
   const bufferS = badge === 'live' ? stats?.bufferAheadS ?? null : null;
+  // The protocol actually delivering frames (stats), not just the rung being tried.
+  const playing = badge === 'live' ? stats?.protocol ?? null : null;
   const titleId = `tile-title-${camera.id}`;
 
   return (
@@ -59,6 +65,7 @@ export function CameraTile({ camera, expanded, inert, onToggle, register }: Came
       data-camera={camera.id}
       data-state={badge}
       data-latency-ms={latencyMs === null ? '' : String(Math.round(latencyMs))}
+      data-protocol={playing ?? ''}
       inert={inert || undefined}
     >
       <div
@@ -67,9 +74,11 @@ export function CameraTile({ camera, expanded, inert, onToggle, register }: Came
         aria-modal={expanded ? true : undefined}
         aria-labelledby={titleId}
       >
-        <HLSPlayer
+        <LivePlayer
           ref={setHandle}
           src={camera.playlistUrl}
+          protocol={protocol}
+          whepUrl={camera.whepUrl}
           profile={camera.profile}
           hlsConfig={camera.hls}
           onStats={setStats}
@@ -89,9 +98,16 @@ export function CameraTile({ camera, expanded, inert, onToggle, register }: Came
             {BADGE_TEXT[badge]}
           </span>
           {badge === 'live' ? (
-            <span className="tile-stats" title="Glass-to-glass latency · buffer ahead">
-              <abbr title="glass-to-glass latency">lat</abbr> {formatSeconds(latencyMs)} · <abbr title="buffer ahead">buf</abbr>{' '}
-              {bufferS === null ? '–' : `${bufferS.toFixed(1)} s`}
+            <span className="tile-stats" title={playing === 'webrtc' ? 'Protocol · glass-to-glass latency · jitter buffer' : 'Protocol · glass-to-glass latency · buffer ahead'}>
+              {playing ? (
+                <span className={`tile-proto tile-proto-${playing}`} data-testid="protocol">
+                  {PROTOCOL_LABEL[playing]}
+                </span>
+              ) : null}
+              {playing ? ' · ' : null}
+              <abbr title="glass-to-glass latency">lat</abbr> {formatSeconds(latencyMs, playing === 'webrtc' ? 2 : 1)} ·{' '}
+              <abbr title={playing === 'webrtc' ? 'jitter buffer' : 'buffer ahead'}>{playing === 'webrtc' ? 'jb' : 'buf'}</abbr>{' '}
+              {bufferS === null ? '–' : playing === 'webrtc' ? `${Math.round(bufferS * 1000)} ms` : `${bufferS.toFixed(1)} s`}
             </span>
           ) : null}
           {badge !== 'live' && phase !== 'idle' && stats?.reason ? (

@@ -23,7 +23,7 @@ import {
   type VideoHTMLAttributes,
 } from 'react';
 import type Hls from 'hls.js';
-import { resolveHlsConfig, type ProfileName } from './profiles';
+import { resolveHlsConfig, type PlayerHlsConfig, type ProfileName } from './profiles';
 import { PlayerController, type PlayerStats } from './player-controller';
 import type { PlayerPhase, RecoveryOptions } from './recovery';
 
@@ -37,6 +37,16 @@ export interface HLSPlayerProps {
   profile?: ProfileName;
   /** hls.js settings that override the profile's (undefined/null deletes a setting). */
   hlsConfig?: Record<string, unknown> | null;
+  /**
+   * - omitted: play `profile` + `hlsConfig` as given;
+   * - `'ll-hls'`: read the playlist first; when it is LL-HLS (EXT-X-PART-INF, PART-HOLD-BACK)
+   *   play it with the `ll` row (+ `hlsConfig`), otherwise with `profile` (+ `hlsConfig`);
+   * - `'hls'`: classic HLS: whole segments, `lowLatencyMode: false`, `profile` as given.
+   * WebRTC and the automatic choice are LivePlayer's (LivePlayer.tsx).
+   */
+  protocol?: 'll-hls' | 'hls';
+  /** Called with the LL detection's answer (protocol 'll-hls' only). */
+  onPlaylistKind?: (lowLatency: boolean) => void;
   /** Called with fresh stats every statsIntervalMs (default 1000). */
   onStats?: (stats: PlayerStats) => void;
   /** Called when the player's phase changes (connecting, live, stalled, recovering, offline). */
@@ -68,6 +78,8 @@ export interface HLSPlayerProps {
 export interface HLSPlayerHandle {
   /** Stats computed right now. */
   getStats(): PlayerStats | null;
+  /** The hls.js config in use (after LL detection), null before the player starts. */
+  readonly config: PlayerHlsConfig | null;
   readonly hls: Hls | null;
   readonly video: HTMLVideoElement | null;
 }
@@ -86,6 +98,7 @@ export const HLSPlayer = forwardRef<HLSPlayerHandle, HLSPlayerProps>(function HL
     src,
     profile,
     hlsConfig,
+    protocol,
     statsIntervalMs = 1000,
     muted = true,
     autoPlay = true,
@@ -109,8 +122,9 @@ export const HLSPlayer = forwardRef<HLSPlayerHandle, HLSPlayerProps>(function HL
   callbacks.current = props;
 
   // Restart only when what is played, or how, really changes.
-  const resolved = useMemo(() => resolveHlsConfig(profile, hlsConfig ?? null), [profile, JSON.stringify(hlsConfig ?? null)]);
-  const configKey = JSON.stringify(resolved.config);
+  const hlsConfigKey = JSON.stringify(hlsConfig ?? null);
+  const resolved = useMemo(() => resolveForProtocol(protocol, profile, hlsConfig ?? null), [protocol, profile, hlsConfigKey]);
+  const configKey = JSON.stringify([resolved.config, resolved.llConfig]);
   const recoveryKey = JSON.stringify(recovery ?? null);
 
   useEffect(() => {
@@ -120,6 +134,8 @@ export const HLSPlayer = forwardRef<HLSPlayerHandle, HLSPlayerProps>(function HL
     const controller = new PlayerController(video, {
       src,
       hlsConfig: resolved.config,
+      llHlsConfig: resolved.llConfig,
+      onPlaylistKind: (ll) => callbacks.current.onPlaylistKind?.(ll),
       autoPlay,
       engine,
       statsIntervalMs,
@@ -144,6 +160,9 @@ export const HLSPlayer = forwardRef<HLSPlayerHandle, HLSPlayerProps>(function HL
     ref,
     () => ({
       getStats: () => controllerRef.current?.getStats() ?? null,
+      get config() {
+        return controllerRef.current?.config ?? null;
+      },
       get hls() {
         return controllerRef.current?.hls ?? null;
       },
@@ -177,6 +196,25 @@ export const HLSPlayer = forwardRef<HLSPlayerHandle, HLSPlayerProps>(function HL
     </div>
   );
 });
+
+/**
+ * The hls.js config(s) for a protocol: `config` is what plays a classic playlist (or every
+ * playlist without `protocol`), `llConfig` what plays an LL-HLS one (protocol 'll-hls' only).
+ */
+export function resolveForProtocol(
+  protocol: HLSPlayerProps['protocol'],
+  profile: ProfileName | undefined,
+  overrides: Record<string, unknown> | null,
+): { config: PlayerHlsConfig; llConfig: PlayerHlsConfig | null; warnings: string[] } {
+  if (protocol === 'll-hls') {
+    const classic = resolveHlsConfig(profile === 'll' ? undefined : profile, overrides);
+    const ll = resolveHlsConfig('ll', overrides);
+    return { config: classic.config, llConfig: ll.config, warnings: [...new Set([...classic.warnings, ...ll.warnings])] };
+  }
+  const r = resolveHlsConfig(profile, overrides);
+  if (protocol === 'hls') return { config: { ...r.config, lowLatencyMode: false }, llConfig: null, warnings: r.warnings };
+  return { config: r.config, llConfig: null, warnings: r.warnings };
+}
 
 const STATUS_STYLE: CSSProperties = {
   position: 'absolute',

@@ -18,6 +18,8 @@ export interface Camera {
   lastSegmentTime: string | null;
   /** Latency figures the origin measured (ms), e.g. { segment_ms: 1234 }. */
   latency?: Record<string, number>;
+  /** The camera's WHEP endpoint when the origin names one (`whep_url`); else derived from the playlist URL. */
+  whepUrl?: string;
 }
 
 function asStatus(v: unknown): CameraStatus {
@@ -60,6 +62,7 @@ export function parseApiCameras(body: unknown, apiBase = ''): Camera[] {
       hls: isObj(c.hls) ? c.hls : undefined,
       lastSegmentTime: typeof c.last_segment_time === 'string' ? c.last_segment_time : null,
       latency: Object.keys(latency).length ? latency : undefined,
+      ...(typeof c.whep_url === 'string' && c.whep_url ? { whepUrl: resolveUrl(c.whep_url, apiBase) } : {}),
     });
   }
   return out;

@@ -6,6 +6,10 @@
 // the same host).  With a Supabase URL and anon key the `cameras` table is read instead.
 // An origin with `origin.token` wants it on /api/ and /live/: open the dashboard as
 // `/?token=…` (or put `token` in config.json) and it goes on every request it makes there.
+// `protocol` ('auto' by default: WebRTC, falling back to LL-HLS / HLS) is how tiles play;
+// `?protocol=` on the page overrides it (it never decides LL: the playlist does).
+
+import { isProtocolChoice, type ProtocolChoice } from './protocol';
 
 export interface RuntimeConfig {
   /** Base URL of the edgestream origin ('' = same origin as the page). */
@@ -18,6 +22,8 @@ export interface RuntimeConfig {
   refreshMs: number;
   /** The origin's bearer token (origin.token), or null when it has none. */
   token: string | null;
+  /** How the tiles play: 'auto' (WebRTC, else LL-HLS / HLS), 'webrtc', 'll-hls' or 'hls'. */
+  protocol: ProtocolChoice;
 }
 
 export const DEFAULT_CONFIG: RuntimeConfig = {
@@ -27,6 +33,7 @@ export const DEFAULT_CONFIG: RuntimeConfig = {
   locationId: null,
   refreshMs: 5000,
   token: null,
+  protocol: 'auto',
 };
 
 type Loose = Record<string, unknown>;
@@ -52,6 +59,7 @@ export function mergeConfig(...layers: Array<Loose | null | undefined>): Runtime
     if (Number.isFinite(refresh) && refresh >= 1000) out.refreshMs = refresh;
     const token = str(l.token);
     if (token) out.token = token;
+    if (isProtocolChoice(l.protocol)) out.protocol = l.protocol;
   }
   return out;
 }
@@ -80,6 +88,7 @@ export async function loadConfig(): Promise<RuntimeConfig> {
     file = null;
   }
   const win = (window as unknown as { __EDGESTREAM_CONFIG__?: Loose }).__EDGESTREAM_CONFIG__ ?? null;
-  const page = { token: new URLSearchParams(location.search).get('token') };
+  const q = new URLSearchParams(location.search);
+  const page = { token: q.get('token'), protocol: q.get('protocol') };
   return mergeConfig(env, file, win, page);
 }

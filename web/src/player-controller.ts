@@ -19,18 +19,24 @@ import {
   type RecoveryState,
 } from './recovery';
 import type { PlayerHlsConfig } from './profiles';
+import { fetchPlaylistKind } from './ll-detect';
 // hls.js's ES module build has no inline worker: `enableWorker: true` only moves
 // transmuxing off the main thread when `workerPath` names the worker script.  Vite emits
 // it as an asset and gives us its URL.
 import hlsWorkerUrl from 'hls.js/dist/hls.worker.js?url';
 
-export type Engine = 'hls.js' | 'native' | 'none';
+export type Engine = 'hls.js' | 'native' | 'none' | 'webrtc';
+
+/** How the picture reaches the player: WebRTC (WHEP), LL-HLS (parts) or classic HLS. */
+export type PlayingProtocol = 'webrtc' | 'll-hls' | 'hls';
 
 export interface PlayerStats {
   /** Date.now() when these figures were taken. */
   at: number;
   phase: PlayerPhase;
   engine: Engine;
+  /** What is playing: 'll-hls' when hls.js loads parts, 'hls' for whole segments, 'webrtc'. Null before the first playlist. */
+  protocol: PlayingProtocol | null;
   /**
    * Glass-to-glass latency: Date.now() - hls.playingDate, i.e. now minus the
    * EXT-X-PROGRAM-DATE-TIME of the frame on screen (ms).  Null without PDT.
@@ -68,6 +74,14 @@ export interface ControllerOptions {
   onStats?: (s: PlayerStats) => void;
   onPhase?: (phase: PlayerPhase, reason: string | null) => void;
   onHls?: (hls: Hls | null) => void;
+  /**
+   * LL detection (HLSPlayer `protocol="ll-hls"`): read the playlist before building hls.js
+   * and use this config when it is LL-HLS (EXT-X-PART-INF / PART-HOLD-BACK), `hlsConfig`
+   * when it is not.  Null/undefined: play `hlsConfig` as given.
+   */
+  llHlsConfig?: PlayerHlsConfig | null;
+  /** Called with the detection's answer (true = LL-HLS), each time it is made. */
+  onPlaylistKind?: (lowLatency: boolean) => void;
   log?: (msg: string) => void;
 }
 
@@ -78,6 +92,10 @@ const CATCH_UP_AFTER_MS = 1000;
 /** Only catch up when further behind the live-sync position than this (s). */
 const CATCH_UP_TOLERANCE_S = 0.25;
 const BITRATE_WINDOW = 8;
+/** After a stall, this much uninterrupted playback before the target is put back (ms). */
+export const HOLD_TARGET_AFTER_MS = 2000;
+/** Give up on the LL detection request after this long and play the plain config (ms). */
+const DETECT_TIMEOUT_MS = 3000;
 
 export function chooseEngine(video: HTMLVideoElement, pref: ControllerOptions['engine']): Engine {
   const mse = Hls.isSupported();
@@ -116,10 +134,23 @@ export class PlayerController {
   private generation = 0;
   /** The poster before freezeLastFrame() replaced it (null = not replaced). */
   private originalPoster: string | null = null;
+  // LL detection: the answer once known (null = not asked yet / failed), the config in use.
+  private lowLatency: boolean | null = null;
+  private activeConfig: PlayerHlsConfig;
+  private detectAbort: AbortController | null = null;
+  // Target hold after stalls: when the last stall happened, and whether a hold is due.
+  private lastStallAt = 0;
+  private holdPending = false;
 
   constructor(video: HTMLVideoElement, opts: ControllerOptions) {
     this.video = video;
     this.opts = opts;
+    this.activeConfig = opts.hlsConfig;
+  }
+
+  /** The hls.js config in use (after LL detection). */
+  get config(): PlayerHlsConfig {
+    return this.activeConfig;
   }
 
   /** Update callbacks without restarting. */
@@ -159,6 +190,8 @@ export class PlayerController {
     this.timers.clear();
     this.pollAbort?.abort();
     this.pollAbort = null;
+    this.detectAbort?.abort();
+    this.detectAbort = null;
     this.detach();
     for (const [type, fn] of this.videoListeners) this.video.removeEventListener(type, fn);
     this.videoListeners = [];
@@ -178,16 +211,46 @@ export class PlayerController {
     this.lastCurrentTime = -1;
     this.lastProgressAt = now;
     this.catchUpScheduled = false;
+    this.holdPending = false;
     this.loaded = [];
+    if (this.engine !== 'native' && this.opts.llHlsConfig && this.lowLatency === null) {
+      // Read the playlist once to learn whether it is LL-HLS, then build hls.js for it.  Asked
+      // again on every (re)attach until it has been answered once.
+      const gen = this.generation;
+      const abort = new AbortController();
+      this.detectAbort = abort;
+      const timer = setTimeout(() => abort.abort(), DETECT_TIMEOUT_MS);
+      fetchPlaylistKind(absolute(this.opts.src), abort.signal)
+        .then(
+          (kind) => {
+            this.lowLatency = kind.lowLatency;
+            this.log(`playlist is ${kind.lowLatency ? 'LL-HLS' : 'classic HLS'}`);
+            this.opts.onPlaylistKind?.(kind.lowLatency);
+          },
+          (err: unknown) => this.log(`LL detection failed (${String(err)}); playing the given config`),
+        )
+        .finally(() => {
+          clearTimeout(timer);
+          if (this.detectAbort === abort) this.detectAbort = null;
+          if (this.destroyed || gen !== this.generation) return;
+          this.attachHls();
+        });
+      return;
+    }
+    this.attachHls();
+  }
+
+  private attachHls(): void {
     if (this.engine === 'native') {
       this.video.src = this.opts.src;
       this.video.load();
       if (this.opts.autoPlay) this.play();
       return;
     }
+    this.activeConfig = this.opts.llHlsConfig && this.lowLatency ? this.opts.llHlsConfig : this.opts.hlsConfig;
     let hls: Hls;
     try {
-      const cfg = { ...this.opts.hlsConfig } as Record<string, unknown>;
+      const cfg = { ...this.activeConfig } as Record<string, unknown>;
       if (cfg.enableWorker !== false && !cfg.workerPath) cfg.workerPath = hlsWorkerUrl;
       hls = new Hls(cfg as Partial<Hls['config']>);
     } catch (err) {
@@ -259,6 +322,23 @@ export class PlayerController {
   private onPlaylist(data: LevelLoadedData): void {
     const d = data.details;
     this.targetDuration = d.targetduration || this.targetDuration;
+    if (this.opts.llHlsConfig && this.hls) {
+      // The safety net of LL detection: hls.js's own reading of the playlist decides if the
+      // request before it failed or the camera's kind changed (a daemon restarted with
+      // another profile).  Rebuild once with the right config.
+      const ll = (d.partTarget ?? 0) > 0 || (d.partHoldBack ?? 0) > 0;
+      if (ll !== (this.lowLatency === true)) {
+        this.log(`hls.js reads the playlist as ${ll ? 'LL-HLS' : 'classic'}; rebuilding with that config`);
+        this.lowLatency = ll;
+        this.opts.onPlaylistKind?.(ll);
+        const gen = this.generation;
+        this.later(0, () => {
+          if (gen === this.generation && !this.destroyed) this.reattach();
+        });
+        return;
+      }
+      this.lowLatency = ll;
+    }
     const key = `${d.endSN}/${d.partList?.length ?? 0}/${d.lastPartSn ?? ''}/${d.lastPartIndex ?? ''}`;
     if (key !== this.advanceKey) {
       this.advanceKey = key;
@@ -269,7 +349,11 @@ export class PlayerController {
 
   private onHlsError(data: ErrorData): void {
     if (!data.fatal) {
-      if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) this.dispatch({ type: 'stall' });
+      if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) {
+        this.lastStallAt = Date.now();
+        this.holdPending = true;
+        this.dispatch({ type: 'stall' });
+      }
       return;
     }
     this.log(`fatal ${data.type}: ${data.details}`);
@@ -324,8 +408,34 @@ export class PlayerController {
         const gen = this.generation;
         this.later(CATCH_UP_AFTER_MS, () => this.catchUpToLive(gen));
       }
+      if (this.holdPending && this.hls && now - this.lastStallAt >= HOLD_TARGET_AFTER_MS && this.state.phase === 'live') {
+        this.holdPending = false;
+        this.holdTarget(this.hls);
+      }
     }
     if (t !== this.lastCurrentTime) this.lastCurrentTime = t;
+  }
+
+  /**
+   * hls.js adds `liveSyncOnStallIncrease` (1 s) to its target latency on every stall, up to
+   * one target duration, and never takes it back; in low-latency mode its catch-up rate only
+   * runs while more than 1 s is buffered, which an LL target of 0.6 s never has.  So, once
+   * playback has run HOLD_TARGET_AFTER_MS without a stall: put the target back to what the
+   * config and playlist say (the `targetLatency` setter also clears hls.js's stall count),
+   * then jump to the live-sync position if it lies ahead within the buffered range.
+   */
+  private holdTarget(hls: Hls): void {
+    const base = baseTargetLatency(hls);
+    const current = hls.targetLatency;
+    if (base !== null && typeof current === 'number' && current > base + 0.01) {
+      this.log(`stall over: target latency ${current.toFixed(2)} s -> ${base.toFixed(2)} s`);
+      hls.targetLatency = base;
+    }
+    if (this.video.paused) return;
+    const to = liveCatchUpPosition(this.video, hls.liveSyncPosition, CATCH_UP_TOLERANCE_S);
+    if (to === null) return;
+    this.log(`back to live after a stall: ${this.video.currentTime.toFixed(2)} s -> ${to.toFixed(2)} s`);
+    this.video.currentTime = to;
   }
 
   /**
@@ -486,6 +596,11 @@ export class PlayerController {
       bytes += b;
       secs += s;
     }
+    let protocol: PlayingProtocol | null = null;
+    if (hls) {
+      const d = hls.latestLevelDetails;
+      if (d) protocol = hls.config.lowLatencyMode && ((d.partTarget ?? 0) > 0 || (d.partList?.length ?? 0) > 0) ? 'll-hls' : 'hls';
+    } else if (this.engine === 'native') protocol = 'hls';
     const edge = hls ? hls.latency : NaN;
     const target = hls ? hls.targetLatency : null;
     const bw = hls ? hls.bandwidthEstimate : NaN;
@@ -493,6 +608,7 @@ export class PlayerController {
       at: now,
       phase: this.state.phase,
       engine: this.engine,
+      protocol,
       latencyMs: pd ? now - pd.getTime() : null,
       playingDate: pd ? pd.toISOString() : null,
       edgeLatencyS: Number.isFinite(edge) && edge > 0 ? edge : null,
@@ -539,6 +655,31 @@ export function liveCatchUpPosition(
     }
   }
   return null;
+}
+
+/** The parts of hls.js's state that decide its target latency (public API only). */
+export interface TargetInputs {
+  latestLevelDetails?: { holdBack?: number; partHoldBack?: number; targetduration?: number } | null;
+  userConfig?: { liveSyncDuration?: number; liveSyncDurationCount?: number } | null;
+  config: { lowLatencyMode?: boolean; liveSyncDuration?: number; liveSyncDurationCount?: number };
+}
+
+/**
+ * hls.js's target latency without its stall allowance: the user's liveSyncDuration, or
+ * liveSyncDurationCount x TARGETDURATION, else PART-HOLD-BACK in low-latency mode, else
+ * HOLD-BACK, and 3 x TARGETDURATION (hls.js's default count) when the playlist has none
+ * (latency-controller.ts, hls.js 1.7).  Null before the first playlist.
+ */
+export function baseTargetLatency(h: TargetInputs): number | null {
+  const d = h.latestLevelDetails;
+  if (!d) return null;
+  const td = d.targetduration ?? 0;
+  const user = h.userConfig ?? {};
+  if (typeof user.liveSyncDuration === 'number' && user.liveSyncDuration > 0) return user.liveSyncDuration;
+  if (typeof user.liveSyncDurationCount === 'number' && user.liveSyncDurationCount > 0) return user.liveSyncDurationCount * td;
+  const holdBack = h.config.lowLatencyMode ? d.partHoldBack || d.holdBack || 0 : d.holdBack || 0;
+  if (holdBack > 0) return holdBack;
+  return (typeof h.config.liveSyncDurationCount === 'number' ? h.config.liveSyncDurationCount : 3) * td;
 }
 
 export function bufferAhead(v: HTMLMediaElement): number {

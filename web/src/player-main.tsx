@@ -1,17 +1,23 @@
 // player.html: one camera, full window, with a stats panel.  Embeddable in an <iframe>.
-//   player.html?src=/live/cam_floor/stream.m3u8&profile=ll&controls=1&stats=1
+//   player.html?src=/live/cam_floor/stream.m3u8&controls=1&stats=1
+// It plays with LivePlayer, protocol 'auto' (&protocol=webrtc|ll-hls|hls forces one): WebRTC
+// when the origin offers it, else LL-HLS when the playlist has parts (detected from the
+// playlist itself; no parameter needed), else classic HLS.  &profile= picks the profile
+// for a classic playlist (an LL playlist always gets the `ll` row).
 // With &debug=1 the player handle is window.__player and the last stats window.__stats.
 
 import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { HLSPlayer, type HLSPlayerHandle, type PlayerStats } from './HLSPlayer';
+import type { PlayerStats } from './HLSPlayer';
+import { LivePlayer, PROTOCOL_LABEL, type LivePlayerHandle } from './LivePlayer';
 import { isProfileName } from './profiles';
+import { isProtocolChoice } from './protocol';
 import { formatSeconds } from './CameraTile';
 import './styles.css';
 
 declare global {
   interface Window {
-    __player?: HLSPlayerHandle | null;
+    __player?: LivePlayerHandle | null;
     __stats?: PlayerStats[];
   }
 }
@@ -20,6 +26,8 @@ const q = new URLSearchParams(location.search);
 const src = q.get('src') ?? '';
 const profileParam = q.get('profile');
 const profile = isProfileName(profileParam) ? profileParam : undefined;
+const protocolParam = q.get('protocol');
+const protocol = isProtocolChoice(protocolParam) ? protocolParam : 'auto';
 const debug = q.has('debug');
 const showStats = q.get('stats') !== '0';
 
@@ -30,11 +38,12 @@ function PlayerPage() {
   }
   return (
     <div className="player-page">
-      <HLSPlayer
+      <LivePlayer
         ref={(h) => {
           if (debug) window.__player = h;
         }}
         src={src}
+        protocol={protocol}
         profile={profile}
         controls={q.get('controls') === '1'}
         title="Live video"
@@ -49,8 +58,10 @@ function PlayerPage() {
         <dl className="stats-panel" aria-label="Player statistics">
           <dt>state</dt>
           <dd data-stat="phase">{stats.phase}</dd>
+          <dt>protocol</dt>
+          <dd data-stat="protocol">{stats.protocol ? PROTOCOL_LABEL[stats.protocol] : '–'}</dd>
           <dt>latency</dt>
-          <dd data-stat="latency">{formatSeconds(stats.latencyMs)}</dd>
+          <dd data-stat="latency">{formatSeconds(stats.latencyMs, 2)}</dd>
           <dt>buffer</dt>
           <dd data-stat="buffer">{stats.bufferAheadS.toFixed(1)} s</dd>
           <dt>bitrate</dt>

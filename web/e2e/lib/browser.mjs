@@ -65,6 +65,9 @@ export async function launchBrowser() {
       '--disable-component-update',
       '--disable-sync',
       '--autoplay-policy=no-user-gesture-required',
+      // WebRTC on loopback (the daemon and the browser share 127.0.0.1): Chromium leaves
+      // loopback out of ICE unless told (webrtc-rules.md §7.2).
+      '--allow-loopback-in-peer-connection',
       '--enable-precise-memory-info',
       '--js-flags=--expose-gc',
     ],
