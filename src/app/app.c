@@ -209,6 +209,11 @@ static void webrtc_video_tap(void *opaque, const uint8_t *data, size_t size, int
     es_webrtc_camera_video(opaque, data, size, pts_ticks, wall_us);
 }
 
+static void webrtc_keyframe_request(void *opaque)
+{
+    es_camera_request_keyframe(opaque);
+}
+
 /* The service for `origin.webrtc`; NULL when it is off or cannot start (the
  * rest of the origin and the cameras go on without it; it has logged why). */
 static struct es_webrtc *open_webrtc(const struct es_origin_settings *origin)
@@ -285,9 +290,11 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
         slots[count].uploader = remote.uploader;
         err = build_camera(config, cam, options, &remote, origin, &slots[count],
                            &cameras[count]);
-        if (err == ES_OK && webrtc)
-            es_camera_set_video_tap(cameras[count], webrtc_video_tap,
-                                    es_webrtc_add_camera(webrtc, cam->id));
+        if (err == ES_OK && webrtc) {
+            struct es_webrtc_camera *wcam = es_webrtc_add_camera(webrtc, cam->id);
+            es_camera_set_video_tap(cameras[count], webrtc_video_tap, wcam);
+            es_webrtc_camera_on_keyframe_request(wcam, webrtc_keyframe_request, cameras[count]);
+        }
         if (err == ES_OK)
             count++;
     }

@@ -48,6 +48,7 @@ struct es_camera {
     /* WebRTC tap (es_camera_set_video_tap), called from on_transcoded. */
     es_camera_video_tap_fn video_tap;
     void *video_tap_opaque;
+    atomic_bool keyframe_wanted; /* es_camera_request_keyframe, any thread */
 
     /* Read by the status thread. */
     atomic_int state;
@@ -237,6 +238,8 @@ static void run_connection(struct es_camera *c, struct es_source *source)
             atomic_fetch_add(&c->frames_in, 1);
             update_clock(c, pkt->dts, capture_us, from_camera);
         }
+        if (atomic_exchange(&c->keyframe_wanted, false))
+            es_transcoder_request_keyframe(c->transcoder); /* WebRTC PLI/FIR */
         es_transcoder_send(c->transcoder, pkt);
         av_packet_unref(pkt);
 
@@ -398,6 +401,11 @@ void es_camera_set_video_tap(struct es_camera *c, es_camera_video_tap_fn fn, voi
 {
     c->video_tap = fn;
     c->video_tap_opaque = opaque;
+}
+
+void es_camera_request_keyframe(struct es_camera *c)
+{
+    atomic_store(&c->keyframe_wanted, true);
 }
 
 const struct es_camera_config *es_camera_config(const struct es_camera *c)

@@ -46,6 +46,10 @@ void es_camera_destroy(struct es_camera *camera); /* NULL is fine */
 typedef void (*es_camera_video_tap_fn)(void *opaque, const uint8_t *data, size_t size,
                                        int64_t pts_ticks, int64_t wall_us);
 void es_camera_set_video_tap(struct es_camera *camera, es_camera_video_tap_fn fn, void *opaque);
+/* Any thread, never blocks: the next encoded video frame is a keyframe (a
+ * WebRTC viewer's PLI or FIR). Transcoding only; passthrough waits for the
+ * camera's next one. */
+void es_camera_request_keyframe(struct es_camera *camera);
 
 const struct es_camera_config *es_camera_config(const struct es_camera *camera);
 void es_camera_stats(const struct es_camera *camera, struct es_camera_stats *out);

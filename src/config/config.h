@@ -56,6 +56,7 @@ struct es_camera_config {
     unsigned read_timeout_ms;    /* default 5000 */
     unsigned reconnect_min_ms;   /* default 100 */
     unsigned reconnect_max_ms;   /* default 1000: a LAN camera coming back is seen quickly */
+    bool rtsp_allow_basic;       /* default false: no Basic auth over plain rtsp:// */
     double delete_grace;         /* seconds; < 0 means playlist duration + 30 s (default) */
     double part_target;          /* LL-HLS part target, seconds; 0 = none (the `ll` profile sets it) */
 };

@@ -247,6 +247,12 @@ static const struct es_config_option options[] = {
      "`reconnect_max_ms`."},
     {ES_CONFIG_SECTION_SETTINGS, "reconnect_max_ms", ES_CONFIG_UINT, 0, "1000", NULL, 100, 600000,
      NULL, NULL, NULL, CAMERA(reconnect_max_ms), "Longest reconnect delay in milliseconds."},
+    {ES_CONFIG_SECTION_SETTINGS, "rtsp_allow_basic", ES_CONFIG_BOOL, 0, "false", NULL, 0, 0, NULL,
+     NULL, NULL, CAMERA(rtsp_allow_basic),
+     "Send the password to an `rtsp://` camera that offers only Basic authentication. Off: "
+     "over plain TCP Basic shows the password to anyone on the path, and a man in the middle "
+     "can strip a camera's Digest offer to get it, so the camera is refused (and, like wrong "
+     "credentials, retried every few minutes). `rtsps://` is not affected."},
     {ES_CONFIG_SECTION_SETTINGS, "delete_grace", ES_CONFIG_SECONDS, ES_CONFIG_AUTO, "auto", NULL, 0,
      86400, NULL, NULL, NULL, CAMERA(delete_grace),
      "Seconds a segment stays in storage after leaving the playlist. `auto`: the playlist "

@@ -30,6 +30,7 @@ struct video_path {
     int64_t next_key_slot;
     AVBSFContext *repeat_headers; /* passthrough: SPS/PPS before each keyframe */
     uint64_t decode_failures;     /* in a row: logged once per episode */
+    bool keyframe_requested;      /* es_transcoder_request_keyframe (WebRTC) */
 };
 
 struct audio_path {
@@ -209,6 +210,12 @@ static enum es_err encode_video_frame(struct es_transcoder *t, AVFrame *frame, i
         int64_t origin = v->next_key_slot == INT64_MIN ? slot : v->next_key_slot;
         v->scaled->pict_type = AV_PICTURE_TYPE_I;
         v->next_key_slot = origin + ((slot - origin) / v->gop + 1) * v->gop;
+        v->keyframe_requested = false;
+    } else if (v->keyframe_requested) {
+        /* WebRTC asked (transcode.h): one extra IDR; forced-idr=1 makes the
+         * I frame an IDR, and the grid above keeps the segment boundaries. */
+        v->scaled->pict_type = AV_PICTURE_TYPE_I;
+        v->keyframe_requested = false;
     } else {
         v->scaled->pict_type = AV_PICTURE_TYPE_NONE;
     }
@@ -219,6 +226,12 @@ static enum es_err encode_video_frame(struct es_transcoder *t, AVFrame *frame, i
     }
     drain_encoder(t, v->encoder, ES_MEDIA_VIDEO);
     return ES_OK;
+}
+
+void es_transcoder_request_keyframe(struct es_transcoder *t)
+{
+    if (t)
+        t->video.keyframe_requested = true;
 }
 
 static enum es_err send_video(struct es_transcoder *t, AVPacket *pkt)

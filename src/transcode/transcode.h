@@ -49,6 +49,11 @@ enum es_err es_transcoder_send(struct es_transcoder *t, AVPacket *pkt);
 /* Drains the encoders at the end of a connection. */
 void es_transcoder_flush(struct es_transcoder *t);
 
+/* WebRTC (PLI/FIR, a new viewer): the next encoded frame is an IDR, off the
+ * keyframe grid (which stays). Does nothing in passthrough. Same thread as
+ * es_transcoder_send. */
+void es_transcoder_request_keyframe(struct es_transcoder *t);
+
 /* Output codec parameters, known once the first output packet of that kind was
  * emitted (the encoder opens on the first decoded frame); NULL before, and NULL
  * for audio when there is none. Valid until destroy. */
