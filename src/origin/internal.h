@@ -145,6 +145,7 @@ struct origin_socket {
     /* h2o's read callback behind our head guard (origin.c) */
     h2o_socket_cb inner_read;
     h2o_linklist_t reguard; /* es_origin.reguard: wrap its read callback again */
+    bool http1;             /* it has carried an HTTP/1 request */
 };
 
 /* The connection a request arrived on, or NULL (never for our own sockets). */

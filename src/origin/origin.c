@@ -438,6 +438,10 @@ static void guard_install(struct origin_socket *entry)
 {
     h2o_socket_t *sock = entry->sock;
     if (sock && sock->_cb.read && sock->_cb.read != guard_on_read) {
+        /* After an HTTP/1 request h2o restarts its HTTP/1 reader: this is how a
+         * TLS-only origin learns it (plaintext learns it at the first accept). */
+        if (entry->http1 && !entry->origin->http1_reqread)
+            entry->origin->http1_reqread = sock->_cb.read;
         entry->inner_read = sock->_cb.read;
         sock->_cb.read = guard_on_read;
     }
@@ -465,6 +469,8 @@ void es_origin_request_done(h2o_req_t *req)
     struct origin_socket *entry = es_origin_socket_of_req(req);
     if (!entry)
         return;
+    if (req->version < 0x200)
+        entry->http1 = true;
     struct origin_socket **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot),
                                                        request_done_dispose);
     *slot = entry;

@@ -12,7 +12,9 @@ and HTTP/1.1 still available:
   - Content-Type and Cache-Control per kind of response (playlist short, media immutable,
     hashed assets immutable, pages no-cache), CORS on every response and preflight,
     HEAD without a body, gzip only when asked;
-  - curl speaks HTTP/2 to it and gets the same playlist as over HTTP/1.1.
+  - curl speaks HTTP/2 to it and gets the same playlist as over HTTP/1.1;
+  - (issue 11) parked requests are capped per connection and in all: over HTTP/2 (nghttp),
+    the requests over a cap are answered 503 with Retry-After.
 """
 
 import gzip
@@ -20,6 +22,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -27,6 +30,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 import origin_harness as oh  # noqa: E402
+
+
+PARKED_TOTAL = 6
+PARKED_PER_CONNECTION = 4
 
 
 class OriginApiTest(h.LiveTest):
@@ -51,7 +58,8 @@ class OriginApiTest(h.LiveTest):
             h.camera("cam_ll", url, profile="ll"),
             dict(h.camera("cam_low", url, profile="low"), name="Floor \"Camera\""),
         ], origin={"web_root": root, "tls_cert": cert, "tls_key": key,
-                   "cors": "https://shop.example"})
+                   "cors": "https://shop.example", "max_parked": PARKED_TOTAL,
+                   "max_parked_per_connection": PARKED_PER_CONNECTION})
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         assert cls.base.startswith("https://")
         cls.ca = cert
@@ -212,6 +220,35 @@ class OriginApiTest(h.LiveTest):
         s, _, hd, body = self.curl("/live/cam_low/stream.m3u8", http2=False)
         self.assertNotIn("content-encoding", hd)
         self.assertTrue(body.startswith(b"#EXTM3U"))
+
+    def test_parked_requests_are_capped_per_connection_and_in_all(self):
+        # Issue 11 item 4, over HTTP/2 (the only protocol that parks several requests on
+        # one connection): two connections of 5 blocking reloads each, for a part about
+        # a segment ahead. At most 4 wait per connection and 6 in all; the rest are
+        # answered 503 with Retry-After at once.
+        h.require_tool("h2load")            # nghttp2-client, which also has nghttp
+        nghttp = shutil.which("nghttp")
+        _, _, _, body = self.curl("/live/cam_ll/stream.m3u8")
+        newest = max(oh.parse_ll(body.decode())["segments"])
+        procs = []
+        for c in range(2):
+            uris = [f"{self.base}live/cam_ll/stream.m3u8?_HLS_msn={newest + 2}&_HLS_part=0&c={c}"
+                    f"&n={i}" for i in range(5)]
+            procs.append(subprocess.Popen([nghttp, "-v", "-t", str(int(h.scaled(15))), *uris],
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          text=True))
+        outs = [p.communicate(timeout=h.scaled(30))[0] for p in procs]
+        statuses = [re.findall(r":status: (\d{3})", out) for out in outs]
+        sys.stderr.write(f"parked caps: statuses per connection {statuses}\n")
+        for out, st in zip(outs, statuses):
+            self.assertEqual(len(st), 5, out[-800:])
+            self.assertTrue(set(st) <= {"200", "503"}, st)
+            self.assertLessEqual(st.count("200"), PARKED_PER_CONNECTION, st)
+            if "503" in st:
+                self.assertIn("retry-after: 1", out)
+        self.assertGreaterEqual(sum(st.count("503") for st in statuses), 10 - PARKED_TOTAL)
+        status, _, _, body = self.curl("/metrics")
+        self.assertRegex(body.decode(), r"edgestream_http_parked_refused_total [1-9]")
 
     def test_zz_clean_stop(self):
         self.assertEqual(self.daemon.stop(), 0)
