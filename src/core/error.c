@@ -15,6 +15,7 @@ const char *es_strerror(enum es_err err)
     case ES_ERR_TIMEOUT: return "timed out";
     case ES_ERR_EOF: return "end of stream";
     case ES_ERR_STOPPED: return "stopped";
+    case ES_ERR_AUTH: return "authentication refused";
     }
     return "unknown error";
 }

@@ -16,6 +16,7 @@ enum es_err {
     ES_ERR_TIMEOUT,
     ES_ERR_EOF,
     ES_ERR_STOPPED,    /* shutdown requested */
+    ES_ERR_AUTH,       /* a source refused our credentials, or asked for a scheme we refuse */
 };
 
 const char *es_strerror(enum es_err err);

@@ -78,6 +78,7 @@ struct es_rtsp_client {
     bool have_credentials;
 
     enum auth_scheme auth;
+    bool allow_basic;
     char realm[MAX_TOKEN], nonce[MAX_TOKEN], opaque[MAX_TOKEN];
     bool qop_auth, md5_sess, have_opaque;
     unsigned nc;
@@ -110,6 +111,8 @@ struct es_rtsp_client {
 
     struct queued *queue;
     size_t q_head, q_count, q_cap;
+    size_t q_bytes;    /* while waiting for the PLAY reply */
+    bool play_replied; /* units before it are bounded */
     struct es_rtsp_client_stats stats;
 };
 
@@ -367,10 +370,18 @@ static bool take_challenge(struct es_rtsp_client *c, const struct es_rtp_message
             return true;
         }
     }
-    if (basic) {
+    if (basic && c->allow_basic) {
         c->auth = AUTH_BASIC;
         return true;
     }
+    if (basic)
+        /* Over plain TCP, Basic hands the password to anyone on the path, and
+         * a man in the middle can strip a camera's Digest offer to get it. */
+        es_log(ES_LOG_DEBUG, COMPONENT,
+               "camera=%s event=basic_auth_refused url=%s hint=\"the server offers only Basic "
+               "authentication over plain TCP; set settings.rtsp_allow_basic: true to send the "
+               "password anyway\"",
+               c->camera_id, c->safe_url);
     return false;
 }
 
@@ -567,6 +578,10 @@ static enum es_err send_all(struct es_rtsp_client *c, const char *data, size_t l
 static void enqueue(void *opaque, AVPacket *pkt, int64_t capture_us, bool from_camera)
 {
     struct es_rtsp_client *c = opaque;
+    if (!c->play_replied && c->failed != ES_OK) {
+        av_packet_free(&pkt); /* the open is failing: keep nothing more */
+        return;
+    }
     if (c->q_count == c->q_cap) {
         size_t cap = c->q_cap ? c->q_cap * 2 : 64;
         struct queued *q = es_malloc(cap * sizeof(*q));
@@ -578,6 +593,19 @@ static void enqueue(void *opaque, AVPacket *pkt, int64_t capture_us, bool from_c
         c->q_head = 0;
     }
     c->queue[(c->q_head + c->q_count++) % c->q_cap] = (struct queued){pkt, capture_us, from_camera};
+    if (!c->play_replied) {
+        c->q_bytes += (size_t)pkt->size;
+        /* Before the PLAY reply nothing reads the queue: bound it, and fail
+         * the open (a camera that streams on without answering is broken). */
+        if ((c->q_count > ES_RTSP_MAX_EARLY_UNITS || c->q_bytes > ES_RTSP_MAX_EARLY_BYTES) &&
+            c->failed == ES_OK) {
+            es_log(ES_LOG_WARN, COMPONENT,
+                   "camera=%s event=play_reply_missing queued_units=%zu queued_bytes=%zu "
+                   "hint=\"the camera streams without answering PLAY\"",
+                   c->camera_id, c->q_count, c->q_bytes);
+            c->failed = ES_ERR_SOURCE;
+        }
+    }
 }
 
 /* ---- RTSP messages ---- */
@@ -720,6 +748,8 @@ static enum es_err pump(struct es_rtsp_client *c, int timeout_ms)
             dispatch(c, &f);
             off += f.consumed;
         }
+        if (c->failed != ES_OK && !c->play_replied)
+            return c->failed;
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
         /* A full chunk means more is probably waiting: read on without a poll. */
@@ -798,19 +828,21 @@ static enum es_err request(struct es_rtsp_client *c, const char *method, const c
         /* The first challenge is answered (or, when already authenticated,
          * the nonce expired); another one only if it says the nonce was stale. */
         bool stale;
+        /* Logged at debug: the camera's loop backs off for minutes and says
+         * so once per change (es_source_backoff), not once per attempt. */
         if (!c->have_credentials || !take_challenge(c, reply, &stale) ||
             (challenges++ > 0 && !stale)) {
-            es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=auth_failed url=%s method=%s%s",
+            es_log(ES_LOG_DEBUG, COMPONENT, "camera=%s event=auth_failed url=%s method=%s%s",
                    c->camera_id, c->safe_url, method,
                    c->have_credentials ? "" : " reason=no_credentials");
             es_rtp_framer_clear(reply);
-            return ES_ERR_SOURCE;
+            return ES_ERR_AUTH;
         }
         es_rtp_framer_clear(reply);
     }
-    es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=auth_failed url=%s method=%s", c->camera_id,
+    es_log(ES_LOG_DEBUG, COMPONENT, "camera=%s event=auth_failed url=%s method=%s", c->camera_id,
            c->safe_url, method);
-    return ES_ERR_SOURCE;
+    return ES_ERR_AUTH;
 }
 
 /* Maps a failed reply to an error; 3xx redirects are left to libavformat. */
@@ -1056,6 +1088,11 @@ static enum es_err play(struct es_rtsp_client *c, int64_t deadline_us)
     struct es_rtp_message reply;
     enum es_err err =
         request(c, "PLAY", c->aggregate_url, "Range: npt=0.000-\r\n", deadline_us, &reply);
+    if (err == ES_OK && c->failed != ES_OK) {
+        es_rtp_framer_clear(&reply);
+        err = c->failed;
+    }
+    c->play_replied = true;
     if (err != ES_OK)
         return err;
     if (reply.status / 100 != 2)
@@ -1110,6 +1147,7 @@ enum es_err es_rtsp_client_open(const struct es_rtsp_client_config *config,
     c->camera_id = es_strdup(config->camera_id ? config->camera_id : "-");
     es_url_redact(config->url, c->safe_url, sizeof(c->safe_url));
     c->stop = config->stop;
+    c->allow_basic = config->allow_basic;
     c->read_timeout_ms = config->read_timeout_ms;
     c->batch_us =
         (int64_t)(config->batch_ms < POLL_SLICE_MS ? config->batch_ms : POLL_SLICE_MS) * 1000;

@@ -45,14 +45,26 @@ struct es_rtsp_client_config {
      * camera writes each audio frame and each video frame apart: 40 (one
      * frame at 25 fps) halves the reader's CPU for at most 40 ms of latency. */
     unsigned batch_ms;
+    /* Answer a challenge that offers only Basic (the password in base64, in
+     * clear on a plain TCP connection). False: refused, as ES_ERR_AUTH, since a
+     * man in the middle can strip a camera's Digest offer to get the password. */
+    bool allow_basic;
 };
+
+#define ES_RTSP_MAX_EARLY_UNITS 512
+#define ES_RTSP_MAX_EARLY_BYTES ((size_t)16 << 20)
 
 struct es_rtsp_client;
 
-/* Connects and runs OPTIONS, DESCRIBE, SETUP (each track), PLAY, with Basic or
- * Digest authentication from the URL's credentials. Returns ES_OK, or:
+/* Connects and runs OPTIONS, DESCRIBE, SETUP (each track), PLAY, with Digest
+ * (or, if allow_basic, Basic) authentication from the URL's credentials. Units
+ * a camera sends before its PLAY reply are kept (RFC 2326 section 10.5), up to
+ * ES_RTSP_MAX_EARLY_UNITS / ES_RTSP_MAX_EARLY_BYTES; past that the open fails.
+ * Returns ES_OK, or:
  *   ES_ERR_UNSUPPORTED  a camera this client does not handle: use libavformat
- *   ES_ERR_SOURCE       unreachable, refused, bad credentials, bad stream
+ *   ES_ERR_AUTH         credentials refused (401), missing, or only Basic offered
+ *                       while allow_basic is false
+ *   ES_ERR_SOURCE       unreachable, refused, bad stream
  *   ES_ERR_TIMEOUT      connect_timeout_ms passed
  *   ES_ERR_STOPPED      *stop became true */
 enum es_err es_rtsp_client_open(const struct es_rtsp_client_config *config,

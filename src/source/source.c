@@ -162,6 +162,7 @@ static enum es_err open_rtsp_client(const struct es_source_config *config, struc
         .want_audio = config->want_audio,
         .stop = config->stop,
         .batch_ms = RTSP_READ_BATCH_MS,
+        .allow_basic = config->rtsp_allow_basic,
     };
     return es_rtsp_client_open(&rc, &s->rtsp);
 }
@@ -228,7 +229,9 @@ enum es_err es_source_open(const struct es_source_config *config, struct es_sour
                config->camera_id, safe_url, es_av_err(ret, errbuf, sizeof(errbuf)));
         s->input = NULL; /* freed by avformat_open_input on failure */
         es_source_close(s);
-        return config->stop && atomic_load(config->stop) ? ES_ERR_STOPPED : ES_ERR_SOURCE;
+        if (config->stop && atomic_load(config->stop))
+            return ES_ERR_STOPPED;
+        return ret == AVERROR_HTTP_UNAUTHORIZED ? ES_ERR_AUTH : ES_ERR_SOURCE;
     }
 
     /* RTSP gives complete codec parameters in its SDP; probing would read
@@ -514,4 +517,46 @@ enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *cap
         *capture_from_camera_clock = true;
     }
     return ES_OK;
+}
+
+/* ---- Reconnect backoff ---- */
+
+void es_source_backoff_init(struct es_source_backoff *b, unsigned min_ms, unsigned max_ms)
+{
+    b->min_ms = min_ms;
+    b->max_ms = max_ms < min_ms ? min_ms : max_ms;
+    es_source_backoff_reset(b);
+}
+
+void es_source_backoff_reset(struct es_source_backoff *b)
+{
+    b->delay_ms = b->min_ms;
+    b->auth_delay_ms = ES_SOURCE_AUTH_BACKOFF_MIN_MS;
+    b->last = ES_OK;
+}
+
+static unsigned doubled(unsigned ms, unsigned cap)
+{
+    return ms > cap / 2 ? cap : ms * 2;
+}
+
+unsigned es_source_backoff_failed(struct es_source_backoff *b, enum es_err err, bool *changed)
+{
+    bool auth = err == ES_ERR_AUTH;
+    *changed = err != b->last;
+    /* A change of state starts that state's pace from its beginning. */
+    if (*changed && auth)
+        b->auth_delay_ms = ES_SOURCE_AUTH_BACKOFF_MIN_MS;
+    else if (*changed && b->last == ES_ERR_AUTH)
+        b->delay_ms = b->min_ms;
+    b->last = err;
+    unsigned delay;
+    if (auth) {
+        delay = b->auth_delay_ms;
+        b->auth_delay_ms = doubled(delay, ES_SOURCE_AUTH_BACKOFF_MAX_MS);
+    } else {
+        delay = b->delay_ms;
+        b->delay_ms = doubled(delay, b->max_ms);
+    }
+    return delay;
 }

@@ -35,6 +35,7 @@ struct es_source_config {
     unsigned read_timeout_ms;
     bool want_audio;
     const atomic_bool *stop;   /* shutdown flag, polled by FFmpeg's interrupt callback */
+    bool rtsp_allow_basic;     /* settings.rtsp_allow_basic: see es_rtsp_client_config */
 };
 
 struct es_source;
@@ -42,6 +43,9 @@ struct es_source;
 /* Classifies a URL; returns -1 for an unsupported scheme. */
 int es_source_kind_of(const char *url);
 
+/* ES_OK, or ES_ERR_AUTH when the camera refused the credentials (also: none
+ * given, or only Basic offered without rtsp_allow_basic), ES_ERR_UNSUPPORTED,
+ * ES_ERR_STOPPED, ES_ERR_SOURCE for anything else. */
 enum es_err es_source_open(const struct es_source_config *config, struct es_source **out);
 void es_source_close(struct es_source *source); /* NULL is fine */
 
@@ -58,5 +62,28 @@ enum es_source_kind es_source_kind(const struct es_source *source);
  * paced to real time and loop (files) with continuous timestamps. */
 enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *capture_us,
                            bool *capture_from_camera_clock);
+
+/* The delay before a camera's next connection attempt. Ordinary failures
+ * double it from the camera's reconnect_min_ms up to reconnect_max_ms. After
+ * an authentication refusal it is minutes instead (from
+ * ES_SOURCE_AUTH_BACKOFF_MIN_MS, doubling up to ..._MAX_MS): retrying wrong
+ * credentials every second floods the log and can lock the camera's account. */
+#define ES_SOURCE_AUTH_BACKOFF_MIN_MS 60000u
+#define ES_SOURCE_AUTH_BACKOFF_MAX_MS 900000u
+
+struct es_source_backoff {
+    unsigned min_ms, max_ms; /* the camera's reconnect_min_ms / _max_ms */
+    unsigned delay_ms;       /* the next ordinary delay */
+    unsigned auth_delay_ms;  /* the next delay after an auth refusal */
+    enum es_err last;        /* ES_OK: no failure since init or reset */
+};
+
+void es_source_backoff_init(struct es_source_backoff *b, unsigned min_ms, unsigned max_ms);
+/* A connection attempt failed with `err`: returns how long to wait. *changed
+ * is true when `err` differs from the previous failure (or follows a reset):
+ * log the state then, and not on every attempt. */
+unsigned es_source_backoff_failed(struct es_source_backoff *b, enum es_err err, bool *changed);
+/* A connection streamed for a while: the next failure starts from scratch. */
+void es_source_backoff_reset(struct es_source_backoff *b);
 
 #endif

@@ -65,6 +65,7 @@ struct fake_camera {
     bool never_answer;
     bool no_keepalive_reply;
     bool omit_cseq; /* in replies before PLAY */
+    int frames_before_play_reply; /* sent at once after PLAY, before its reply */
 
     /* Observations */
     pthread_mutex_t lock;
@@ -344,6 +345,10 @@ static void handle_request(struct fake_camera *cam, int fd, const char *req, str
         snprintf(extra, sizeof(extra), "Transport: %s\r\nSession: %s\r\n", t, session);
         reply(fd, cam->setup_status ? cam->setup_status : 200, cseq, extra, NULL);
     } else if (strcmp(method, "PLAY") == 0) {
+        /* RFC 2326 section 10.5 lets a server start sending at once. */
+        s->video_channel = s->video_channel < 0 ? 0 : s->video_channel;
+        for (int i = 0; i < cam->frames_before_play_reply && !atomic_load(&cam->quit); i++)
+            send_frame(cam, fd, s);
         extra[0] = '\0';
         if (cam->rtp_info)
             snprintf(extra, sizeof(extra),
@@ -635,12 +640,13 @@ static void test_client_answers_a_digest_challenge_without_sending_the_password(
     assert_false(wire_contains(&cam, "admin:"));
 }
 
-static void test_client_answers_a_basic_challenge(void **state)
+static void test_client_answers_a_basic_challenge_when_allowed(void **state)
 {
     (void)state;
     struct fake_camera cam = {.frames = 3, .auth = FAKE_AUTH_BASIC, .user = "viewer", .pass = "pw"};
     camera_start(&cam, "viewer:pw@");
     struct es_rtsp_client_config cfg = config_for(&cam);
+    cfg.allow_basic = true; /* settings.rtsp_allow_basic */
     struct es_rtsp_client *c;
     assert_int_equal(es_rtsp_client_open(&cfg, &c), ES_OK);
     es_rtsp_client_close(c);
@@ -667,7 +673,8 @@ static void test_client_fails_on_a_wrong_password_without_logging_it(void **stat
     dup2(saved, 2);
     close(saved);
 
-    assert_int_equal(err, ES_ERR_SOURCE);
+    /* An error of its own, so the caller backs off for minutes (issue 11). */
+    assert_int_equal(err, ES_ERR_AUTH);
     assert_null(c);
     char text[8192] = "";
     rewind(log);
@@ -684,6 +691,25 @@ static void test_client_fails_on_a_wrong_password_without_logging_it(void **stat
     pthread_mutex_unlock(&cam.lock);
 }
 
+/* Issue 11, defect 13: a server (or a man in the middle that strips the
+ * camera's Digest offer) that offers only Basic over plain TCP would get the
+ * password in clear. By default the client refuses, as an auth error, and never
+ * sends it; settings.rtsp_allow_basic allows it (the test above). */
+static void test_client_refuses_basic_only_over_plain_tcp_by_default(void **state)
+{
+    (void)state;
+    struct fake_camera cam = {.frames = 3, .auth = FAKE_AUTH_BASIC, .user = "viewer", .pass = "pw"};
+    camera_start(&cam, "viewer:pw@");
+    struct es_rtsp_client_config cfg = config_for(&cam);
+    struct es_rtsp_client *c = NULL;
+    enum es_err err = es_rtsp_client_open(&cfg, &c);
+    camera_stop(&cam);
+    assert_int_equal(err, ES_ERR_AUTH);
+    assert_null(c);
+    assert_false(wire_contains(&cam, "Authorization"));
+    assert_false(wire_contains(&cam, "dmlld2VyOnB3")); /* viewer:pw */
+}
+
 static void test_client_without_credentials_fails_on_a_challenge(void **state)
 {
     (void)state;
@@ -691,8 +717,41 @@ static void test_client_without_credentials_fails_on_a_challenge(void **state)
     camera_start(&cam, NULL);
     struct es_rtsp_client_config cfg = config_for(&cam);
     struct es_rtsp_client *c;
-    assert_int_equal(es_rtsp_client_open(&cfg, &c), ES_ERR_SOURCE);
+    assert_int_equal(es_rtsp_client_open(&cfg, &c), ES_ERR_AUTH);
     camera_stop(&cam);
+}
+
+/* Issue 11, defect 13: units that arrive before the PLAY reply wait in the
+ * client until open returns. A few are normal (and kept); a server that
+ * streams on and on without answering PLAY must not make the client queue
+ * without bound: the open fails instead. */
+static void test_client_bounds_units_received_before_the_play_reply(void **state)
+{
+    (void)state;
+    struct fake_camera few = {.frames = 3, .frames_before_play_reply = 3};
+    camera_start(&few, NULL);
+    struct es_rtsp_client_config cfg = config_for(&few);
+    cfg.want_audio = false;
+    struct es_rtsp_client *c = NULL;
+    assert_int_equal(es_rtsp_client_open(&cfg, &c), ES_OK);
+    struct session s = read_units(c, 3);
+    assert_int_equal(s.err, ES_OK);
+    assert_int_equal(s.video, 3);
+    es_rtsp_client_close(c);
+    camera_stop(&few);
+
+    struct fake_camera flood = {.frames = 20000, .frames_before_play_reply = 20000};
+    camera_start(&flood, NULL);
+    cfg = config_for(&flood);
+    cfg.want_audio = false;
+    cfg.connect_timeout_ms = 10000;
+    c = NULL;
+    enum es_err err = es_rtsp_client_open(&cfg, &c);
+    if (c)
+        es_rtsp_client_close(c);
+    camera_stop(&flood);
+    assert_int_equal(err, ES_ERR_SOURCE);
+    assert_null(c);
 }
 
 static void test_client_follows_the_servers_interleaved_channels(void **state)
@@ -1131,7 +1190,9 @@ int main(void)
         cmocka_unit_test(test_client_plays_h264_and_aac_from_a_camera),
         cmocka_unit_test(test_client_without_audio_sets_up_only_the_video),
         cmocka_unit_test(test_client_answers_a_digest_challenge_without_sending_the_password),
-        cmocka_unit_test(test_client_answers_a_basic_challenge),
+        cmocka_unit_test(test_client_answers_a_basic_challenge_when_allowed),
+        cmocka_unit_test(test_client_refuses_basic_only_over_plain_tcp_by_default),
+        cmocka_unit_test(test_client_bounds_units_received_before_the_play_reply),
         cmocka_unit_test(test_client_fails_on_a_wrong_password_without_logging_it),
         cmocka_unit_test(test_client_without_credentials_fails_on_a_challenge),
         cmocka_unit_test(test_client_follows_the_servers_interleaved_channels),
