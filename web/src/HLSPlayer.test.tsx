@@ -31,6 +31,9 @@ const fake = vi.hoisted(() => {
     latency = NaN;
     targetLatency: number | null = null;
     bandwidthEstimate = NaN;
+    userConfig: Record<string, unknown>;
+    latestLevelDetails: Record<string, unknown> | null = null;
+    liveSyncPosition: number | null = null;
     attachMedia = vi.fn((m: HTMLMediaElement) => {
       this.media = m;
     });
@@ -45,6 +48,7 @@ const fake = vi.hoisted(() => {
     });
     constructor(config: Record<string, unknown>) {
       this.config = config;
+      this.userConfig = config;
       instances.push(this);
     }
     on(e: string, fn: Handler) {
@@ -304,5 +308,140 @@ describe('native HLS fallback', () => {
     const phases: Array<[string, string | null]> = [];
     render(<HLSPlayer src="/a.m3u8" onStateChange={(p, r) => phases.push([p, r])} />);
     expect(phases.at(-1)).toEqual(['offline', 'this browser cannot play HLS']);
+  });
+});
+
+
+/** A <video> playing at `t`, recording every seek (currentTime assignments) into `seeks`. */
+function setPlayingWithSeeks(video: HTMLVideoElement, t: number, seeks: number[], buffered: [number, number]) {
+  Object.defineProperty(video, 'currentTime', { configurable: true, get: () => t, set: (v: number) => seeks.push(v) });
+  Object.defineProperty(video, 'paused', { configurable: true, get: () => false });
+  Object.defineProperty(video, 'buffered', { configurable: true, get: () => ({ length: 1, start: () => buffered[0], end: () => buffered[1] }) });
+}
+
+describe('target latency held after stalls', () => {
+  it('2 s of playback after a stall puts hls.js target back to PART-HOLD-BACK and jumps to live within the buffer', () => {
+    const ref = createRef<HLSPlayerHandle>();
+    render(<HLSPlayer ref={ref} src="/a.m3u8" profile="ll" />);
+    const h = fake.instances[0];
+    const video = ref.current!.video!;
+    const seeks: number[] = [];
+    h.latestLevelDetails = { targetduration: 1, partHoldBack: 0.6, holdBack: 3 };
+    h.targetLatency = 0.6;
+    setPlayingWithSeeks(video, 10, seeks, [5, 12]);
+    act(() => vi.advanceTimersByTime(1000));
+    setPlayingWithSeeks(video, 10.5, seeks, [5, 12]);
+    act(() => vi.advanceTimersByTime(1000)); // live; the start-up catch-up finds no sync position
+    act(() => vi.advanceTimersByTime(1000));
+    expect(seeks).toEqual([]);
+    // A stall: hls.js adds 1 s to its target (liveSyncOnStallIncrease).
+    act(() => h.emit('hlsError', { type: 'mediaError', details: 'bufferStalledError', fatal: false }));
+    h.targetLatency = 1.6;
+    h.liveSyncPosition = 11.6;
+    setPlayingWithSeeks(video, 10.6, seeks, [5, 12]);
+    act(() => vi.advanceTimersByTime(1000));
+    expect(h.targetLatency).toBe(1.6); // 1 s after the stall: not yet
+    setPlayingWithSeeks(video, 10.9, seeks, [5, 12]);
+    act(() => vi.advanceTimersByTime(1000));
+    expect(h.targetLatency).toBe(0.6);
+    expect(seeks).toEqual([11.6]);
+    // Once per stall.
+    setPlayingWithSeeks(video, 11.2, seeks, [5, 12]);
+    act(() => vi.advanceTimersByTime(2000));
+    expect(seeks).toEqual([11.6]);
+  });
+
+  it('a second stall restarts the 2 s, and the jump never leaves the buffered range', () => {
+    const ref = createRef<HLSPlayerHandle>();
+    render(<HLSPlayer ref={ref} src="/a.m3u8" profile="ultra-low" />);
+    const h = fake.instances[0];
+    const video = ref.current!.video!;
+    const seeks: number[] = [];
+    h.latestLevelDetails = { targetduration: 1, holdBack: 3 };
+    h.targetLatency = 2;
+    setPlayingWithSeeks(video, 20, seeks, [15, 23]);
+    act(() => vi.advanceTimersByTime(1000));
+    setPlayingWithSeeks(video, 20.5, seeks, [15, 23]);
+    act(() => vi.advanceTimersByTime(1000));
+    act(() => h.emit('hlsError', { type: 'mediaError', details: 'bufferStalledError', fatal: false }));
+    h.targetLatency = 3;
+    setPlayingWithSeeks(video, 20.7, seeks, [15, 23]);
+    act(() => vi.advanceTimersByTime(1000));
+    act(() => h.emit('hlsError', { type: 'mediaError', details: 'bufferStalledError', fatal: false }));
+    setPlayingWithSeeks(video, 20.8, seeks, [15, 23]);
+    act(() => vi.advanceTimersByTime(1000));
+    expect(h.targetLatency).toBe(3);
+    h.liveSyncPosition = 24; // beyond what is buffered
+    setPlayingWithSeeks(video, 21, seeks, [15, 23]);
+    act(() => vi.advanceTimersByTime(1000));
+    expect(h.targetLatency).toBe(2); // liveSyncDurationCount 2 x TARGETDURATION 1
+    expect(seeks).toEqual([22.9]);
+  });
+});
+
+describe('protocol ll-hls: LL detected from the playlist', () => {
+  const LL_PLAYLIST = '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600,HOLD-BACK=3.000\n#EXT-X-PART-INF:PART-TARGET=0.200\n#EXTINF:1.0,\ns.m4s\n';
+  const CLASSIC_PLAYLIST = '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,HOLD-BACK=3.000\n#EXTINF:1.0,\ns.ts\n';
+  const configOf = (h: { config: Record<string, unknown> }) => {
+    const { workerPath: _w, ...cfg } = h.config;
+    void _w;
+    return cfg;
+  };
+
+  it('an LL playlist gets the ll row, with no URL parameter and no profile', async () => {
+    const fetchMock = vi.fn(async () => new Response(LL_PLAYLIST, { status: 200 }));
+    vi.stubGlobal('fetch', fetchMock);
+    const kinds: boolean[] = [];
+    render(<HLSPlayer src="http://box/live/cam/stream.m3u8" protocol="ll-hls" onPlaylistKind={(k) => kinds.push(k)} />);
+    expect(fake.instances).toHaveLength(0); // waits for the answer
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(0);
+    });
+    expect(fetchMock).toHaveBeenCalledWith('http://box/live/cam/stream.m3u8', expect.objectContaining({ cache: 'no-store' }));
+    expect(fake.instances).toHaveLength(1);
+    expect(configOf(fake.instances[0])).toEqual({ ...PROFILES.ll.hls });
+    expect(kinds).toEqual([true]);
+  });
+
+  it('a classic playlist gets the given profile (the reference settings without one)', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(CLASSIC_PLAYLIST, { status: 200 })));
+    render(<HLSPlayer src="http://box/live/cam/stream.m3u8" protocol="ll-hls" />);
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(0);
+    });
+    expect(configOf(fake.instances[0])).toEqual({ ...REFERENCE_HLS_CONFIG });
+  });
+
+  it('profile ll on a classic playlist falls back to the reference settings, not HOLD-BACK', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(CLASSIC_PLAYLIST, { status: 200 })));
+    render(<HLSPlayer src="http://box/a.m3u8" protocol="ll-hls" profile="ll" />);
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(0);
+    });
+    expect(configOf(fake.instances[0])).toEqual({ ...REFERENCE_HLS_CONFIG });
+  });
+
+  it('when the request fails it plays the given config, and hls.js reading parts switches it to ll', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
+    render(<HLSPlayer src="http://box/a.m3u8" protocol="ll-hls" profile="low" />);
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(0);
+    });
+    expect(configOf(fake.instances[0])).toEqual({ ...PROFILES.low.hls });
+    act(() => fake.instances[0].emit('hlsLevelLoaded', { details: { endSN: 5, targetduration: 1, partTarget: 0.2, partHoldBack: 0.6, partList: [] } }));
+    act(() => vi.advanceTimersByTime(0));
+    expect(fake.instances).toHaveLength(2);
+    expect(fake.instances[0].destroyed).toBe(true);
+    expect(configOf(fake.instances[1])).toEqual({ ...PROFILES.ll.hls });
+  });
+
+  it('protocol hls plays whole segments (lowLatencyMode off) without asking; no protocol asks nothing', () => {
+    const fetchMock = vi.fn();
+    vi.stubGlobal('fetch', fetchMock);
+    render(<HLSPlayer src="/a.m3u8" protocol="hls" profile="low" />);
+    expect(configOf(fake.instances[0])).toEqual({ ...PROFILES.low.hls, lowLatencyMode: false });
+    render(<HLSPlayer src="/b.m3u8" />);
+    expect(fake.instances).toHaveLength(2);
+    expect(fetchMock).not.toHaveBeenCalled();
   });
 });

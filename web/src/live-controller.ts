@@ -172,16 +172,40 @@ export class LiveController {
 
   // ------------------------------------------------------------------ WebRTC
 
-  private connect(signal: AbortSignal, onState?: (s: RTCPeerConnectionState) => void): Promise<WhepSession> {
+  private connect(abort: AbortController, onState?: (s: RTCPeerConnectionState) => void): Promise<WhepSession> {
+    const signal = abort.signal;
     if (!this.opts.whepUrl) return Promise.reject(new WhepError('unsupported', 'no WHEP URL for this camera'));
     const fn = this.opts.connect ?? whepConnect;
-    return fn(this.opts.whepUrl, {
+    const budget = this.ladderOpts.connectTimeoutMs;
+    const attempt = fn(this.opts.whepUrl, {
       token: this.opts.token,
-      connectTimeoutMs: this.ladderOpts.connectTimeoutMs,
+      connectTimeoutMs: budget,
       jitterBufferTargetMs: this.opts.jitterBufferTargetMs,
       signal,
       onConnectionState: onState,
       log: this.opts.log,
+    });
+    // whepConnect keeps its own deadline; this one also bounds a POST that never answers.
+    return new Promise<WhepSession>((resolve, reject) => {
+      let late = false;
+      const t = this.later(budget + 250, () => {
+        late = true;
+        abort.abort();
+        reject(new WhepError('timeout', `no WebRTC session within ${budget} ms`));
+      });
+      attempt.then(
+        (s) => {
+          clearTimeout(t);
+          this.timers.delete(t);
+          if (late) void s.close();
+          else resolve(s);
+        },
+        (err: unknown) => {
+          clearTimeout(t);
+          this.timers.delete(t);
+          if (!late) reject(err);
+        },
+      );
     });
   }
 
@@ -196,7 +220,7 @@ export class LiveController {
       const abort = new AbortController();
       this.attemptAbort = abort;
       try {
-        session = await this.connect(abort.signal, (s) => this.onConnectionState(gen, s));
+        session = await this.connect(abort, (s) => this.onConnectionState(gen, s));
       } catch (err) {
         if (this.destroyed || gen !== this.webrtcGen) return;
         const r = reasonOf(err);
@@ -332,7 +356,7 @@ export class LiveController {
     const abort = new AbortController();
     let session: WhepSession | null = null;
     try {
-      session = await this.connect(abort.signal);
+      session = await this.connect(abort);
       // Connected: video RTP must arrive too (the camera may be gone while the box is up).
       const end = Date.now() + this.ladderOpts.connectTimeoutMs;
       for (;;) {

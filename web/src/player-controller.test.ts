@@ -1,7 +1,7 @@
 // The catch-up-to-live rule: where the player jumps once after start-up, and when it does not.
 
 import { describe, expect, it } from 'vitest';
-import { liveCatchUpPosition } from './player-controller';
+import { baseTargetLatency, liveCatchUpPosition } from './player-controller';
 
 function video(currentTime: number, ranges: Array<[number, number]>) {
   return {
@@ -38,5 +38,26 @@ describe('liveCatchUpPosition', () => {
 
   it('does not jump when clamping leaves less than the tolerance to gain', () => {
     expect(liveCatchUpPosition(video(10, [[9, 10.3]]), 12, 0.25)).toBeNull();
+  });
+});
+
+describe('baseTargetLatency (hls.js target without its stall allowance)', () => {
+  const details = { targetduration: 1, partHoldBack: 0.6, holdBack: 3 };
+  it('PART-HOLD-BACK in low-latency mode without user sync settings (the ll profile)', () => {
+    expect(baseTargetLatency({ latestLevelDetails: details, userConfig: {}, config: { lowLatencyMode: true, liveSyncDurationCount: 3 } })).toBe(0.6);
+  });
+  it('HOLD-BACK without low-latency mode', () => {
+    expect(baseTargetLatency({ latestLevelDetails: details, userConfig: {}, config: { lowLatencyMode: false } })).toBe(3);
+  });
+  it("the user's liveSyncDurationCount x TARGETDURATION, or liveSyncDuration, first", () => {
+    expect(baseTargetLatency({ latestLevelDetails: details, userConfig: { liveSyncDurationCount: 2 }, config: { lowLatencyMode: true } })).toBe(2);
+    expect(baseTargetLatency({ latestLevelDetails: details, userConfig: { liveSyncDuration: 1.5 }, config: { lowLatencyMode: true } })).toBe(1.5);
+  });
+  it("hls.js's default count when the playlist has no hold-back; null before a playlist", () => {
+    expect(baseTargetLatency({ latestLevelDetails: { targetduration: 2 }, userConfig: {}, config: { lowLatencyMode: true, liveSyncDurationCount: 3 } })).toBe(6);
+    expect(baseTargetLatency({ latestLevelDetails: null, userConfig: {}, config: {} })).toBeNull();
+  });
+  it('does not change after the player has set hls.targetLatency (which writes config.liveSyncDuration)', () => {
+    expect(baseTargetLatency({ latestLevelDetails: details, userConfig: {}, config: { lowLatencyMode: true, liveSyncDuration: 0.6 } })).toBe(0.6);
   });
 });
