@@ -289,13 +289,16 @@ static void *camera_main(void *arg)
         .read_timeout_ms = cfg->read_timeout_ms,
         .want_audio = cfg->audio != ES_AUDIO_OFF,
         .stop = &c->stop,
+        .rtsp_allow_basic = cfg->rtsp_allow_basic,
     };
-    unsigned delay_ms = cfg->reconnect_min_ms;
+    struct es_source_backoff backoff;
+    es_source_backoff_init(&backoff, cfg->reconnect_min_ms, cfg->reconnect_max_ms);
     bool first_attempt = true;
     while (!stopping(c)) {
         atomic_store(&c->state, ES_CAMERA_CONNECTING);
         struct es_source *source = NULL;
-        if (es_source_open(&sc, &source) == ES_OK) {
+        enum es_err err = es_source_open(&sc, &source);
+        if (err == ES_OK) {
             es_log(ES_LOG_INFO, "source", "camera=%s event=connected url=%s", cfg->id, c->safe_url);
             if (!first_attempt)
                 atomic_fetch_add(&c->reconnects, 1);
@@ -305,14 +308,28 @@ static void *camera_main(void *arg)
             /* A connection that streamed for a while resets the backoff; one
              * that fails at once (bad stream) keeps backing off. */
             if (es_clock_mono_us() - connected_at > 5000000)
-                delay_ms = cfg->reconnect_min_ms;
+                es_source_backoff_reset(&backoff);
+            err = ES_ERR_SOURCE; /* the connection ended */
         }
         first_attempt = false;
         if (stopping(c))
             break;
         atomic_store(&c->state, ES_CAMERA_OFFLINE);
+        bool changed;
+        unsigned delay_ms = es_source_backoff_failed(&backoff, err, &changed);
+        /* Wrong credentials are retried every few minutes, not every second
+         * (that floods the log and can lock the camera's account), and said
+         * once, not at every attempt. */
+        if (err == ES_ERR_AUTH && changed)
+            es_log(ES_LOG_WARN, "source",
+                   "camera=%s event=auth_refused url=%s retry_in_s=%u hint=\"check the user and "
+                   "password in rtsp_url; a camera that offers only Basic authentication over "
+                   "rtsp:// needs settings.rtsp_allow_basic: true\"",
+                   cfg->id, c->safe_url, delay_ms / 1000);
+        else if (err == ES_ERR_AUTH)
+            es_log(ES_LOG_DEBUG, "source", "camera=%s event=auth_refused retry_in_s=%u", cfg->id,
+                   delay_ms / 1000);
         backoff_sleep(c, delay_ms);
-        delay_ms = delay_ms * 2 > cfg->reconnect_max_ms ? cfg->reconnect_max_ms : delay_ms * 2;
     }
     atomic_store(&c->state, ES_CAMERA_STOPPED);
     return NULL;
