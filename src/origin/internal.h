@@ -218,12 +218,17 @@ struct es_origin {
     size_t parked_total;
     h2o_socket_cb http1_reqread; /* h2o's HTTP/1 request reader, seen at the first accept */
     bool accept_paused;          /* EMFILE: the listener rests until a descriptor frees */
+    bool accept_pause_logged;    /* this episode of EMFILE has been logged */
     h2o_timeout_t accept_pause_timeout;
     h2o_timeout_entry_t accept_pause_entry;
     h2o_timeout_t send_timeout; /* a response must be taken within idle_timeout_ms */
     bool send_timeout_inited;
     h2o_timeout_t tick_timeout;
     h2o_timeout_entry_t tick_entry;
+    /* For the service watchdog (es_origin_progress): the loop's latest tick
+     * and the connections open then; the loop writes, any thread reads. */
+    atomic_int_fast64_t progress_tick_us;
+    atomic_size_t progress_connections;
     int64_t started_wall_us;
     struct origin_metrics metrics;
     h2o_linklist_t static_files; /* static.c's shared copies, most recently used first */

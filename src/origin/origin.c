@@ -514,10 +514,11 @@ static void on_accept(h2o_socket_t *listener, const char *err)
                 /* The pending connection stays queued and the listener stays
                  * readable: polling it now would spin this thread. Rest. */
                 o->metrics.accept_pauses++;
-                if (!o->accept_paused)
+                if (!o->accept_pause_logged) /* once per episode */
                     es_log(ES_LOG_WARN, "origin",
                            "event=accept_paused error=\"%s\" connections=%zu pause_ms=%d",
                            strerror(errno), o->connections, ACCEPT_PAUSE_MS);
+                o->accept_pause_logged = true;
                 o->accept_paused = true;
                 h2o_socket_read_stop(listener);
                 if (!h2o_timeout_is_linked(&o->accept_pause_entry))
@@ -526,6 +527,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             }
             break;
         }
+        o->accept_pause_logged = false;
         if (o->connections >= o->config.max_connections) {
             /* Bounded: an extra connection costs one accept and one close. */
             o->metrics.connections_rejected++;
