@@ -8,7 +8,8 @@
 // recvonly video transceiver, POSTs the offer to /whep/<camera>, applies the answer and
 // watches the <video>: decoded frames (getStats inbound-rtp framesDecoded), the longest gap
 // between presented frames (requestVideoFrameCallback) and the picture size. At the end it
-// DELETEs the session (the Location URL) and reports the status.
+// DELETEs the session (the Location URL) and reports the status. Gaps above 500 ms are listed
+// with the wall clock at which frames resumed (for the camera-loss test).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,8 +126,10 @@ try {
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     // Frames: rVFC timestamps; the first frame marks the start of the watch.
     const frameTimes = [];
+    const frameWall = []; // Date.now() of each presented frame, to compare with the test's clock
     const onFrame = (now) => {
       frameTimes.push(now);
+      frameWall.push(Date.now());
       video.requestVideoFrameCallback(onFrame);
     };
     video.requestVideoFrameCallback(onFrame);
@@ -153,6 +156,12 @@ try {
     let maxGap = 0;
     for (let i = 1; i < watched.length; i++) maxGap = Math.max(maxGap, watched[i] - watched[i - 1]);
     maxGap = Math.max(maxGap, performance.now() - watched[watched.length - 1]);
+    // Every gap above 500 ms: when it ended (wall clock, ms) and how long it was.
+    r.gaps = [];
+    for (let i = watchStart; i < frameTimes.length; i++) {
+      const gap = frameTimes[i] - frameTimes[i - 1];
+      if (gap > 500) r.gaps.push({ resumed_wall_ms: frameWall[i], gap_ms: Math.round(gap) });
+    }
     r.frames_presented = watched.length;
     r.max_gap_ms = Math.round(maxGap);
     r.frames_decoded = after.framesDecoded - before.framesDecoded;
