@@ -423,9 +423,11 @@ static void guard_on_read(h2o_socket_t *sock, const char *err)
                                      "Content-Length: 30\r\nConnection: close\r\n\r\n"
                                      "431 request headers too large\n";
         /* Nothing else is being written: h2o reads a head only between
-         * responses. A client still sending may see a reset instead. */
-        (void)!send(h2o_socket_get_fd(sock), refuse, sizeof(refuse) - 1,
-                    MSG_DONTWAIT | MSG_NOSIGNAL);
+         * responses. A client still sending may see a reset instead; over
+         * TLS the connection is only closed (plaintext bytes would corrupt it). */
+        if (!sock->ssl)
+            (void)!send(h2o_socket_get_fd(sock), refuse, sizeof(refuse) - 1,
+                        MSG_DONTWAIT | MSG_NOSIGNAL);
         o->metrics.heads_refused++;
         es_origin_count(o, 431, ROUTE_OTHER, sizeof(refuse) - 1);
         inner(sock, h2o_socket_error_closed); /* h2o closes the connection */
