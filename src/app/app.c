@@ -209,6 +209,12 @@ static void webrtc_video_tap(void *opaque, const uint8_t *data, size_t size, int
     es_webrtc_camera_video(opaque, data, size, pts_ticks, wall_us);
 }
 
+static void webrtc_audio_tap(void *opaque, const struct AVPacket *pkt,
+                             const struct AVCodecParameters *par, int64_t wall_us)
+{
+    es_webrtc_camera_audio(opaque, pkt, par, wall_us);
+}
+
 static void webrtc_keyframe_request(void *opaque)
 {
     es_camera_request_keyframe(opaque);
@@ -293,6 +299,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
         if (err == ES_OK && webrtc) {
             struct es_webrtc_camera *wcam = es_webrtc_add_camera(webrtc, cam->id);
             es_camera_set_video_tap(cameras[count], webrtc_video_tap, wcam);
+            es_camera_set_audio_tap(cameras[count], webrtc_audio_tap, wcam);
             es_webrtc_camera_on_keyframe_request(wcam, webrtc_keyframe_request, cameras[count]);
         }
         if (err == ES_OK)

@@ -48,6 +48,8 @@ struct es_camera {
     /* WebRTC tap (es_camera_set_video_tap), called from on_transcoded. */
     es_camera_video_tap_fn video_tap;
     void *video_tap_opaque;
+    es_camera_audio_tap_fn audio_tap;
+    void *audio_tap_opaque;
     atomic_bool keyframe_wanted; /* es_camera_request_keyframe, any thread */
 
     /* Read by the status thread. */
@@ -161,6 +163,9 @@ static void on_transcoded(void *opaque, AVPacket *pkt)
      * must not wait for a part or a segment). Non-blocking by contract. */
     if (c->video_tap && pkt->stream_index == ES_MEDIA_VIDEO)
         c->video_tap(c->video_tap_opaque, pkt->data, (size_t)pkt->size, pkt->pts,
+                     wall_of(c, pkt->pts));
+    if (c->audio_tap && pkt->stream_index == ES_MEDIA_AUDIO)
+        c->audio_tap(c->audio_tap_opaque, pkt, es_transcoder_audio_params(c->transcoder),
                      wall_of(c, pkt->pts));
     es_segmenter_write(c->segmenter, pkt);
     if (c->cmaf)
@@ -418,6 +423,12 @@ void es_camera_set_video_tap(struct es_camera *c, es_camera_video_tap_fn fn, voi
 {
     c->video_tap = fn;
     c->video_tap_opaque = opaque;
+}
+
+void es_camera_set_audio_tap(struct es_camera *c, es_camera_audio_tap_fn fn, void *opaque)
+{
+    c->audio_tap = fn;
+    c->audio_tap_opaque = opaque;
 }
 
 void es_camera_request_keyframe(struct es_camera *c)

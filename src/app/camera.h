@@ -46,6 +46,13 @@ void es_camera_destroy(struct es_camera *camera); /* NULL is fine */
 typedef void (*es_camera_video_tap_fn)(void *opaque, const uint8_t *data, size_t size,
                                        int64_t pts_ticks, int64_t wall_us);
 void es_camera_set_video_tap(struct es_camera *camera, es_camera_video_tap_fn fn, void *opaque);
+/* The same for each encoded audio packet (AAC), with the output's codec
+ * parameters (a new pointer after a reconnect). */
+struct AVPacket;
+struct AVCodecParameters;
+typedef void (*es_camera_audio_tap_fn)(void *opaque, const struct AVPacket *pkt,
+                                       const struct AVCodecParameters *par, int64_t wall_us);
+void es_camera_set_audio_tap(struct es_camera *camera, es_camera_audio_tap_fn fn, void *opaque);
 /* Any thread, never blocks: the next encoded video frame is a keyframe (a
  * WebRTC viewer's PLI or FIR). Transcoding only; passthrough waits for the
  * camera's next one. */

@@ -22,9 +22,12 @@ WEB_DIST = os.path.join(h.SOURCE_DIR, "web", "dist")
 
 def write_config(path, cameras, origin=None, root=None):
     """Mapping form: storage (local at root, or none), origin: {...}, cameras. `cameras` are
-    harness.camera() dicts; origin values are written as YAML scalars."""
+    harness.camera() dicts; origin values are written as YAML scalars, dicts as mappings."""
     origin = dict(origin or {})
     origin.setdefault("listen", "127.0.0.1:0")
+    # WebRTC (origin.webrtc) has its own tests (webrtc_harness.py); here it is off, so
+    # that its fixed UDP port never makes two origin tests running at once collide.
+    origin.setdefault("webrtc", {"enabled": False})
     lines = ["# written by tests/integration/origin_harness.py"]
     if root is None:
         lines.append("storage: []")
@@ -32,7 +35,11 @@ def write_config(path, cameras, origin=None, root=None):
         lines += ["storage:", "  - backend: local", f"    root: {h._yaml_scalar(root)}"]
     lines.append("origin:")
     for k, v in origin.items():
-        lines.append(f"  {k}: {h._yaml_scalar(v)}")
+        if isinstance(v, dict):
+            lines.append(f"  {k}:")
+            lines += [f"    {k2}: {h._yaml_scalar(v2)}" for k2, v2 in v.items()]
+        else:
+            lines.append(f"  {k}: {h._yaml_scalar(v)}")
     lines.append("cameras:")
     for cam in cameras:
         lines += h._camera_yaml(cam, 2)
