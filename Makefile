@@ -9,7 +9,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps web build build-asan test test-asan test-release demo bench fuzz format clean fresh-check
+.PHONY: all deps web build build-asan test test-asan test-release demo bench fuzz format clean fresh-check package
 
 all: build
 
@@ -49,6 +49,13 @@ bench: build
 # root, about half an hour): proves deps.sh lacks nothing. Not part of `make test`.
 fresh-check:
 	scripts/fresh-check.sh
+
+# The Debian package (debian/, docs/operations.md): edgestream_<version>_<arch>.deb
+# here, built by debhelper in its own obj-<triplet>/ folder, which goes after.
+package: deps web
+	dpkg-checkbuilddeps
+	DEB_BUILD_OPTIONS="parallel=$(JOBS)" debian/rules binary
+	debian/rules clean
 
 # The parsers that read untrusted bytes, under libFuzzer (clang), FUZZ_SECONDS
 # each: the playlist parser, and the RTSP client (SDP, framer, depacketizers,

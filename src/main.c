@@ -3,11 +3,14 @@
  * Exit status: 0 clean stop; 1 runtime failure (e.g. the output directory
  * cannot be created); 2 usage or configuration error. */
 #include "app/app.h"
+#include "app/service.h"
 #include "config/config.h"
+#include "core/alloc.h"
 #include "core/ffmpeg_log.h"
 #include "core/log.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -130,6 +133,40 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     return 0;
 }
 
+/* The web player's files when the config names none: the source tree's
+ * web/dist when this program runs from the build tree that made it (CMake
+ * compiles both paths in unless ES_BUILD_TREE_PATHS is off, as for the
+ * package), else the installed ones (ES_DATADIR/web, /usr/share/edgestream/web
+ * for the package). Never the working directory. */
+static char *default_web_root(void)
+{
+#if defined(ES_BUILD_DIR) && defined(ES_SOURCE_DIR)
+    char exe[PATH_MAX], build[PATH_MAX];
+    if (realpath("/proc/self/exe", exe) && realpath(ES_BUILD_DIR, build)) {
+        size_t n = strlen(build);
+        if (strncmp(exe, build, n) == 0 && exe[n] == '/')
+            return es_strdup(ES_SOURCE_DIR "/web/dist");
+    }
+#endif
+    return es_strdup(ES_DATADIR "/web");
+}
+
+/* Under systemd's StateDirectory= (the unit's), a relative local storage root
+ * (the default, "streams") lives in the state directory rather than wherever
+ * the service happens to start. */
+static void place_in_state_directory(char **root)
+{
+    const char *state = getenv("STATE_DIRECTORY");
+    if (!state || state[0] != '/' || !*root || (*root)[0] == '/')
+        return;
+    size_t len = strcspn(state, ":"); /* several directories are ':'-separated */
+    size_t size = len + 1 + strlen(*root) + 1;
+    char *path = es_malloc(size);
+    snprintf(path, size, "%.*s/%s", (int)len, state, *root);
+    free(*root);
+    *root = path;
+}
+
 static int print_ffmpeg_commands(const struct es_config *config, const struct cli *cli)
 {
     for (size_t i = 0; i < config->camera_count; i++) {
@@ -148,6 +185,7 @@ static int print_ffmpeg_commands(const struct es_config *config, const struct cl
 int main(int argc, char **argv)
 {
     struct cli cli = {0};
+    es_log_detect_journal();
     int status = parse_args(argc, argv, &cli);
     if (status)
         return status;
@@ -162,9 +200,12 @@ int main(int argc, char **argv)
     if (err != ES_OK) {
         char message[1024];
         es_config_error_format(&error, message, sizeof(message));
-        fprintf(stderr, "edgestream: %s\n", message);
+        fprintf(stderr, "%sedgestream: %s\n", es_log_prefix(ES_LOG_ERROR), message);
         return EXIT_USAGE;
     }
+    if (!config.origin.web_root)
+        config.origin.web_root = default_web_root();
+    place_in_state_directory(&config.local.root);
     if (cli.log_level || config.log_level)
         es_log_set_level(es_log_level_parse(cli.log_level ? cli.log_level : config.log_level));
 
@@ -206,6 +247,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Before any thread starts: it reads (and clears) the environment. */
+    struct es_service *service = es_service_open();
+
     struct es_app_options options = {
         .camera_id = cli.camera_id,
         .all_cameras = cli.all,
@@ -213,8 +257,10 @@ int main(int argc, char **argv)
         .duration = cli.duration,
         .status_line = !cli.quiet,
         .stop = &stop_requested,
+        .service = service,
     };
     err = es_app_run(&config, &options);
+    es_service_close(service);
     es_config_free(&config);
     if (err == ES_ERR_NOT_FOUND) {
         fprintf(stderr, "edgestream: no enabled camera to stream in %s\n", cli.config_path);

@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include "app/camera.h"
+#include "app/service.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -312,10 +313,12 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
         if (es_webrtc_start(webrtc) == ES_OK)
             es_origin_whep_attach(origin, webrtc);
     }
+    bool listening = false;
     if (err == ES_OK && origin) {
         /* A taken port costs the HTTP side only: the cameras still stream to
          * storage (DESIGN invariant 6); the origin has logged why. */
-        if (es_origin_start(origin) == ES_OK && options->status_line)
+        listening = es_origin_start(origin) == ES_OK;
+        if (listening && options->status_line)
             printf("origin: watch at %s (playlists at %slive/<camera>/stream.m3u8)\n",
                    es_origin_url(origin), es_origin_url(origin));
         fflush(stdout);
@@ -325,6 +328,11 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
 
     if (err == ES_OK) {
         es_log(ES_LOG_INFO, "app", "event=started cameras=%zu", count);
+        /* Config loaded, sinks made, the origin listening: systemd may start
+         * what waits for us. */
+        struct es_service_view view = {cameras, count, listening ? origin : NULL,
+                                       remote.uploader};
+        es_service_ready(options->service, &view);
         bool tty = options->status_line && isatty(STDOUT_FILENO);
         int64_t interval = tty ? STATUS_INTERVAL_TTY_US : STATUS_INTERVAL_PLAIN_US;
         struct status_sample *prev = es_calloc(count, sizeof(*prev));
@@ -334,6 +342,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             int64_t now = es_clock_mono_us();
             if (options->duration > 0 && now - start >= (int64_t)(options->duration * 1e6))
                 break;
+            es_service_tick(options->service, &view, now);
             if (options->status_line && now - last_status >= interval) {
                 print_status(cameras, count, prev, (double)(now - last_status) / 1e6, tty,
                              remote.uploader);
@@ -345,6 +354,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             fputc('\n', stdout);
         free(prev);
         es_log(ES_LOG_INFO, "app", "event=stopping");
+        es_service_stopping(options->service);
     }
     for (size_t i = 0; i < count; i++)
         es_camera_request_stop(cameras[i]);

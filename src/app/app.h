@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+struct es_service;
+
 struct es_app_options {
     const char *camera_id;   /* NULL with all_cameras */
     bool all_cameras;
@@ -16,6 +18,7 @@ struct es_app_options {
     double duration;         /* seconds; <= 0 runs until stopped */
     bool status_line;
     const atomic_bool *stop; /* set by the signal handler */
+    struct es_service *service; /* systemd notify (app/service.h); NULL when none */
 };
 
 /* Returns ES_OK on a clean stop; ES_ERR_NOT_FOUND for an unknown camera id;

@@ -56,6 +56,7 @@ struct es_camera {
     atomic_int state;
     atomic_uint_fast64_t frames_in, frames_out, bytes_out, segments, reconnects, last_msn;
     atomic_int_fast64_t last_segment_wall_us;
+    atomic_int_fast64_t progress_due_us; /* es_camera_progress_due_us() */
 };
 
 const char *es_camera_state_name(enum es_camera_state state)
@@ -189,6 +190,29 @@ static bool stopping(const struct es_camera *c)
     return atomic_load(&c->stop);
 }
 
+/* A wait whose end is known gets this much more before the service watchdog
+ * (app/service.c) calls the thread stalled. */
+#define PROGRESS_SLACK_US 1000000
+
+bool (*es_camera_test_stall)(const char *camera_id);
+
+/* The thread shows progress now, and next within `wait_us` (a bounded wait
+ * it is about to enter; 0 when it goes on working). */
+static void show_progress(struct es_camera *c, int64_t wait_us)
+{
+    atomic_store(&c->progress_due_us,
+                 es_clock_mono_us() + (wait_us ? wait_us + PROGRESS_SLACK_US : 0));
+}
+
+/* The test-only fault (camera.h): hang as a deadlocked thread would, showing
+ * no progress, but still end when asked to stop. */
+static void stall_for_test(struct es_camera *c)
+{
+    es_log(ES_LOG_WARN, "camera", "camera=%s event=test_stall", c->config->id);
+    while (!stopping(c))
+        es_clock_sleep_us(100000);
+}
+
 static void tick_sinks(struct es_camera *c)
 {
     for (size_t i = 0; i < c->sink_count; i++)
@@ -228,9 +252,13 @@ static void run_connection(struct es_camera *c, struct es_source *source)
     for (;;) {
         int64_t capture_us;
         bool from_camera;
+        show_progress(c, (int64_t)cfg->read_timeout_ms * 1000);
         err = es_source_read(source, pkt, &capture_us, &from_camera);
+        show_progress(c, 0);
         if (err != ES_OK)
             break;
+        if (es_camera_test_stall && es_camera_test_stall(cfg->id))
+            stall_for_test(c);
         const AVStream *st = pkt->stream_index == ES_MEDIA_VIDEO ? video : audio;
         if (pkt->dts == AV_NOPTS_VALUE || !st) {
             av_packet_unref(pkt);
@@ -275,6 +303,7 @@ static void backoff_sleep(struct es_camera *c, unsigned delay_ms)
 {
     int64_t until = es_clock_mono_us() + (int64_t)delay_ms * 1000;
     while (!stopping(c)) {
+        show_progress(c, 0);
         int64_t left = until - es_clock_mono_us();
         if (left <= 0)
             break;
@@ -302,6 +331,7 @@ static void *camera_main(void *arg)
     while (!stopping(c)) {
         atomic_store(&c->state, ES_CAMERA_CONNECTING);
         struct es_source *source = NULL;
+        show_progress(c, (int64_t)(cfg->connect_timeout_ms + cfg->read_timeout_ms) * 1000);
         enum es_err err = es_source_open(&sc, &source);
         if (err == ES_OK) {
             es_log(ES_LOG_INFO, "source", "camera=%s event=connected url=%s", cfg->id, c->safe_url);
@@ -393,6 +423,7 @@ enum es_err es_camera_create(const struct es_camera_config *config, struct es_si
 
 enum es_err es_camera_start(struct es_camera *c)
 {
+    show_progress(c, 0);
     if (pthread_create(&c->thread, NULL, camera_main, c) != 0)
         return ES_ERR_IO;
     c->thread_started = true;
@@ -451,4 +482,9 @@ void es_camera_stats(const struct es_camera *c, struct es_camera_stats *out)
     out->reconnects = atomic_load(&c->reconnects);
     out->last_msn = atomic_load(&c->last_msn);
     out->last_segment_wall_us = atomic_load(&c->last_segment_wall_us);
+}
+
+int64_t es_camera_progress_due_us(const struct es_camera *c)
+{
+    return atomic_load(&c->progress_due_us);
 }

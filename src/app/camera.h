@@ -62,4 +62,17 @@ const struct es_camera_config *es_camera_config(const struct es_camera *camera);
 void es_camera_stats(const struct es_camera *camera, struct es_camera_stats *out);
 const char *es_camera_state_name(enum es_camera_state state);
 
+/* For the service watchdog (app/service.h), any thread: the monotonic time
+ * (es_clock_mono_us) by which the camera's thread next shows progress. It is
+ * "now" while the thread works, and the end of the wait while it waits on
+ * something bounded (a connect, a read, the reconnect backoff). */
+int64_t es_camera_progress_due_us(const struct es_camera *camera);
+
+/* Test-only fault hook: when set and it answers true for this camera, the
+ * camera's thread stops showing progress (as a deadlocked one would) until
+ * it is asked to stop. Only the test program tests/tools/edgestream_faults.c
+ * sets it; nothing in the daemon does, so the installed program cannot reach
+ * it. */
+extern bool (*es_camera_test_stall)(const char *camera_id);
+
 #endif

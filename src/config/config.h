@@ -63,7 +63,7 @@ struct es_camera_config {
 
 struct es_local_storage {
     bool enabled; /* true unless storage: lists backends without `local` */
-    char *root;   /* default "streams" (relative to the working directory) */
+    char *root;   /* default "streams" (relative: see the option's help) */
 };
 
 /* Keys every remote storage backend (supabase, s3) shares. It is the first
@@ -123,7 +123,7 @@ struct es_origin_settings {
     char *tls_cert;           /* PEM files; both or neither (HTTPS + HTTP/2) */
     char *tls_key;
     char *cors;               /* Access-Control-Allow-Origin, default "off" (none) */
-    char *web_root;           /* the player's files, default "web/dist" */
+    char *web_root;           /* the player's files; NULL = auto (main.c finds them) */
     unsigned max_connections; /* default 4096 */
     unsigned idle_timeout_ms; /* default 10000 */
     unsigned max_parked;      /* default 4096 */

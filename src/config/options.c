@@ -269,7 +269,8 @@ static const struct es_config_option options[] = {
     {ES_CONFIG_SECTION_LOCAL, "root", ES_CONFIG_STRING, 0, "streams", NULL, 1, 4096, NULL, NULL,
      NULL, offsetof(struct es_local_storage, root),
      "Directory that receives `<location>/<id>/stream.m3u8` and the segments; relative "
-     "paths start at the working directory."},
+     "paths start at the working directory, or under systemd at the state directory "
+     "(`$STATE_DIRECTORY`: `/var/lib/edgestream/streams` for the packaged service)."},
 
 #define REMOTE(field) offsetof(struct es_remote_storage, field)
     {ES_CONFIG_SECTION_REMOTE, "segment_cache_control", ES_CONFIG_STRING, 0,
@@ -363,10 +364,12 @@ static const struct es_config_option options[] = {
      "`Access-Control-Allow-Origin` sent with every response: `off` (same-origin only: "
      "pages from elsewhere cannot read the video, `/api/` or `/metrics`), one origin such as "
      "`https://shop.example`, or `*`."},
-    {ES_CONFIG_SECTION_ORIGIN, "web_root", ES_CONFIG_STRING, 0, "web/dist", NULL, 1, 4096, NULL,
-     NULL, NULL, ORIGIN(web_root),
-     "The web player and dashboard served at `/` (`make` builds it); relative paths start at "
-     "the working directory."},
+    {ES_CONFIG_SECTION_ORIGIN, "web_root", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL, "auto", 1,
+     4096, NULL, NULL, NULL, ORIGIN(web_root),
+     "The web player and dashboard served at `/`. `auto`: the source tree's `web/dist` "
+     "(`make` builds it) when the program runs from its build folder, else the installed "
+     "files (`/usr/share/edgestream/web` from the package), wherever it is started. A "
+     "relative path starts at the working directory."},
     {ES_CONFIG_SECTION_ORIGIN, "max_connections", ES_CONFIG_UINT, 0, "4096", NULL, 1, 100000,
      NULL, NULL, NULL, ORIGIN(max_connections),
      "Connections served at once; more are closed as soon as they are accepted."},

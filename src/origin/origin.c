@@ -562,6 +562,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     struct es_origin *o = H2O_STRUCT_FROM_MEMBER(struct es_origin, tick_entry, entry);
+    atomic_store(&o->progress_tick_us, es_clock_mono_us());
+    atomic_store(&o->progress_connections, o->connections);
     for (size_t i = 0; i < o->stream_count; i++)
         es_origin_stream_tick(o->streams[i]);
     h2o_timeout_link(o->ctx.loop, &o->tick_timeout, &o->tick_entry);
@@ -787,6 +789,7 @@ enum es_err es_origin_start(struct es_origin *o)
     o->listener->data = o;
     h2o_socket_read_start(o->listener, on_accept);
     o->started_wall_us = es_clock_wall_us();
+    atomic_store(&o->progress_tick_us, es_clock_mono_us());
 
     pthread_mutex_lock(&o->inbox_lock);
     o->loop_accepts_wakes = true;
@@ -805,6 +808,12 @@ enum es_err es_origin_start(struct es_origin *o)
            o->url, o->stream_count, o->ssl_ctx ? "yes" : "no", o->config.token ? "token" : "none",
            o->config.max_connections, o->config.max_parked, o->loopback_only ? "yes" : "no");
     return ES_OK;
+}
+
+void es_origin_progress(const struct es_origin *o, int64_t *tick_us, size_t *connections)
+{
+    *tick_us = atomic_load(&o->progress_tick_us);
+    *connections = atomic_load(&o->progress_connections);
 }
 
 const char *es_origin_url(const struct es_origin *o)

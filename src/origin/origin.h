@@ -100,4 +100,10 @@ void es_origin_stop(struct es_origin *origin);
 
 void es_origin_destroy(struct es_origin *origin); /* NULL is fine; stops first */
 
+/* For the service watchdog (app/service.h), any thread, after a successful
+ * start: the monotonic time (es_clock_mono_us) the event loop last ran its
+ * once-a-second tick (a loop that stops ticking is stalled), and the
+ * connections open at that tick. */
+void es_origin_progress(const struct es_origin *origin, int64_t *tick_us, size_t *connections);
+
 #endif

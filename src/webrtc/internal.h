@@ -4,6 +4,7 @@
 #define ES_WEBRTC_INTERNAL_H
 
 #include "webrtc/dtls.h"
+#include "webrtc/opus.h"
 #include "webrtc/rtp_h264.h"
 #include "webrtc/srtp.h"
 #include "webrtc/webrtc.h"
@@ -37,11 +38,18 @@ struct wsession {
     bool waiting_idr;
     uint32_t packets, octets, last_rtp_ts;
     int64_t last_wall_us;
+    /* Opus (RFC 7587), when the offer took it: -1 = no audio */
+    int audio_pt;
+    uint32_t audio_ssrc, audio_ts_offset;
+    uint16_t audio_seq;
+    uint32_t audio_packets, audio_octets, audio_last_rtp_ts;
+    int64_t audio_last_wall_us, next_audio_sr_us;
     bool ended;
 };
 
 struct frame_msg {
     struct frame_msg *next;
+    bool audio; /* one Opus packet as the frame's only payload */
     struct es_rtp_frame frame;
     int64_t pts_ticks, wall_us;
 };
@@ -52,6 +60,10 @@ struct wcamera {
     char *id;
     atomic_uint viewers; /* sessions, read without the lock by the pipeline thread */
     struct es_h264_packetizer packetizer; /* pipeline thread only */
+    struct es_opus *opus;                 /* pipeline thread only; while watched */
+    const void *opus_par;                 /* the parameters it was made for */
+    const void *opus_failed;              /* parameters Opus could not be made for */
+    int64_t audio_anchor_pts, audio_anchor_wall_us; /* the newest AAC packet's times */
     struct frame_msg *queue_head, **queue_tail; /* under the lock */
     size_t queued;
     bool broken; /* a frame was dropped: sessions wait for the next IDR */
@@ -83,13 +95,14 @@ struct es_webrtc {
 /* session.c */
 struct wsession *es_wsession_create(struct es_webrtc *w, struct wcamera *camera,
                                     const char *remote_ufrag, const char *remote_fingerprint,
-                                    uint8_t pt);
+                                    uint8_t pt, int audio_pt);
 void es_wsession_destroy(struct wsession *s); /* sends close_notify if connected */
 void es_wsession_on_stun(struct wsession *s, const uint8_t *msg, size_t len,
                          const struct sockaddr *from, socklen_t from_len, bool use_candidate);
 void es_wsession_on_dtls(struct wsession *s, const uint8_t *data, size_t len);
 void es_wsession_on_rtcp(struct wsession *s, uint8_t *data, size_t len);
 void es_wsession_send_frame(struct wsession *s, const struct frame_msg *m);
+void es_wsession_send_audio(struct wsession *s, const struct frame_msg *m);
 /* Timers: DTLS retransmission, consent expiry, sender reports. Returns the
  * microseconds until it wants to run again. */
 int64_t es_wsession_tick(struct wsession *s, int64_t now_us);

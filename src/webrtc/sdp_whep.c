@@ -391,8 +391,20 @@ char *es_sdp_answer_write(const struct es_sdp_offer *offer, const struct es_sdp_
                 pt, m->h264_profile_level_id);
             put(&b, "a=msid:%s %s-video\r\n", p->stream_id, p->stream_id);
             put(&b, "a=ssrc:%" PRIu32 " cname:%s\r\n", p->video_ssrc, p->cname);
+        } else if ((int)i == offer->audio) {
+            /* RFC 7587 §7: always opus/48000/2. */
+            int pt = m->opus_pt;
+            put(&b, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\n", pt);
+            put(&b, "a=mid:%s\r\na=sendonly\r\na=rtcp-mux\r\n", m->mid);
+            if (m->rtcp_rsize)
+                put(&b, "a=rtcp-rsize\r\n");
+            put_transport(&b, p);
+            put(&b, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d minptime=10;useinbandfec=1\r\n", pt,
+                pt);
+            put(&b, "a=msid:%s %s-audio\r\n", p->stream_id, p->stream_id);
+            put(&b, "a=ssrc:%" PRIu32 " cname:%s\r\n", p->audio_ssrc, p->cname);
         } else {
-            /* Not sent (yet): inactive, with a format the browser offered. */
+            /* A second video or audio m-line: inactive, with a format offered. */
             int pt = m->kind == ES_SDP_AUDIO ? m->opus_pt : m->h264_pt;
             put(&b, "m=%s 9 UDP/TLS/RTP/SAVPF %d\r\nc=IN IP4 0.0.0.0\r\n", m->kind_name, pt);
             put(&b, "a=mid:%s\r\na=inactive\r\na=rtcp-mux\r\n", m->mid);

@@ -51,6 +51,7 @@ struct es_sdp_answer_params {
     size_t host_count;
     uint16_t port;        /* the shared UDP port */
     uint32_t video_ssrc;
+    uint32_t audio_ssrc; /* for the offer's Opus m-line, if it has one */
     const char *cname;    /* RTCP CNAME */
     const char *stream_id; /* msid stream */
     uint64_t session_version;

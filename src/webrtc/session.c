@@ -51,7 +51,7 @@ static void dtls_send(void *opaque, const uint8_t *data, size_t len)
 
 struct wsession *es_wsession_create(struct es_webrtc *w, struct wcamera *camera,
                                     const char *remote_ufrag, const char *remote_fingerprint,
-                                    uint8_t pt)
+                                    uint8_t pt, int audio_pt)
 {
     struct wsession *s = es_calloc(1, sizeof(*s));
     s->w = w;
@@ -83,6 +83,12 @@ struct wsession *es_wsession_create(struct es_webrtc *w, struct wcamera *camera,
     s->ssrc = random32();
     s->seq = (uint16_t)random32();
     s->ts_offset = random32();
+    s->audio_pt = audio_pt;
+    s->audio_ssrc = random32();
+    if (s->audio_ssrc == s->ssrc)
+        s->audio_ssrc++;
+    s->audio_seq = (uint16_t)random32();
+    s->audio_ts_offset = random32();
     s->waiting_idr = true;
     s->created_us = s->consent_us = es_clock_mono_us();
     return s;
@@ -220,23 +226,53 @@ void es_wsession_send_frame(struct wsession *s, const struct frame_msg *m)
     s->last_wall_us = m->wall_us;
 }
 
-static void send_sr(struct wsession *s)
+void es_wsession_send_audio(struct wsession *s, const struct frame_msg *m)
 {
-    if (!s->packets)
+    if (!s->srtp || !s->have_addr || s->ended || s->audio_pt < 0 || m->frame.count != 1)
         return;
-    /* The RTP time of "now" on the camera's clock: the newest frame's
-     * timestamp moved on by the wall time since it was captured. That maps
-     * RTP to capture time, so rVFC captureTime means the camera's clock. */
+    const struct es_rtp_payload *p = &m->frame.payloads[0];
+    if (p->size > ES_RTP_MAX_PAYLOAD)
+        return;
+    /* RFC 7587 §4.1: a 48 kHz clock, on the same timeline as the video. */
+    uint32_t ts = s->audio_ts_offset + (uint32_t)(uint64_t)(m->pts_ticks * 8 / 15);
+    uint8_t buf[RTP_HEADER + ES_RTP_MAX_PAYLOAD + ES_SRTP_TRAILER];
+    buf[0] = 0x80;
+    buf[1] = (uint8_t)s->audio_pt;
+    wr16(buf + 2, s->audio_seq++);
+    wr32(buf + 4, ts);
+    wr32(buf + 8, s->audio_ssrc);
+    memcpy(buf + RTP_HEADER, m->frame.data + p->offset, p->size);
+    size_t len = RTP_HEADER + p->size;
+    if (es_srtp_protect(s->srtp, buf, &len) != ES_OK)
+        return;
+    es_webrtc_send_to(s->w, &s->addr, s->addr_len, buf, len);
+    s->audio_packets++;
+    s->audio_octets += (uint32_t)p->size;
+    s->audio_last_rtp_ts = ts;
+    s->audio_last_wall_us = m->wall_us;
+}
+
+/* The RTP time of "now" on the camera's clock for one stream: its newest
+ * packet's timestamp moved on by the wall time since that was captured. */
+static void send_sr_of(struct wsession *s, uint32_t ssrc, uint32_t last_rtp, int64_t last_wall,
+                       uint32_t rate_khz, uint32_t packets, uint32_t octets)
+{
     int64_t now = es_clock_wall_us();
-    int64_t since = now - s->last_wall_us;
+    int64_t since = now - last_wall;
     if (since < 0 || since > 10000000)
         since = 0;
-    uint32_t rtp = s->last_rtp_ts + (uint32_t)(since * 90 / 1000);
+    uint32_t rtp = last_rtp + (uint32_t)(since * rate_khz / 1000);
     uint8_t buf[128 + ES_SRTP_TRAILER];
-    size_t len = es_rtcp_write_sr(buf, 128, s->ssrc, now, rtp, s->packets, s->octets,
-                                  "edgestream");
+    size_t len = es_rtcp_write_sr(buf, 128, ssrc, now, rtp, packets, octets, "edgestream");
     if (len && es_srtp_protect_rtcp(s->srtp, buf, &len) == ES_OK)
         es_webrtc_send_to(s->w, &s->addr, s->addr_len, buf, len);
+}
+
+static void send_sr(struct wsession *s)
+{
+    /* Maps RTP to capture time, so rVFC captureTime means the camera's clock. */
+    if (s->packets)
+        send_sr_of(s, s->ssrc, s->last_rtp_ts, s->last_wall_us, 90, s->packets, s->octets);
 }
 
 int64_t es_wsession_tick(struct wsession *s, int64_t now)
@@ -272,6 +308,12 @@ int64_t es_wsession_tick(struct wsession *s, int64_t now)
         if (now >= s->next_sr_us) {
             send_sr(s);
             s->next_sr_us = now + SR_INTERVAL_US;
+        }
+        /* Audio every 5 s (libwebrtc rtcp_sender.cc). */
+        if (s->audio_packets && now >= s->next_audio_sr_us) {
+            send_sr_of(s, s->audio_ssrc, s->audio_last_rtp_ts, s->audio_last_wall_us, 48,
+                       s->audio_packets, s->audio_octets);
+            s->next_audio_sr_us = now + 5 * SR_INTERVAL_US;
         }
         if (s->next_sr_us - now < wait)
             wait = s->next_sr_us - now;

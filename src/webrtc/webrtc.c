@@ -13,6 +13,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "webrtc/rtcp.h"
+
+#include <libavcodec/avcodec.h>
 #include "webrtc/sdp_whep.h"
 #include "webrtc/stun.h"
 
@@ -31,7 +33,7 @@
 /* Frames waiting for the service thread per camera; past this the service is
  * behind and the newest frame is dropped (every viewer then waits for the
  * next IDR): the pipeline thread never waits for WebRTC. */
-#define MAX_QUEUED_FRAMES 30
+#define MAX_QUEUED_FRAMES 64
 #define MAX_HOSTS 8
 #define RECV_BATCH 32
 #define DGRAM_MAX 2048
@@ -214,6 +216,33 @@ static void receive_all(struct es_webrtc *w)
 
 /* ---- media ---- */
 
+/* Appends a frame to the camera's queue for the service thread; false when
+ * the queue is full (the frame is the caller's to free then). */
+static bool enqueue(struct wcamera *c, struct frame_msg *m)
+{
+    struct es_webrtc *w = c->w;
+    bool queued = false;
+    pthread_mutex_lock(&w->lock);
+    if (c->queued < MAX_QUEUED_FRAMES) {
+        *c->queue_tail = m;
+        c->queue_tail = &m->next;
+        c->queued++;
+        queued = true;
+    } else {
+        if (!m->audio)
+            c->broken = true; /* viewers wait for the next IDR */
+        w->stats.frames_dropped++;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (queued) {
+        uint64_t one = 1;
+        if (write(w->wake_fd, &one, sizeof(one)) < 0) {
+            /* The counter is saturated: the thread is awake anyway. */
+        }
+    }
+    return queued;
+}
+
 void es_webrtc_camera_video(struct es_webrtc_camera *camera, const uint8_t *au, size_t size,
                             int64_t pts_ticks, int64_t wall_us)
 {
@@ -230,28 +259,55 @@ void es_webrtc_camera_video(struct es_webrtc_camera *camera, const uint8_t *au, 
     }
     m->pts_ticks = pts_ticks;
     m->wall_us = wall_us;
-    struct es_webrtc *w = c->w;
-    bool queued = false;
-    pthread_mutex_lock(&w->lock);
-    if (c->queued < MAX_QUEUED_FRAMES) {
-        *c->queue_tail = m;
-        c->queue_tail = &m->next;
-        c->queued++;
-        queued = true;
-    } else {
-        c->broken = true;
-        w->stats.frames_dropped++;
-    }
-    pthread_mutex_unlock(&w->lock);
-    if (!queued) {
+    if (!enqueue(c, m)) {
         es_rtp_frame_free(&m->frame);
         free(m);
+    }
+}
+
+static void on_opus(void *opaque, const uint8_t *data, size_t size, int64_t pts_ticks)
+{
+    struct wcamera *c = opaque;
+    struct frame_msg *m = es_calloc(1, sizeof(*m));
+    m->audio = true;
+    m->frame.data = es_malloc(size);
+    memcpy(m->frame.data, data, size);
+    m->frame.size = m->frame.cap = size;
+    m->frame.payloads = es_malloc(sizeof(*m->frame.payloads));
+    m->frame.payloads[0] = (struct es_rtp_payload){0, size, false};
+    m->frame.count = m->frame.payload_cap = 1;
+    m->pts_ticks = pts_ticks;
+    /* The capture wall clock of this sample, on the video's mapping. */
+    m->wall_us = c->audio_anchor_wall_us + (pts_ticks - c->audio_anchor_pts) * 1000 / 90;
+    if (!enqueue(c, m)) {
+        es_rtp_frame_free(&m->frame);
+        free(m);
+    }
+}
+
+void es_webrtc_camera_audio(struct es_webrtc_camera *camera, const struct AVPacket *pkt,
+                            const struct AVCodecParameters *par, int64_t wall_us)
+{
+    struct wcamera *c = (struct wcamera *)camera;
+    if (!c)
         return;
+    c->audio_anchor_pts = pkt->pts;
+    c->audio_anchor_wall_us = wall_us;
+    if (atomic_load(&c->viewers) == 0 || c->opus_par != par) {
+        /* Nobody watches (or the camera reconnected with new parameters):
+         * the encoder goes, and is made again when needed. */
+        es_opus_destroy(c->opus);
+        c->opus = NULL;
+        c->opus_par = NULL;
+        if (atomic_load(&c->viewers) == 0 || !par || c->opus_failed == par)
+            return;
+        if (es_opus_create(par, &c->opus) != ES_OK) {
+            c->opus_failed = par; /* logged once per set of parameters */
+            return;
+        }
+        c->opus_par = par;
     }
-    uint64_t one = 1;
-    if (write(w->wake_fd, &one, sizeof(one)) < 0) {
-        /* The counter is saturated: the thread is awake anyway. */
-    }
+    es_opus_push(c->opus, pkt, on_opus, c);
 }
 
 static void fan_out(struct es_webrtc *w)
@@ -268,11 +324,16 @@ static void fan_out(struct es_webrtc *w)
             for (struct wsession *s = w->sessions; s; s = s->next) {
                 if (s->camera != c)
                     continue;
+                if (m->audio) {
+                    es_wsession_send_audio(s, m);
+                    continue;
+                }
                 if (broken)
                     s->waiting_idr = true;
                 es_wsession_send_frame(s, m);
             }
-            broken = false;
+            if (!m->audio)
+                broken = false;
             es_rtp_frame_free(&m->frame);
             free(m);
             m = next;
@@ -433,6 +494,7 @@ void es_webrtc_destroy(struct es_webrtc *w)
             es_rtp_frame_free(&m->frame);
             free(m);
         }
+        es_opus_destroy(c->opus);
         free(c->id);
         free(c);
     }
@@ -475,8 +537,9 @@ enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *
         result = ES_WEBRTC_FULL;
     } else {
         const struct es_sdp_media *video = &offer->media[offer->video];
+        int audio_pt = offer->audio >= 0 ? offer->media[offer->audio].opus_pt : -1;
         struct wsession *s = es_wsession_create(w, c, offer->ice_ufrag, offer->fingerprint,
-                                                (uint8_t)video->h264_pt);
+                                                (uint8_t)video->h264_pt, audio_pt);
         if (!s) {
             result = ES_WEBRTC_NOT_RUNNING;
         } else {
@@ -488,6 +551,7 @@ enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *
                 .host_count = w->host_count,
                 .port = w->port,
                 .video_ssrc = s->ssrc,
+                .audio_ssrc = s->audio_ssrc,
                 .cname = "edgestream",
                 .stream_id = c->id,
                 .session_version = (uint64_t)es_clock_wall_us(),

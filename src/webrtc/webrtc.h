@@ -50,6 +50,17 @@ void es_webrtc_destroy(struct es_webrtc *w); /* NULL is fine; stops first */
 void es_webrtc_camera_video(struct es_webrtc_camera *c, const uint8_t *au, size_t size,
                             int64_t pts_ticks, int64_t wall_us);
 
+/* The camera's pipeline thread: one AAC packet of the camera's audio (pts in
+ * 90 kHz ticks, on the video's timeline; `wall_us` its capture wall clock),
+ * `par` its codec parameters (a new
+ * pointer means new parameters, e.g. after a reconnect). While the camera
+ * has viewers it is transcoded to Opus (opus.h) and sent to every session
+ * whose offer took Opus; without viewers it costs nothing. */
+struct AVPacket;
+struct AVCodecParameters;
+void es_webrtc_camera_audio(struct es_webrtc_camera *c, const struct AVPacket *pkt,
+                            const struct AVCodecParameters *par, int64_t wall_us);
+
 /* Called on the service thread when a viewer asks for a keyframe (PLI, FIR),
  * at most every 500 ms per camera. Must not block. Set before start. */
 void es_webrtc_camera_on_keyframe_request(struct es_webrtc_camera *c, void (*fn)(void *opaque),

@@ -6,7 +6,8 @@ The test camera (es-testcam, 1280x720 25 fps H.264) is transcoded by edgestream 
 15 fps; tests/webrtc/whep_play.mjs loads a page from the daemon's origin, POSTs a
 recvonly offer to /whep/cam1, applies the answer and watches the <video> for 10 s. It
 must show frames decoded at the camera's output rate (>= 80 % of 15 fps), no freeze (no
-gap between presented frames above 1 s), the transcoded picture size, ICE connected, and
+gap between presented frames above 1 s), the transcoded picture size, Opus audio packets
+(transcoded from the camera's AAC) at 50 a second, ICE connected, and
 DELETE on the session's Location answered 200. The daemon must log the session's DTLS
 connection and its end.
 
@@ -64,7 +65,8 @@ class WebRTCPlaybackTest(h.LiveTest):
             f"{out.get('first_frame_ms')} ms, {out.get('frames_decoded')} frames decoded and "
             f"{out.get('frames_presented')} presented in {SECONDS} s, longest gap "
             f"{out.get('max_gap_ms')} ms, {out.get('width')}x{out.get('height')}, packets lost "
-            f"{out.get('packets_lost')}, PLI {out.get('pli_count')}, DELETE "
+            f"{out.get('packets_lost')}, PLI {out.get('pli_count')}, audio "
+            f"{out.get('audio_packets')} packets ({out.get('audio_codec')}), DELETE "
             f"{out.get('delete_status')}\n")
         self.assertTrue(out.get("ok"), out.get("error"))
         self.assertEqual(out["post_status"], 201)
@@ -74,6 +76,9 @@ class WebRTCPlaybackTest(h.LiveTest):
         self.assertLess(out["max_gap_ms"], 1000)
         self.assertEqual((out["width"], out["height"]), (854, 480))
         self.assertEqual(out["delete_status"], 200)
+        # Opus from the camera's AAC: 50 packets a second (20 ms each).
+        self.assertEqual(out["audio_codec"], "audio/opus")
+        self.assertGreaterEqual(out["audio_packets"], 50 * SECONDS * 0.8)
         self.daemon.wait_log(r"webrtc camera=cam1 session=\S+ event=connected", h.scaled(5))
         self.daemon.wait_log(r"webrtc camera=cam1 session=\S+ event=ended", h.scaled(5))
 

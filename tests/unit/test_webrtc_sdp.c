@@ -128,6 +128,7 @@ static void test_sdp_answer_follows_the_rules(void **state)
         .host_count = 1,
         .port = 8189,
         .video_ssrc = 12345,
+        .audio_ssrc = 67890,
         .cname = "edgestream",
         .stream_id = "cam1",
         .session_version = 1,
@@ -154,8 +155,13 @@ static void test_sdp_answer_follows_the_rules(void **state)
     assert_non_null(strstr(a, "a=msid:cam1 cam1-video\r\n"));
     assert_non_null(strstr(a, "a=candidate:1 1 udp 2130706431 127.0.0.1 8189 typ host\r\n"));
     assert_non_null(strstr(a, "a=end-of-candidates\r\n"));
-    /* Audio is not sent yet: inactive, and no NACK without a resend ring. */
-    assert_non_null(strstr(audio, "a=mid:1\r\na=inactive\r\n"));
+    /* Opus (RFC 7587 §7): opus/48000/2, its own SSRC in the same stream. */
+    assert_non_null(strstr(audio, "a=mid:1\r\na=sendonly\r\n"));
+    assert_non_null(strstr(audio, "a=rtpmap:111 opus/48000/2\r\n"));
+    assert_non_null(strstr(audio, "a=fmtp:111 minptime=10;useinbandfec=1\r\n"));
+    assert_non_null(strstr(audio, "a=msid:cam1 cam1-audio\r\n"));
+    assert_non_null(strstr(audio, "a=ssrc:67890 cname:edgestream\r\n"));
+    /* No NACK without a resend ring. */
     assert_null(strstr(a, "nack\r\n"));
     free(a);
 }
@@ -171,7 +177,7 @@ static void test_sdp_answer_rejects_data_channel_with_port_zero(void **state)
     assert_int_equal(parse(offer, &o), ES_OK);
     const char *hosts[] = {"10.0.0.1", "10.0.0.2"};
     struct es_sdp_answer_params p = {"ufra", "abcdefghijklmnopqrstuvwx", "AA", hosts, 2, 9,
-                                     1, "c", "s", 1};
+                                     1, 2, "c", "s", 1};
     char *a = es_sdp_answer_write(&o, &p);
     assert_non_null(strstr(a, "a=group:BUNDLE 0 1\r\n"));
     assert_non_null(strstr(a, "m=application 0 UDP/DTLS/SCTP 0\r\n"));

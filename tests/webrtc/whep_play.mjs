@@ -143,12 +143,13 @@ try {
     }
     r.first_frame_ms = Math.round(frameTimes[0] - t0);
     const watchStart = frameTimes.length;
-    const statsOf = async () => {
+    const statsOf = async (kind = 'video') => {
       const s = await pc.getStats();
       let v = null;
-      s.forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === 'video') v = x; });
+      s.forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === kind) v = x; });
       return v;
     };
+    const audioBefore = await statsOf('audio');
     const before = await statsOf();
     await new Promise((res) => setTimeout(res, seconds * 1000));
     const after = await statsOf();
@@ -165,6 +166,14 @@ try {
     r.frames_presented = watched.length;
     r.max_gap_ms = Math.round(maxGap);
     r.frames_decoded = after.framesDecoded - before.framesDecoded;
+    const audioAfter = await statsOf('audio');
+    r.audio_packets = audioAfter ? audioAfter.packetsReceived - (audioBefore ? audioBefore.packetsReceived : 0) : 0;
+    r.audio_codec = null;
+    if (audioAfter && audioAfter.codecId) {
+      const all = await pc.getStats();
+      const codec = all.get(audioAfter.codecId);
+      r.audio_codec = codec ? codec.mimeType : null;
+    }
     r.packets_lost = after.packetsLost;
     r.nack_count = after.nackCount;
     r.pli_count = after.pliCount;
