@@ -430,8 +430,10 @@ enum es_err es_webrtc_start(struct es_webrtc *w)
         setsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     }
     if (w->fd < 0 || bind(w->fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        es_log(ES_LOG_ERROR, "webrtc", "event=bind_failed host=%s port=%u errno=%d",
-               w->config.bind_host, w->config.udp_port, errno);
+        /* Like the origin's listener: a port another process holds (a second
+         * daemon on the box) costs this path, not the cameras, so WARN. */
+        es_log(ES_LOG_WARN, "webrtc", "event=bind_failed host=%s port=%u error=\"%s\"",
+               w->config.bind_host, w->config.udp_port, strerror(errno));
         freeaddrinfo(ai);
         return ES_ERR_IO;
     }
