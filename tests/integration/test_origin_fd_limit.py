@@ -49,8 +49,9 @@ class OriginFdLimitTest(h.LiveTest):
         with open(wrapper, "w") as f:
             f.write(f"#!/bin/sh\nulimit -n {FD_LIMIT}\nexec {h.edgestream_binary()} \"$@\"\n")
         os.chmod(wrapper, os.stat(wrapper).st_mode | stat.S_IXUSR)
-        config = oh.write_config(os.path.join(cls.wd, "cameras.yaml"),
-                                 [h.camera("cam", "test://?width=320&height=240&fps=10")])
+        cls.cam = h.TestCam(cls.wd, "testcam")
+        url = cls.cam.start()
+        config = oh.write_config(os.path.join(cls.wd, "cameras.yaml"), [h.camera("cam", url)])
         saved = os.environ.get("ES_BINARY")
         os.environ["ES_BINARY"] = wrapper
         try:
@@ -65,6 +66,7 @@ class OriginFdLimitTest(h.LiveTest):
     @classmethod
     def tearDownClass(cls):
         rc = cls.daemon.stop() if cls.daemon else None
+        cls.cam.stop()
         if rc not in (0, None):
             cls.failed = True
         h.remove_workdir(cls.wd, cls.failed)
