@@ -102,7 +102,7 @@ class PackageTest(h.LiveTest):
         for path in ["./usr/bin/edgestream", "./usr/share/edgestream/web/index.html",
                      "./usr/share/edgestream/web/player.html", "./etc/edgestream/cameras.yaml",
                      "./lib/systemd/system/edgestream.service",
-                     "./usr/share/doc/edgestream/operations.md"]:
+                     "./usr/share/doc/edgestream/operations.md.gz"]:
             self.assertIn(path, self.paths)
         web = os.path.join(h.SOURCE_DIR, "web", "dist")
         for name in os.listdir(web):
@@ -160,7 +160,7 @@ class PackageTest(h.LiveTest):
     def test_postinst_makes_the_system_user_and_enables_the_service(self):
         with open(os.path.join(self.control, "postinst")) as f:
             text = f.read()
-        self.assertRegex(text, r"adduser --system --group .* edgestream")
+        self.assertRegex(text, r"adduser --system --group [^\n]*\\\n[^\n]* edgestream\n")
         self.assertIn("deb-systemd-helper", text)
         self.assertIn("edgestream.service", text)
 
