@@ -93,14 +93,28 @@ static void log_ssl_error(const char *event)
     es_log(ES_LOG_WARN, "webrtc", "event=%s error=\"%s\"", event, why);
 }
 
-/* Self-signed and short-lived peers are the WebRTC norm (RFC 8827 §6.5): any
- * certificate passes here; the fingerprint check after the handshake is what
- * authenticates it. */
-static int accept_any(int ok, X509_STORE_CTX *store)
+static void hex_fingerprint(const unsigned char *md, unsigned len, char out[96]);
+
+/* Self-signed and short-lived peers are the WebRTC norm (RFC 8827 §6.5):
+ * chain errors are ignored, and the peer's own certificate (depth 0) must hash
+ * to the fingerprint from its SDP (RFC 8122 §5). Failing here, during the
+ * handshake, sends the peer a bad_certificate alert before our Finished, so
+ * it never believes it is connected. */
+static int verify_fingerprint(int ok, X509_STORE_CTX *store)
 {
     (void)ok;
-    (void)store;
-    return 1;
+    if (X509_STORE_CTX_get_error_depth(store) != 0)
+        return 1;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct es_dtls *d = ssl ? SSL_get_app_data(ssl) : NULL;
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned md_len = 0;
+    char got[96];
+    if (!d || !cert || X509_digest(cert, EVP_sha256(), md, &md_len) != 1 || md_len != 32)
+        return 0;
+    hex_fingerprint(md, md_len, got);
+    return strcmp(got, d->peer_fingerprint) == 0;
 }
 
 static void hex_fingerprint(const unsigned char *md, unsigned len, char out[96])
@@ -147,7 +161,8 @@ enum es_err es_dtls_identity_create(struct es_dtls_identity **out)
     if (ok) {
         SSL_CTX_set_min_proto_version(id->ctx, DTLS1_2_VERSION);
         SSL_CTX_set_options(id->ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_RENEGOTIATION);
-        SSL_CTX_set_verify(id->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any);
+        SSL_CTX_set_verify(id->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                           verify_fingerprint);
         /* Returns 0 on success (SSL_CTX_set_tlsext_use_srtp(3)). AEAD first:
          * cheaper than HMAC-SHA1 when the browser offers it. */
         ok = SSL_CTX_use_certificate(id->ctx, id->cert) == 1 &&
@@ -203,6 +218,7 @@ enum es_err es_dtls_create(const struct es_dtls_config *config, struct es_dtls *
         return ES_ERR_IO;
     }
     BIO_set_mem_eof_return(d->rbio, -1); /* empty = "try again", not EOF */
+    SSL_set_app_data(d->ssl, d); /* for verify_fingerprint */
     BIO_set_data(wbio, d);
     SSL_set_bio(d->ssl, d->rbio, wbio); /* the SSL owns both now */
     SSL_set_mtu(d->ssl, DTLS_MTU);
@@ -260,6 +276,7 @@ static enum es_dtls_state drive(struct es_dtls *d)
     }
     int r = SSL_do_handshake(d->ssl);
     if (r == 1) {
+        /* verify_fingerprint checked it already; this guards the invariant. */
         if (!fingerprint_matches(d)) {
             es_log(ES_LOG_WARN, "webrtc", "event=dtls_fingerprint_mismatch");
             d->state = ES_DTLS_FAILED;

@@ -14,11 +14,17 @@ origin.webrtc.max_sessions_per_camera: 2. Then:
   - RTP leaves only after DTLS has completed: with ICE done but no DTLS handshake, nothing
     but STUN comes back while the camera streams;
   - DELETE on the Location ends the session (200), and the session's ufrag then gets no
-    answer.
+    answer;
+  - es-whep-client (tests/webrtc/whep_client.c: our STUN, DTLS client and libsrtp): a
+    client whose certificate does not match the fingerprint in its offer is refused during
+    the handshake (it never connects, gets no RTP, the daemon logs dtls_failed); a right
+    one completes DTLS-SRTP and receives frames, none before DTLS.
 """
 
+import json
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -154,6 +160,32 @@ class WebRTCProtocolTest(h.LiveTest):
                     sock.recvfrom(2048)
         finally:
             sock.close()
+
+
+    def whep_client(self, *args):
+        client = os.environ.get("ES_WHEP_CLIENT") or os.path.join(
+            os.path.dirname(h.edgestream_binary()), "tests", "es-whep-client")
+        proc = subprocess.run([client, "--base", self.base, "--camera", "cam1", "--token", TOKEN,
+                               *args], capture_output=True, text=True,
+                              timeout=h.scaled(60))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        out = proc.stdout
+        return json.loads(out[out.find("{"):])
+
+    def test_3_dtls_client_with_wrong_fingerprint_is_refused_right_one_gets_media(self):
+        n = len(self.daemon.log_lines())
+        out = self.whep_client("--seconds", str(h.scaled(3)), "--wrong-fingerprint")
+        self.assertEqual(out["last_status"], 201, out)
+        self.assertEqual(out["connected"], 0, out)
+        self.assertEqual(out["failed"], 1, out)
+        self.assertEqual(out["frames_total"], 0, out)
+        self.assertEqual(out["rtp_before_dtls"], 0, out)
+        self.daemon.wait_log(r"webrtc camera=cam1 session=\S+ event=dtls_failed", h.scaled(5),
+                             after_line=n)
+        out = self.whep_client("--seconds", str(h.scaled(4)))
+        self.assertEqual(out["connected"], 1, out)
+        self.assertEqual(out["rtp_before_dtls"], 0, out)
+        self.assertGreater(out["frames_total"], 10, out)
 
 
 if __name__ == "__main__":
