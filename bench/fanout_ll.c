@@ -174,10 +174,15 @@ static bool conn_get(struct conn *c, const char *target, bool keep_body)
     return write(c->fd, req, (size_t)n) == n;
 }
 
+/* The origin's media URIs sit in its run's directory ("<run>/part_12_3.m4s", names never
+ * repeat across runs): the directory, with its '/', as the playlist names it. */
+static char run_dir[64];
+
 static void get_part(struct viewer *v, struct part_ref p)
 {
     char target[400];
-    snprintf(target, sizeof(target), "%s/part_%" PRIu64 "_%" PRIu64 ".m4s", opt.dir, p.msn, p.part);
+    snprintf(target, sizeof(target), "%s/%spart_%" PRIu64 "_%" PRIu64 ".m4s", opt.dir, run_dir,
+             p.msn, p.part);
     v->part_done = false;
     if (!conn_get(&v->parts, target, false))
         fail(v, "write failed");
@@ -198,6 +203,12 @@ static void start_cycle(struct viewer *v)
 
 static bool parse_part_uri(const char *s, struct part_ref *out)
 {
+    size_t hex = strspn(s, "0123456789abcdef");
+    if (hex > 0 && hex + 2 < sizeof(run_dir) && s[hex] == '/') {
+        memcpy(run_dir, s, hex + 1);
+        run_dir[hex + 1] = '\0';
+        s += hex + 1;
+    }
     return sscanf(s, "part_%" SCNu64 "_%" SCNu64 ".m4s", &out->msn, &out->part) == 2;
 }
 

@@ -145,6 +145,7 @@ struct origin_socket {
     /* h2o's read callback behind our head guard (origin.c) */
     h2o_socket_cb inner_read;
     h2o_linklist_t reguard; /* es_origin.reguard: wrap its read callback again */
+    h2o_linklist_t fresh;   /* es_origin.fresh: TLS, no request yet (see origin.c) */
     bool http1;             /* it has carried an HTTP/1 request */
 };
 
@@ -214,6 +215,7 @@ struct es_origin {
     size_t connections;
     h2o_linklist_t sockets;     /* struct origin_socket: every accepted connection */
     h2o_linklist_t reguard;     /* struct origin_socket.reguard */
+    h2o_linklist_t fresh;       /* struct origin_socket.fresh */
     h2o_linklist_t clients[ORIGIN_CLIENT_BUCKETS];
     size_t parked_total;
     h2o_socket_cb http1_reqread; /* h2o's HTTP/1 request reader, seen at the first accept */

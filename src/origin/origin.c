@@ -451,6 +451,11 @@ static void guard_install(struct origin_socket *entry)
 
 static void reguard_all(struct es_origin *o)
 {
+    /* A TLS connection's reader changes when its handshake ends, with no
+     * request yet to tell us: those are looked at after every iteration
+     * until their first request. */
+    for (h2o_linklist_t *n = o->fresh.next; n != &o->fresh; n = n->next)
+        guard_install(H2O_STRUCT_FROM_MEMBER(struct origin_socket, fresh, n));
     while (!h2o_linklist_is_empty(&o->reguard)) {
         struct origin_socket *entry =
             H2O_STRUCT_FROM_MEMBER(struct origin_socket, reguard, o->reguard.next);
@@ -473,6 +478,8 @@ void es_origin_request_done(h2o_req_t *req)
         return;
     if (req->version < 0x200)
         entry->http1 = true;
+    if (h2o_linklist_is_linked(&entry->fresh))
+        h2o_linklist_unlink(&entry->fresh);
     struct origin_socket **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot),
                                                        request_done_dispose);
     *slot = entry;
@@ -487,6 +494,8 @@ static void on_socket_close(void *data)
     h2o_linklist_unlink(&entry->link);
     if (h2o_linklist_is_linked(&entry->reguard))
         h2o_linklist_unlink(&entry->reguard);
+    if (h2o_linklist_is_linked(&entry->fresh))
+        h2o_linklist_unlink(&entry->fresh);
     entry->sock = NULL;
     socket_entry_free_if_done(entry);
 }
@@ -549,13 +558,17 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         sock->on_close.cb = on_socket_close;
         sock->on_close.data = entry;
         bool tls = o->ssl_ctx != NULL;
+        /* Before h2o_accept: should it close the socket at once, the close
+         * callback unlinks the entry (and frees it); it is not touched after. */
+        h2o_linklist_insert(&o->reguard, &entry->reguard);
+        if (tls)
+            h2o_linklist_insert(&o->fresh, &entry->fresh);
         h2o_accept(&o->accept_ctx, sock);
         /* Plaintext is HTTP/1 only, so what h2o_accept installed is its
-         * HTTP/1 request reader (the guard knows it by this pointer). */
+         * HTTP/1 request reader (the guard knows it by this pointer). The
+         * socket's memory outlives a close until the loop's next iteration. */
         if (!tls && !o->http1_reqread && sock->_cb.read)
             o->http1_reqread = sock->_cb.read;
-        if (!h2o_linklist_is_linked(&entry->reguard))
-            h2o_linklist_insert(&o->reguard, &entry->reguard);
     }
 }
 
@@ -773,6 +786,7 @@ enum es_err es_origin_start(struct es_origin *o)
     h2o_multithread_register_receiver(o->ctx.queue, &o->receiver, on_queue_message);
     h2o_linklist_init_anchor(&o->sockets);
     h2o_linklist_init_anchor(&o->reguard);
+    h2o_linklist_init_anchor(&o->fresh);
     for (size_t i = 0; i < ORIGIN_CLIENT_BUCKETS; i++)
         h2o_linklist_init_anchor(&o->clients[i]);
     h2o_timeout_init(o->ctx.loop, &o->accept_pause_timeout, ACCEPT_PAUSE_MS);

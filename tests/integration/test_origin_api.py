@@ -221,6 +221,38 @@ class OriginApiTest(h.LiveTest):
         self.assertNotIn("content-encoding", hd)
         self.assertTrue(body.startswith(b"#EXTM3U"))
 
+    def test_oversized_heads_over_tls_are_cut_at_the_head_cap(self):
+        # Issue 11 item 4: an unfinished request head is cut at the head cap (32 KiB), over
+        # TLS as over plaintext, long before h2o's own ~400 KiB or the idle timeout (10 s).
+        import socket
+        import time
+        self.curl("/healthz", http2=False)          # an HTTP/1.1 request first, as any
+        m = re.match(r"https://([^/:]+):(\d+)/", self.base)
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.set_alpn_protocols(["http/1.1"])
+        results = []
+        for _ in range(3):
+            raw = socket.create_connection((m.group(1), int(m.group(2))), timeout=5)
+            s = ctx.wrap_socket(raw, server_hostname=m.group(1))
+            t0, outcome = time.monotonic(), None
+            try:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+                for _ in range(64):                     # up to 512 KiB, never finished
+                    s.sendall(b"a" * 8192)
+                s.settimeout(8)
+                outcome = s.recv(100) or "closed"
+            except (OSError, ssl.SSLError) as e:
+                outcome = type(e).__name__
+            finally:
+                s.close()
+            results.append((outcome, round(time.monotonic() - t0, 2)))
+        sys.stderr.write(f"oversized heads over TLS: {results}\n")
+        for outcome, took in results:
+            self.assertNotIsInstance(outcome, bytes, "the oversized head was answered")
+            self.assertLess(took, 5.0, "held until the idle timeout")
+        status, _, _, body = self.curl("/metrics")
+        self.assertRegex(body.decode(), r"edgestream_http_heads_refused_total [1-9]")
+
     def test_parked_requests_are_capped_per_connection_and_in_all(self):
         # Issue 11 item 4, over HTTP/2 (the only protocol that parks several requests on
         # one connection): two connections of 5 blocking reloads each, for a part about
