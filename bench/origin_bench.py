@@ -118,7 +118,10 @@ class Daemon:
             lines += ["storage:", "  - backend: local", f"    root: {root}"]
         else:
             lines += ["storage: []"]
-        lines += ["origin:", "  listen: 127.0.0.1:0", "  max_connections: 8000"]
+        # Every bench viewer comes from 127.0.0.1 and holds up to two requests (a blocking
+        # reload and the hinted part): the per-address cap must not bind.
+        lines += ["origin:", "  listen: 127.0.0.1:0", "  max_connections: 8000",
+                  "  max_parked: 20000", "  max_parked_per_client: 20000"]
         if web:
             lines.append(f"  web_root: {os.path.join(ROOT, 'web', 'dist')}")
         lines += ["cameras:", f"  - id: {name}", f"    rtsp_url: \"{camera_url}\"",
