@@ -18,7 +18,9 @@ origin.webrtc.max_sessions_per_camera: 2. Then:
   - es-whep-client (tests/webrtc/whep_client.c: our STUN, DTLS client and libsrtp): a
     client whose certificate does not match the fingerprint in its offer is refused during
     the handshake (it never connects, gets no RTP, the daemon logs dtls_failed); a right
-    one completes DTLS-SRTP and receives frames, none before DTLS.
+    one completes DTLS-SRTP and receives frames, none before DTLS;
+  - consent (RFC 7675): a session whose browser stops sending checks is ended about 30 s
+    after its last valid one, and its ufrag is answered no more.
 """
 
 import json
@@ -187,6 +189,17 @@ class WebRTCProtocolTest(h.LiveTest):
         self.assertEqual(out["rtp_before_dtls"], 0, out)
         self.assertGreater(out["frames_total"], 10, out)
 
+    def test_4_session_without_consent_checks_ends_after_30_s(self):
+        # DTLS-SRTP connected, media flowing; checks stop 3 s in: the daemon must end the
+        # session about 30 s after the last check, and media must stop then.
+        n = len(self.daemon.log_lines())
+        out = self.whep_client("--seconds", "40", "--checks-for", "3")
+        self.assertEqual(out["connected"], 1, out)
+        self.assertGreater(out["frames_total"], 10, out)
+        self.assertGreater(out["last_packet_ms"], 30000, out)
+        self.assertLess(out["last_packet_ms"], 36000, out)
+        self.daemon.wait_log(r"webrtc camera=cam1 session=\S+ event=consent_expired",
+                             h.scaled(5), after_line=n)
 
 if __name__ == "__main__":
     h.run_tests()

@@ -5,14 +5,16 @@
  * complete real DTLS-SRTP and count every frame; no decoding).
  *
  *   es-whep-client --base http://127.0.0.1:8080/ --camera cam1 [--sessions N]
- *                  [--seconds S] [--token T] [--wrong-fingerprint]
+ *                  [--seconds S] [--token T] [--wrong-fingerprint] [--checks-for S]
  *
  * Each viewer POSTs a recvonly H.264 offer, sends STUN checks with
  * USE-CANDIDATE to the answer's candidate (and every second after, for
  * consent), runs the DTLS handshake as the client, then unprotects RTP and
  * RTCP. A frame is the set of video packets up to a marker bit; its delay is
  * its last packet's arrival minus its capture time, from the RTP timestamp
- * mapped through the newest sender report. Prints one JSON object. */
+ * mapped through the newest sender report. --checks-for stops the consent
+ * checks that many seconds after start (the server must then end the session,
+ * RFC 7675). Prints one JSON object. */
 #include "core/clock.h"
 #include "webrtc/dtls.h"
 #include "webrtc/srtp.h"
@@ -49,6 +51,7 @@ struct viewer {
 
 static struct viewer viewers[MAX_SESSIONS];
 static int64_t *delays;
+static int64_t last_packet_us; /* monotonic, of the newest RTP packet of any viewer */
 static size_t delay_count;
 
 struct body {
@@ -264,6 +267,7 @@ static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8
     if ((buf[1] & 0x7f) != v->video_pt)
         return;
     v->packets++;
+    last_packet_us = es_clock_mono_us();
     if (buf[1] & 0x80) {
         v->frames++;
         if (v->have_sr && delays && delay_count < MAX_DELAYS) {
@@ -304,6 +308,7 @@ int main(int argc, char **argv)
     int sessions = atoi(arg(argc, argv, "--sessions", "1"));
     double seconds = atof(arg(argc, argv, "--seconds", "5"));
     bool wrong = flag(argc, argv, "--wrong-fingerprint");
+    double checks_for = atof(arg(argc, argv, "--checks-for", "0"));
     if (sessions < 1 || sessions > MAX_SESSIONS)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -337,7 +342,8 @@ int main(int argc, char **argv)
             fds[i] = (struct pollfd){v->fd, POLLIN, 0};
             if (v->fd < 0 || v->failed)
                 fds[i].fd = -1;
-            else if (now >= v->next_check_us) {
+            else if (now >= v->next_check_us &&
+                     (checks_for <= 0 || now - start < (int64_t)(checks_for * 1e6))) {
                 send_check(v);
                 /* Until the answer: every 100 ms; then consent every second. */
                 v->next_check_us = now + (v->stun_ok ? 1000000 : 100000);
@@ -389,12 +395,14 @@ int main(int argc, char **argv)
     printf("{\"sessions\": %d, \"posted\": %d, \"last_status\": %ld, \"connected\": %d, "
            "\"failed\": %d, \"rtp_before_dtls\": %llu, \"frames_total\": %llu, "
            "\"frames_min\": %llu, \"seconds\": %.1f, \"connected_after_ms\": %.0f, "
+           "\"last_packet_ms\": %.0f, "
            "\"delay_ms\": {\"count\": %zu, \"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, "
            "\"max\": %.1f, \"over_100ms\": %zu}}\n",
            sessions, posted, last_status, connected, failed, (unsigned long long)before_dtls,
            (unsigned long long)frames_total,
            (unsigned long long)(frames_min == UINT64_MAX ? 0 : frames_min), seconds,
-           (double)connected_by / 1000.0, delay_count, PCT(0.50), PCT(0.95), PCT(0.99),
+           (double)connected_by / 1000.0,
+           last_packet_us ? (double)(last_packet_us - start) / 1000.0 : -1.0, delay_count, PCT(0.50), PCT(0.95), PCT(0.99),
            PCT(1.0), late);
     es_dtls_identity_destroy(id);
     es_dtls_identity_destroy(other);
