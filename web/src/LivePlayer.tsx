@@ -43,6 +43,8 @@ export interface LivePlayerHandle extends HLSPlayerHandle {
   readonly protocol: Protocol | null;
   /** The WebRTC peer connection while WebRTC plays. */
   readonly peerConnection: RTCPeerConnection | null;
+  /** What the WebRTC latency figure came from: 'estimatedPlayoutTimestamp' (getStats) or 'captureTime' (requestVideoFrameCallback). */
+  readonly latencySource: 'estimatedPlayoutTimestamp' | 'captureTime' | null;
 }
 
 const PHASE_TEXT: Record<PlayerPhase, string> = {
@@ -146,6 +148,9 @@ export const LivePlayer = forwardRef<LivePlayerHandle, LivePlayerProps>(function
       },
       get peerConnection() {
         return controllerRef.current?.webrtcSession?.pc ?? null;
+      },
+      get latencySource() {
+        return controllerRef.current?.active === 'webrtc' ? controllerRef.current.latencySource : null;
       },
     }),
     [],

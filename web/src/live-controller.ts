@@ -81,7 +81,15 @@ export class LiveController {
   private bitrateBps: number | null = null;
   private stalls = 0;
   private disconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  // requestVideoFrameCallback: capture-to-display of the frames shown since the last tick.
+  private rvfcVideo: HTMLVideoElement | null = null;
+  private rvfcHandle: number | null = null;
+  private rvfcSum = 0;
+  private rvfcCount = 0;
+  private rvfcLast: number | null = null;
   lastStats: PlayerStats | null = null;
+  /** Where the last WebRTC latency figure came from. */
+  latencySource: 'estimatedPlayoutTimestamp' | 'captureTime' | null = null;
 
   constructor(opts: LiveControllerOptions) {
     this.opts = opts;
@@ -262,7 +270,48 @@ export class LiveController {
     void this.tick(gen);
   }
 
+  /**
+   * requestVideoFrameCallback gives, for WebRTC frames, `captureTime`: the sender's capture
+   * time of the frame (its RTP timestamp mapped through the RTCP sender reports) in this
+   * page's clock, and `expectedDisplayTime`.  Their difference is capture-to-display.  Used
+   * when getStats() has no estimatedPlayoutTimestamp yet (Chrome reports it only once audio
+   * and video both have sender reports).
+   */
+  private watchFrames(v: HTMLVideoElement): void {
+    type Rvfc = HTMLVideoElement & {
+      requestVideoFrameCallback?: (cb: (now: number, m: { captureTime?: number; expectedDisplayTime?: number }) => void) => number;
+      cancelVideoFrameCallback?: (h: number) => void;
+    };
+    const rv = v as Rvfc;
+    if (this.rvfcVideo === v || typeof rv.requestVideoFrameCallback !== 'function') return;
+    this.unwatchFrames();
+    this.rvfcVideo = v;
+    const onFrame = (_now: number, m: { captureTime?: number; expectedDisplayTime?: number }) => {
+      if (this.rvfcVideo !== v) return;
+      if (typeof m.captureTime === 'number' && typeof m.expectedDisplayTime === 'number' && m.captureTime > 0) {
+        const d = m.expectedDisplayTime - m.captureTime;
+        if (d > -1000 && d < 60000) {
+          this.rvfcSum += d;
+          this.rvfcCount++;
+        }
+      }
+      this.rvfcHandle = rv.requestVideoFrameCallback!(onFrame);
+    };
+    this.rvfcHandle = rv.requestVideoFrameCallback(onFrame);
+  }
+
+  private unwatchFrames(): void {
+    const v = this.rvfcVideo as (HTMLVideoElement & { cancelVideoFrameCallback?: (h: number) => void }) | null;
+    if (v && this.rvfcHandle !== null) v.cancelVideoFrameCallback?.(this.rvfcHandle);
+    this.rvfcVideo = null;
+    this.rvfcHandle = null;
+    this.rvfcSum = 0;
+    this.rvfcCount = 0;
+    this.rvfcLast = null;
+  }
+
   private showSession(v: HTMLVideoElement, s: WhepSession): void {
+    this.watchFrames(v);
     try {
       if ((v as HTMLVideoElement & { srcObject: MediaProvider | null }).srcObject !== s.stream) v.srcObject = s.stream;
     } catch (err) {
@@ -340,6 +389,7 @@ export class LiveController {
     const s = this.session;
     this.session = null;
     if (s) void s.close();
+    this.unwatchFrames();
     const v = this.video;
     if (v) {
       try {
@@ -427,7 +477,20 @@ export class LiveController {
     const v = this.video;
     const q = v && typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : null;
     const live = this.phase === 'live' || this.phase === 'stalled';
-    const latencyMs = live ? st.latencyMs : null;
+    if (this.rvfcCount > 0) {
+      this.rvfcLast = this.rvfcSum / this.rvfcCount;
+      this.rvfcSum = 0;
+      this.rvfcCount = 0;
+    }
+    let latencyMs: number | null = null;
+    this.latencySource = null;
+    if (live && st.latencyMs !== null) {
+      latencyMs = st.latencyMs;
+      this.latencySource = 'estimatedPlayoutTimestamp';
+    } else if (live && this.rvfcLast !== null) {
+      latencyMs = this.rvfcLast;
+      this.latencySource = 'captureTime';
+    }
     const stats: PlayerStats = {
       at: now,
       phase: this.phase,

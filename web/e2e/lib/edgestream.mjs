@@ -16,6 +16,7 @@
 // Every process binds 127.0.0.1 only.
 
 import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -216,6 +217,21 @@ export class TestCam {
   }
 }
 
+/**
+ * A UDP port on 127.0.0.1 that is free right now (the kernel picks it), for
+ * origin.webrtc.udp_port: its default 8189 may be held by another daemon on this machine.
+ */
+export function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    sock.once('error', reject);
+    sock.bind(0, '127.0.0.1', () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
+    });
+  });
+}
+
 function yamlString(s) {
   return JSON.stringify(String(s)); // a JSON string is a valid YAML double-quoted scalar
 }
@@ -231,6 +247,7 @@ export class Daemon {
     this.webRoot = o.webRoot;
     this.cameras = o.cameras;
     this.token = o.token ?? null; // origin.token: /api/ and /live/ want it
+    this.webrtcPort = null; // origin.webrtc.udp_port, chosen free at start()
     this.configPath = path.join(o.workDir, 'cameras.yaml');
     this.log = new LogSink(path.join(o.workDir, 'edgestream.stderr'));
     this.proc = null;
@@ -247,6 +264,8 @@ export class Daemon {
       '  listen: "127.0.0.1:0"',
       `  web_root: ${yamlString(this.webRoot)}`,
       ...(this.token ? [`  token: ${yamlString(this.token)}`] : []),
+      '  webrtc:',
+      `    udp_port: ${this.webrtcPort}`,
       'cameras:',
     ];
     for (const c of this.cameras) {
@@ -258,6 +277,7 @@ export class Daemon {
 
   /** Starts the daemon; resolves the origin's base URL (with a trailing slash). */
   async start(timeoutMs = 15000) {
+    this.webrtcPort = await freeUdpPort();
     this.writeConfig();
     const args = ['--config', this.configPath, '--all', '--quiet'];
     this.log.note(`start: ${this.binary} ${args.join(' ')}`);
