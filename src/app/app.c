@@ -301,6 +301,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             struct es_webrtc_camera *wcam = es_webrtc_add_camera(webrtc, cam->id);
             es_camera_set_video_tap(cameras[count], webrtc_video_tap, wcam);
             es_camera_set_audio_tap(cameras[count], webrtc_audio_tap, wcam);
+            es_webrtc_camera_set_passthrough(wcam, cam->transcode == ES_TRANSCODE_COPY);
             es_webrtc_camera_on_keyframe_request(wcam, webrtc_keyframe_request, cameras[count]);
         }
         if (err == ES_OK)

@@ -164,7 +164,12 @@ static void post_offer(struct es_webrtc *w, h2o_req_t *req, const char *camera)
     case ES_WEBRTC_BAD_OFFER: reply(req, 400, "Bad Request", "400 malformed SDP offer\n"); return;
     case ES_WEBRTC_NO_CODEC:
         reply(req, 422, "Unprocessable Content",
-              "422 the offer has no H.264 with packetization-mode=1 in a baseline profile\n");
+              "422 the offer has no H.264 (packetization-mode=1) in a profile this camera's "
+              "stream fits\n");
+        return;
+    case ES_WEBRTC_NOT_LIVE:
+        es_origin_add_header(req, "retry-after", "2");
+        reply(req, 409, "Conflict", "409 the camera is not live yet\n");
         return;
     case ES_WEBRTC_FULL:
         es_origin_add_header(req, "retry-after", "5");

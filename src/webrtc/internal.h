@@ -59,6 +59,8 @@ struct wcamera {
     struct es_webrtc *w;
     char *id;
     atomic_uint viewers; /* sessions, read without the lock by the pipeline thread */
+    bool passthrough;    /* set before start */
+    atomic_uint sps_plid; /* passthrough: SPS bytes 1-3 as seen last; 0 = not yet */
     struct es_h264_packetizer packetizer; /* pipeline thread only */
     struct es_opus *opus;                 /* pipeline thread only; while watched */
     const void *opus_par;                 /* the parameters it was made for */

@@ -146,8 +146,45 @@ static int h264_rank(const struct h264_fmt *f)
     return 0;
 }
 
+bool es_sdp_choose_h264(struct es_sdp_media *m, const char *camera_plid)
+{
+    if (strlen(camera_plid) != 6)
+        return false;
+    unsigned long cam = strtoul(camera_plid, NULL, 16);
+    unsigned cam_idc = (unsigned)(cam >> 16) & 0xff, cam_iop = (unsigned)(cam >> 8) & 0xff;
+    bool cam_cb = cam_idc == 0x42 && (cam_iop & 0x40);
+    for (size_t i = 0; i < m->h264_count; i++) {
+        const struct es_sdp_h264 *f = &m->h264[i];
+        if (!f->mode1 || strlen(f->plid) != 6)
+            continue;
+        unsigned long v = strtoul(f->plid, NULL, 16);
+        unsigned idc = (unsigned)(v >> 16) & 0xff;
+        /* The same profile class (webrtc-rules.md §2.5): a constrained
+         * baseline stream fits any baseline decoder; otherwise profile_idc
+         * must match. Constraint flags are not compared: Chromium offers High
+         * only as Constrained High (640c..), which a High camera without
+         * B-frames decodes as (docs/webrtc.md: no B-frames). */
+        bool fits = cam_cb ? idc == 0x42 : idc == cam_idc;
+        if (fits) {
+            m->h264_pt = f->pt;
+            for (int k = 0; k < 6; k++)
+                m->h264_profile_level_id[k] = (char)tolower((unsigned char)camera_plid[k]);
+            m->h264_profile_level_id[6] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
 static void choose_h264(struct es_sdp_media *m, const struct media_scan *scan)
 {
+    m->h264_count = 0;
+    for (size_t i = 0; i < scan->h264_count && m->h264_count < 16; i++) {
+        struct es_sdp_h264 *f = &m->h264[m->h264_count++];
+        f->pt = scan->h264[i].pt;
+        f->mode1 = scan->h264[i].mode1;
+        memcpy(f->plid, scan->h264[i].plid, sizeof(f->plid));
+    }
     int best = 0;
     for (size_t i = 0; i < scan->h264_count; i++) {
         int r = h264_rank(&scan->h264[i]);
@@ -301,7 +338,10 @@ enum es_err es_sdp_offer_parse(const char *sdp, size_t len, struct es_sdp_offer 
                 return ES_ERR_INVALID;
         if (mi->kind == ES_SDP_VIDEO) {
             choose_h264(mi, &scans[i]);
-            if (mi->h264_pt >= 0 && mi->recv && out->video < 0)
+            bool any_mode1 = false;
+            for (size_t k = 0; k < mi->h264_count; k++)
+                any_mode1 |= mi->h264[k].mode1;
+            if (any_mode1 && mi->recv && out->video < 0)
                 out->video = (int)i;
         } else if (mi->kind == ES_SDP_AUDIO && mi->opus_pt >= 0 && mi->recv && out->audio < 0) {
             out->audio = (int)i;

@@ -16,6 +16,12 @@
 
 enum es_sdp_kind { ES_SDP_OTHER = 0, ES_SDP_VIDEO, ES_SDP_AUDIO };
 
+struct es_sdp_h264 {
+    int pt;
+    bool mode1;     /* packetization-mode=1 */
+    char plid[7];   /* profile-level-id, lower case; "" when not given */
+};
+
 struct es_sdp_media {
     enum es_sdp_kind kind;
     char kind_name[16]; /* as offered: "video", "audio", "application", ... */
@@ -24,7 +30,9 @@ struct es_sdp_media {
     bool rtcp_rsize;
     bool recv;        /* the browser receives on it (recvonly or sendrecv) */
     int h264_pt;      /* video: the chosen H.264 payload type, -1 = none usable */
-    char h264_profile_level_id[7]; /* as offered for h264_pt, lower case */
+    char h264_profile_level_id[7]; /* for the answer: as offered, or the camera's */
+    struct es_sdp_h264 h264[16]; /* every H.264 format offered */
+    size_t h264_count;
     int opus_pt;      /* audio: opus/48000/2, -1 = none */
 };
 
@@ -33,7 +41,10 @@ struct es_sdp_offer {
     size_t media_count;
     char ice_ufrag[257], ice_pwd[257];
     char fingerprint[96]; /* sha-256, upper-case hex with colons (32 bytes) */
-    int video;            /* index of the first video m-line with H.264; -1 = none */
+    /* index of the first video m-line with H.264 in packetization-mode 1; -1 =
+     * none. Its h264_pt is a constrained-baseline-compatible format (what
+     * x264 makes), or -1 when it offers none (es_sdp_choose_h264). */
+    int video;
     int audio;            /* index of the first audio m-line with Opus; -1 = none */
 };
 
@@ -41,8 +52,16 @@ struct es_sdp_offer {
  * is not a usable SDP offer (syntax, no ICE credentials, no sha-256
  * fingerprint, a setup we cannot take, more than ES_SDP_MAX_MEDIA m-lines);
  * ES_ERR_UNSUPPORTED when it is well formed but offers no H.264 with
- * packetization-mode=1 in a constrained-baseline-compatible profile. */
+ * packetization-mode=1 on a video m-line the browser receives on. */
 enum es_err es_sdp_offer_parse(const char *sdp, size_t len, struct es_sdp_offer *out);
+
+/* Passthrough: picks the offered H.264 format that can carry the camera's
+ * stream as it is, `camera_plid` being its SPS bytes 1-3 ("640028"): same
+ * profile_idc (any baseline for constrained baseline); constraint flags and
+ * the level are not compared (the answer says
+ * level-asymmetry-allowed=1 and names the camera's own profile-level-id, RFC
+ * 6184 §8.1). False when the browser offers nothing that fits. */
+bool es_sdp_choose_h264(struct es_sdp_media *video, const char *camera_plid);
 
 struct es_sdp_answer_params {
     const char *ice_ufrag, *ice_pwd; /* ours */

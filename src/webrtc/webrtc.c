@@ -97,6 +97,24 @@ struct es_webrtc_camera *es_webrtc_add_camera(struct es_webrtc *w, const char *i
     return (struct es_webrtc_camera *)c;
 }
 
+void es_webrtc_camera_set_passthrough(struct es_webrtc_camera *camera, bool passthrough)
+{
+    ((struct wcamera *)camera)->passthrough = passthrough;
+}
+
+/* Passthrough: remembers the camera's profile-level-id from each SPS (even
+ * without viewers: the next offer's answer needs it). */
+static void note_sps(struct wcamera *c, const uint8_t *au, size_t size)
+{
+    for (size_t i = 0; i + 7 <= size; i++) {
+        if (au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1 && (au[i + 3] & 0x1f) == 7) {
+            unsigned plid = (unsigned)au[i + 4] << 16 | (unsigned)au[i + 5] << 8 | au[i + 6];
+            atomic_store(&c->sps_plid, plid);
+            return;
+        }
+    }
+}
+
 void es_webrtc_camera_on_keyframe_request(struct es_webrtc_camera *camera, void (*fn)(void *),
                                           void *opaque)
 {
@@ -247,7 +265,11 @@ void es_webrtc_camera_video(struct es_webrtc_camera *camera, const uint8_t *au, 
                             int64_t pts_ticks, int64_t wall_us)
 {
     struct wcamera *c = (struct wcamera *)camera;
-    if (!c || atomic_load(&c->viewers) == 0)
+    if (!c)
+        return;
+    if (c->passthrough)
+        note_sps(c, au, size);
+    if (atomic_load(&c->viewers) == 0)
         return;
     /* Packetized here, once, on the pipeline thread; sessions only add their
      * header and SRTP. */
@@ -529,6 +551,27 @@ enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *
         free(offer);
         return err == ES_ERR_UNSUPPORTED ? ES_WEBRTC_NO_CODEC : ES_WEBRTC_BAD_OFFER;
     }
+    /* The video format: x264's constrained baseline in transcode mode, the
+     * camera's own profile in passthrough (RFC 6184 §8.1). */
+    struct es_sdp_media *video = &offer->media[offer->video];
+    if (c->passthrough) {
+        unsigned plid = atomic_load(&c->sps_plid);
+        char hex[8];
+        snprintf(hex, sizeof(hex), "%06x", plid);
+        if (!plid) {
+            free(offer);
+            return ES_WEBRTC_NOT_LIVE;
+        }
+        if (!es_sdp_choose_h264(video, hex)) {
+            es_log(ES_LOG_INFO, "webrtc", "camera=%s event=offer_refused reason=profile "
+                   "camera_profile_level_id=%s", c->id, hex);
+            free(offer);
+            return ES_WEBRTC_NO_CODEC;
+        }
+    } else if (video->h264_pt < 0) {
+        free(offer);
+        return ES_WEBRTC_NO_CODEC;
+    }
     enum es_webrtc_result result = ES_WEBRTC_OK;
     pthread_mutex_lock(&w->lock);
     unsigned per_camera = atomic_load(&c->viewers);
@@ -538,7 +581,6 @@ enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *
                per_camera >= w->config.max_sessions_per_camera) {
         result = ES_WEBRTC_FULL;
     } else {
-        const struct es_sdp_media *video = &offer->media[offer->video];
         int audio_pt = offer->audio >= 0 ? offer->media[offer->audio].opus_pt : -1;
         struct wsession *s = es_wsession_create(w, c, offer->ice_ufrag, offer->fingerprint,
                                                 (uint8_t)video->h264_pt, audio_pt);

@@ -61,6 +61,11 @@ struct AVCodecParameters;
 void es_webrtc_camera_audio(struct es_webrtc_camera *c, const struct AVPacket *pkt,
                             const struct AVCodecParameters *par, int64_t wall_us);
 
+/* Before start: the camera's H.264 is the camera's own (`transcode: copy`).
+ * Offers are then answered with the camera's profile-level-id (from its SPS)
+ * and refused when the browser offers no format that fits it. */
+void es_webrtc_camera_set_passthrough(struct es_webrtc_camera *c, bool passthrough);
+
 /* Called on the service thread when a viewer asks for a keyframe (PLI, FIR),
  * at most every 500 ms per camera. Must not block. Set before start. */
 void es_webrtc_camera_on_keyframe_request(struct es_webrtc_camera *c, void (*fn)(void *opaque),
@@ -72,7 +77,8 @@ enum es_webrtc_result {
     ES_WEBRTC_OK = 0,
     ES_WEBRTC_NO_CAMERA,   /* 404 */
     ES_WEBRTC_BAD_OFFER,   /* 400: not an SDP offer we can parse */
-    ES_WEBRTC_NO_CODEC,    /* 422: no H.264 (packetization-mode 1, baseline) offered */
+    ES_WEBRTC_NO_CODEC,    /* 422: no H.264 (packetization-mode 1) the stream fits */
+    ES_WEBRTC_NOT_LIVE,    /* 409: passthrough camera whose SPS was not seen yet */
     ES_WEBRTC_FULL,        /* 503: session caps reached */
     ES_WEBRTC_NOT_RUNNING, /* 503: the service is not started or is stopping */
 };

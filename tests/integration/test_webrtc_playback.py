@@ -11,6 +11,9 @@ gap between presented frames above 1 s), the transcoded picture size, Opus audio
 DELETE on the session's Location answered 200. The daemon must log the session's DTLS
 connection and its end.
 
+The same page then plays `cam_copy` (transcode: copy) for 6 s: the camera's own
+1280x720 at 25 fps, answered with the camera's profile-level-id.
+
 Labelled "realtime" (tests/CMakeLists.txt): a sanitized daemon cannot transcode in real
 time on two cores, so the sanitizer pass skips it; test_webrtc_protocol.py covers the
 same code under the sanitizers.
@@ -42,10 +45,12 @@ class WebRTCPlaybackTest(h.LiveTest):
         url = cls.cam.start()
         cls.udp_port = wh.free_udp_port()
         config = wh.write_config(os.path.join(cls.wd, "cameras.yaml"),
-                                 [h.camera("cam1", url, target_fps=FPS)], cls.udp_port)
+                                 [h.camera("cam1", url, target_fps=FPS),
+                                  h.camera("cam_copy", url, transcode="copy")], cls.udp_port)
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         cls.daemon.wait_log(r"webrtc event=listening", h.scaled(15))
         oh.wait_playlist(cls.base, "cam1", timeout=h.scaled(30))
+        oh.wait_playlist(cls.base, "cam_copy", timeout=h.scaled(30))
 
     @classmethod
     def tearDownClass(cls):
@@ -81,6 +86,23 @@ class WebRTCPlaybackTest(h.LiveTest):
         self.assertGreaterEqual(out["audio_packets"], 50 * SECONDS * 0.8)
         self.daemon.wait_log(r"webrtc camera=cam1 session=\S+ event=connected", h.scaled(5))
         self.daemon.wait_log(r"webrtc camera=cam1 session=\S+ event=ended", h.scaled(5))
+
+    def test_passthrough_camera_plays_at_its_own_size_and_rate(self):
+        # transcode: copy: the camera's 1280x720 25 fps H.264 as it is.
+        rc, out, stdout, stderr = oh.run_node(
+            PLAYER, ["--base", self.base, "--camera", "cam_copy", "--seconds", "6"],
+            timeout=6 + 120)
+        self.assertIsNotNone(out, f"no result from the browser:\n{stdout}\n{stderr}")
+        sys.stderr.write(
+            f"WHEP passthrough in Chromium: first frame after {out.get('first_frame_ms')} ms, "
+            f"{out.get('frames_decoded')} frames decoded in 6 s, longest gap "
+            f"{out.get('max_gap_ms')} ms, {out.get('width')}x{out.get('height')}, audio "
+            f"{out.get('audio_packets')} packets\n")
+        self.assertTrue(out.get("ok"), out.get("error"))
+        self.assertEqual((out["width"], out["height"]), (1280, 720))
+        self.assertGreaterEqual(out["frames_decoded"], int(25 * 6 * 0.8))
+        self.assertLess(out["max_gap_ms"], 1000)
+        self.assertEqual(out["delete_status"], 200)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,15 @@ origin.webrtc.max_sessions_per_camera: 2. Then:
     the handshake (it never connects, gets no RTP, the daemon logs dtls_failed); a right
     one completes DTLS-SRTP and receives frames, none before DTLS;
   - consent (RFC 7675): a session whose browser stops sending checks is ended about 30 s
-    after its last valid one, and its ufrag is answered no more.
+    after its last valid one, and its media stops;
+  - passthrough (`cam_copy`, `transcode: copy`): the answer names the camera's own
+    profile-level-id (from its SPS), and an offer with no format the camera's stream fits
+    is refused with 422.
 """
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -49,7 +53,8 @@ class WebRTCProtocolTest(h.LiveTest):
         url = cls.cam.start()
         cls.udp_port = wh.free_udp_port()
         config = wh.write_config(os.path.join(cls.wd, "cameras.yaml"),
-                                 [h.camera("cam1", url, segment_duration=1)], cls.udp_port,
+                                 [h.camera("cam1", url, segment_duration=1),
+                                  h.camera("cam_copy", url, transcode="copy")], cls.udp_port,
                                  token=TOKEN, webrtc={"max_sessions_per_camera": 2})
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         cls.daemon.wait_log(r"webrtc event=listening", h.scaled(15))
@@ -200,6 +205,29 @@ class WebRTCProtocolTest(h.LiveTest):
         self.assertLess(out["last_packet_ms"], 36000, out)
         self.daemon.wait_log(r"webrtc camera=cam1 session=\S+ event=consent_expired",
                              h.scaled(5), after_line=n)
+    def test_5_passthrough_answers_with_the_camera_profile_or_422(self):
+        oh.wait_playlist(self.base, "cam_copy", timeout=h.scaled(30), token=TOKEN)
+        # The test camera's SPS (x264enc in es-testcam): constrained baseline or not,
+        # the answer must carry exactly the camera's SPS bytes 1-3.
+        status, hdrs, body = self.post("cam_copy", wh.offer(ufrag="cpy1", profile="42e01f"))
+        high_only = wh.offer(ufrag="cpy2", profile="640c1f")
+        if status == 201:
+            answer = body.decode()
+            m = re.search(r"profile-level-id=([0-9a-f]{6})", answer)
+            self.assertIsNotNone(m, answer)
+            self.assertEqual(m.group(1)[:2], "42", answer)  # fits the baseline offer
+            wh.request(f"{self.base}{hdrs['location'].lstrip('/')}", headers=AUTH,
+                       method="DELETE")
+            status, _, _ = self.post("cam_copy", high_only)
+            self.assertEqual(status, 422)
+        else:
+            # A camera above baseline: the baseline-only offer is the one refused.
+            self.assertEqual(status, 422, body)
+            status, hdrs, body = self.post("cam_copy", high_only)
+            self.assertEqual(status, 201, body)
+            wh.request(f"{self.base}{hdrs['location'].lstrip('/')}", headers=AUTH,
+                       method="DELETE")
+
 
 if __name__ == "__main__":
     h.run_tests()

@@ -231,6 +231,30 @@ static void test_sdp_refuses_malformed_offers(void **state)
     free(many);
 }
 
+/* Passthrough: the camera's own profile decides (RFC 6184 §8.1). */
+static void test_sdp_passthrough_picks_the_format_the_camera_fits(void **state)
+{
+    (void)state;
+    struct es_sdp_offer o;
+    assert_int_equal(parse(chrome_offer, &o), ES_OK);
+    struct es_sdp_media *v = &o.media[o.video];
+    /* A High 4.0 camera: Chrome's 640c1f fits (no constraint flag the stream
+     * lacks); the answer names the camera's own value. */
+    assert_true(es_sdp_choose_h264(v, "640028"));
+    assert_int_equal(v->h264_pt, 125);
+    assert_string_equal(v->h264_profile_level_id, "640028");
+    /* Main (4d0028): 127 (4d001f). */
+    assert_true(es_sdp_choose_h264(v, "4D0028"));
+    assert_int_equal(v->h264_pt, 127);
+    assert_string_equal(v->h264_profile_level_id, "4d0028");
+    /* Constrained baseline fits the first baseline format in mode 1 (102). */
+    assert_true(es_sdp_choose_h264(v, "42e01e"));
+    assert_int_equal(v->h264_pt, 102);
+    /* High 10 (6e): nothing offered fits. */
+    assert_false(es_sdp_choose_h264(v, "6e0028"));
+    assert_false(es_sdp_choose_h264(v, "bad"));
+}
+
 static void test_sdp_offer_without_usable_h264_is_unsupported(void **state)
 {
     (void)state;
@@ -246,10 +270,14 @@ static void test_sdp_offer_without_usable_h264_is_unsupported(void **state)
     char *mode0 = replace(vp8_only, "a=rtpmap:96 VP8/90000\r\n",
                           "a=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=42e01f\r\n");
     assert_int_equal(parse(mode0, &o), ES_ERR_UNSUPPORTED);
+    /* Only High: parsed (a passthrough camera may fit it), but nothing x264's
+     * constrained baseline output could be sent as. */
     char *high = replace(vp8_only, "a=rtpmap:96 VP8/90000\r\n",
                          "a=rtpmap:96 H264/90000\r\n"
                          "a=fmtp:96 packetization-mode=1;profile-level-id=640c1f\r\n");
-    assert_int_equal(parse(high, &o), ES_ERR_UNSUPPORTED);
+    assert_int_equal(parse(high, &o), ES_OK);
+    assert_int_equal(o.video, 0);
+    assert_int_equal(o.media[0].h264_pt, -1);
     char *good = replace(vp8_only, "a=rtpmap:96 VP8/90000\r\n",
                          "a=rtpmap:96 H264/90000\r\n"
                          "a=fmtp:96 packetization-mode=1;profile-level-id=42E01F\r\n");
@@ -273,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_sdp_answer_rejects_data_channel_with_port_zero),
         cmocka_unit_test(test_sdp_refuses_malformed_offers),
         cmocka_unit_test(test_sdp_offer_without_usable_h264_is_unsupported),
+        cmocka_unit_test(test_sdp_passthrough_picks_the_format_the_camera_fits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
