@@ -229,7 +229,7 @@ static void recover_previous_run(struct local_sink *s, unsigned target_duration)
             s->have_previous = true;
             s->previous_last_msn = old.media_sequence + old.count - 1;
             size_t foreign = 0;
-            const char *first_foreign = NULL;
+            char first_foreign[ES_PLAYLIST_URI_MAX] = "";
             bool adopting = old.target_duration == target_duration;
             /* RFC 8216 §6.2.2: TARGETDURATION may not change, so an old window
              * with another target starts over (its files are deleted once a new
@@ -243,8 +243,13 @@ static void recover_previous_run(struct local_sink *s, unsigned target_duration)
                 const char *uri = old.segments[i].uri;
                 bool own = es_sink_segment_msn(uri, &msn) && msn == old.segments[i].msn;
                 if (!own) {
-                    if (!foreign++)
-                        first_foreign = uri;
+                    if (!foreign++) {
+                        /* Shown as read, but a '"' would end the log field early. */
+                        snprintf(first_foreign, sizeof(first_foreign), "%s", uri);
+                        for (char *q = first_foreign; *q; q++)
+                            if (*q == '"')
+                                *q = '\'';
+                    }
                     adopting = false; /* the window stays contiguous */
                     continue;
                 }

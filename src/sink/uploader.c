@@ -734,13 +734,18 @@ static void adopt_stored_playlist(struct es_upload_stream *s, const char *text, 
     es_playlist_init(&s->stored, old.target_duration);
     s->stored.media_sequence = old.media_sequence;
     size_t foreign = 0;
-    const char *first_foreign = NULL;
+    char first_foreign[ES_PLAYLIST_URI_MAX] = "";
     for (size_t i = 0; i < old.count; i++) {
         uint64_t msn;
         const struct es_playlist_segment *seg = &old.segments[i];
         if (!es_sink_segment_msn(seg->uri, &msn) || msn != seg->msn) {
-            if (!foreign++)
-                first_foreign = seg->uri;
+            if (!foreign++) {
+                /* Shown as read, but a '"' would end the log field early. */
+                snprintf(first_foreign, sizeof(first_foreign), "%s", seg->uri);
+                for (char *q = first_foreign; *q; q++)
+                    if (*q == '"')
+                        *q = '\'';
+            }
             adopting = false; /* the window stays contiguous */
             continue;
         }
