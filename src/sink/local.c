@@ -46,7 +46,10 @@ struct local_sink {
     char (*unlisted)[ES_PLAYLIST_URI_MAX];
     size_t unlisted_count, unlisted_cap;
     bool playlist_dirty; /* the playlist on disk is older than the one in memory */
-    uint64_t write_failures, dropped; /* in the current episode */
+    /* Failed writes in the current episode, segments [0] and playlists [1]
+     * apart (one kind failing while the other works is still one episode). */
+    uint64_t write_failures[2];
+    uint64_t dropped; /* segments not written while no playlist could be */
 };
 
 static enum es_err make_dirs(const char *path)
@@ -80,18 +83,19 @@ static void sync_dir(const struct local_sink *s)
 
 /* A failed write is logged once per episode (ENOSPC would otherwise log every
  * segment); the first success after it says how many failed. */
-static void note_write(struct local_sink *s, const char *path, int error)
+static void note_write(struct local_sink *s, const char *name, const char *path, int error)
 {
+    uint64_t *failures = &s->write_failures[strcmp(name, PLAYLIST_NAME) == 0];
     if (error) {
-        es_log(s->write_failures ? ES_LOG_DEBUG : ES_LOG_ERROR, "sink.local",
+        es_log(*failures ? ES_LOG_DEBUG : ES_LOG_ERROR, "sink.local",
                "camera=%s event=write_failed file=%s error=\"%s\"", s->camera_id, path,
                strerror(error));
-        s->write_failures++;
-    } else if (s->write_failures) {
+        (*failures)++;
+    } else if (*failures) {
         es_log(ES_LOG_INFO, "sink.local",
-               "camera=%s event=write_recovered failures=%" PRIu64 " dropped=%" PRIu64,
-               s->camera_id, s->write_failures, s->dropped);
-        s->write_failures = 0;
+               "camera=%s event=write_recovered file=%s failures=%" PRIu64 " dropped=%" PRIu64,
+               s->camera_id, path, *failures, s->dropped);
+        *failures = 0;
         s->dropped = 0;
     }
 }
@@ -138,10 +142,10 @@ static enum es_err write_atomic(struct local_sink *s, const char *name, const vo
     }
     if (s->sync)
         sync_dir(s);
-    note_write(s, final, 0);
+    note_write(s, name, final, 0);
     return ES_OK;
 fail:
-    note_write(s, final, error);
+    note_write(s, name, final, error);
     return ES_ERR_IO;
 }
 

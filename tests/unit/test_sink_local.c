@@ -728,12 +728,32 @@ static void test_local_sink_schedules_no_delete_when_the_playlist_write_fails(vo
     char blocker[PATH_MAX + 32];
     snprintf(blocker, sizeof(blocker), "%s/.stream.m3u8.tmp", f->dir);
     assert_int_equal(mkdir(blocker, 0755), 0);
+    /* stderr captured with no assertion inside (one would jump out). */
+    char log[8192];
+    char log_path[] = "/tmp/es_test_sink_log_XXXXXX";
+    int fd = mkstemp(log_path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
     publish_range(sink, 3, 9); /* stored, but the playlist cannot say so */
     es_clock_sleep_us(AFTER_GRACE_US);
     sink->tick(sink);
     publish(sink, 9, 2.0, false);
     es_clock_sleep_us(AFTER_GRACE_US);
     sink->tick(sink);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, log, sizeof(log) - 1);
+    log[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(log_path);
+    /* One ERROR for the episode, not one per attempt. */
+    const char *hit = strstr(log, "event=write_failed");
+    assert_non_null(hit);
+    assert_null(strstr(hit + 1, "event=write_failed"));
     assert_window(f, 0, 3); /* what is on disk still names 0..2 ... */
     for (uint64_t msn = 0; msn < 10; msn++)
         assert_true(segment_exists(f, msn)); /* ... so nothing was deleted */
