@@ -52,7 +52,9 @@ HEAD_CONNS = 16
 HEAD_BYTES = 300 << 10             # each; h2o alone would buffer up to ~400 KiB of it
 EXTRA_CONNS = 60                   # beyond max_connections
 # The bound: the daemon's RSS at rest (camera transcoding, viewer playing) plus this.
-RSS_MARGIN = (256 if h.SANITIZE else 64) << 20
+# AddressSanitizer keeps freed memory in its quarantine (256 MiB by default) before reuse,
+# so under it RSS grows with any churn: the bound there leaves room for the quarantine.
+RSS_MARGIN = (384 if h.SANITIZE else 64) << 20
 
 
 def proc_rss(pid):
