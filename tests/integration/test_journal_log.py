@@ -52,8 +52,10 @@ class JournalLogTest(h.LiveTest):
         cls.wd = h.new_workdir("journal")
         # One camera streams (info lines); one points at a port nobody listens on
         # (warnings); --log-level debug adds debug lines.
+        url = h.TestCam(cls.wd, audio=False, extra_args=["--width", "320", "--height", "240",
+                                                          "--fps", "10"]).start()
         cls.config = h.write_config(os.path.join(cls.wd, "cameras.yaml"), [
-            h.camera("cam_ok", "test://?width=320&height=240&fps=10", target_width=320,
+            h.camera("cam_ok", url, target_width=320,
                      target_fps=10, segment_duration=1),
             h.camera("cam_gone", "rtsp://127.0.0.1:9/none", connect_timeout_ms=500),
         ], root=os.path.join(cls.wd, "streams"), form="mapping")

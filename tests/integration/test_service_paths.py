@@ -37,6 +37,13 @@ def start(workdir, label, config, env_extra=None):
     return proc, log_path
 
 
+def small_camera(workdir):
+    """The RTSP test camera at 320x240, 10 fps, no audio."""
+    cam = h.TestCam(workdir, audio=False, extra_args=["--width", "320", "--height", "240",
+                                                      "--fps", "10"])
+    return cam.start()
+
+
 def read(path):
     with open(path, errors="replace") as f:
         return f.read()
@@ -53,6 +60,7 @@ class WebRootFromAnywhereTest(h.LiveTest):
         if not os.path.isfile(os.path.join(WEB_DIST, "index.html")):
             raise RuntimeError(f"{WEB_DIST} is not built: `make web` (make build does it)")
         cls.wd = h.new_workdir("paths-web")
+        url = small_camera(cls.wd)
         config = os.path.join(cls.wd, "cameras.yaml")
         with open(config, "w") as f:
             f.write("storage:\n"
@@ -63,7 +71,7 @@ class WebRootFromAnywhereTest(h.LiveTest):
                     "cameras:\n"
                     "  - id: cam_a\n"
                     "    name: A\n"
-                    "    rtsp_url: \"test://?width=320&height=240&fps=10\"\n"
+                    f"    rtsp_url: \"{url}\"\n"
                     "    settings:\n"
                     "      target_width: 320\n"
                     "      target_fps: 10\n")
@@ -102,7 +110,7 @@ class StateDirectoryTest(h.LiveTest):
         cls.had_root_streams = os.path.exists("/streams")
         # The reference (list) form: no storage section, so the default root "streams".
         config = h.write_config(os.path.join(cls.wd, "cameras.yaml"), [
-            h.camera("cam_s", "test://?width=320&height=240&fps=10", target_width=320,
+            h.camera("cam_s", small_camera(cls.wd), target_width=320,
                      target_fps=10, segment_duration=1)])
         cls.proc, cls.log = start(cls.wd, "edgestream", config,
                                   {"STATE_DIRECTORY": cls.state + ":/nonexistent"})

@@ -75,10 +75,18 @@ class Listener:
         return out
 
 
+def small_camera(workdir):
+    """The RTSP test camera at 320x240, 10 fps, no audio: light enough for two sessions."""
+    cam = h.TestCam(workdir, audio=False, extra_args=["--width", "320", "--height", "240",
+                                                      "--fps", "10"])
+    return cam.start()
+
+
 def start(workdir, label, env_extra, cameras=2):
+    url = small_camera(workdir)
     config = h.write_config(os.path.join(workdir, f"{label}.yaml"), [
-        h.camera(f"cam_{i}", "test://?width=320&height=240&fps=10", target_width=320,
-                 target_fps=10, segment_duration=1, read_timeout_ms=1000)
+        h.camera(f"cam_{i}", url, target_width=320, target_fps=10, segment_duration=1,
+                 read_timeout_ms=1000)
         for i in range(cameras)], root=os.path.join(workdir, "streams"), form="mapping")
     with open(config, "a") as f:
         f.write("origin:\n  listen: \"127.0.0.1:0\"\n")
