@@ -280,6 +280,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             .cors = config->origin.cors,
             .web_root = config->origin.web_root,
             .max_connections = config->origin.max_connections,
+            .http1_only = !config->origin.http2,
             .idle_timeout_ms = config->origin.idle_timeout_ms,
             .max_parked = config->origin.max_parked,
             .max_parked_per_client = config->origin.max_parked_per_client,

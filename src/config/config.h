@@ -125,6 +125,7 @@ struct es_origin_settings {
     char *cors;               /* Access-Control-Allow-Origin, default "off" (none) */
     char *web_root;           /* the player's files; NULL = auto (main.c finds them) */
     unsigned max_connections; /* default 4096 */
+    bool http2;               /* with TLS, offer HTTP/2 by ALPN; default true */
     unsigned idle_timeout_ms; /* default 10000 */
     unsigned max_parked;      /* default 4096 */
     unsigned max_parked_per_client;     /* default 128 */

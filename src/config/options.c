@@ -395,6 +395,11 @@ static const struct es_config_option options[] = {
 
     {ES_CONFIG_SECTION_WEBRTC, "enabled", ES_CONFIG_BOOL, 0, "true", NULL, 0, 0, NULL, NULL,
      NULL, WEBRTC(enabled), "Answer WHEP offers (only while the origin is enabled too)."},
+    {ES_CONFIG_SECTION_ORIGIN, "http2", ES_CONFIG_BOOL, 0, "true", NULL, 0, 0, NULL, NULL, NULL,
+     ORIGIN(http2),
+     "With TLS, offer HTTP/2 (ALPN). libh2o 2.2.5 has no fix for HTTP/2 Rapid Reset "
+     "(CVE-2023-44487): set `false` where TLS faces an untrusted network with no front "
+     "(docs/origin.md). Plaintext is HTTP/1.1 only, always."},
     {ES_CONFIG_SECTION_WEBRTC, "udp_port", ES_CONFIG_UINT, 0, "8189", NULL, 1, 65535, NULL, NULL,
      NULL, WEBRTC(udp_port),
      "The one UDP port every WebRTC session shares (STUN, DTLS and SRTP): open it to viewers."},

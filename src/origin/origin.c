@@ -200,7 +200,7 @@ static void free_config(struct es_origin_config *c)
     free((char *)c->web_root);
 }
 
-static SSL_CTX *load_tls(const char *cert, const char *key)
+static SSL_CTX *load_tls(const char *cert, const char *key, bool http1_only)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
@@ -217,8 +217,10 @@ static SSL_CTX *load_tls(const char *cert, const char *key)
         SSL_CTX_free(ctx);
         return NULL;
     }
-    /* HTTP/2 over TLS is negotiated with ALPN ("h2", then "http/1.1"). */
-    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    /* HTTP/2 over TLS is negotiated with ALPN ("h2", then "http/1.1"), unless
+     * turned off (origin.http2: libh2o 2.2.5 and HTTP/2 Rapid Reset). */
+    static const h2o_iovec_t http1_alpn[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
+    h2o_ssl_register_alpn_protocols(ctx, http1_only ? http1_alpn : h2o_http2_alpn_protocols);
     return ctx;
 }
 
@@ -235,6 +237,7 @@ enum es_err es_origin_create(const struct es_origin_config *config, struct es_or
     o->config.token = dup_or_null(config->token);
     o->config.tls_cert = dup_or_null(config->tls_cert);
     o->config.tls_key = dup_or_null(config->tls_key);
+    o->config.http1_only = config->http1_only;
     o->config.cors = config->cors && config->cors[0] && strcmp(config->cors, "off") != 0
                          ? es_strdup(config->cors)
                          : NULL;
@@ -254,7 +257,7 @@ enum es_err es_origin_create(const struct es_origin_config *config, struct es_or
     h2o_linklist_init_anchor(&o->static_files);
 
     if (o->config.tls_cert) {
-        o->ssl_ctx = load_tls(o->config.tls_cert, o->config.tls_key);
+        o->ssl_ctx = load_tls(o->config.tls_cert, o->config.tls_key, config->http1_only);
         if (!o->ssl_ctx) {
             es_origin_destroy(o);
             return ES_ERR_CONFIG;
@@ -817,9 +820,11 @@ enum es_err es_origin_start(struct es_origin *o)
         abort();
     o->thread_started = true;
     es_log(ES_LOG_INFO, "origin",
-           "event=listening url=%s cameras=%zu tls=%s auth=%s max_connections=%u "
+           "event=listening url=%s cameras=%zu tls=%s http2=%s auth=%s max_connections=%u "
            "max_parked=%u loopback_only=%s",
-           o->url, o->stream_count, o->ssl_ctx ? "yes" : "no", o->config.token ? "token" : "none",
+           o->url, o->stream_count, o->ssl_ctx ? "yes" : "no",
+           o->ssl_ctx && !o->config.http1_only ? "tls" : "no",
+           o->config.token ? "token" : "none",
            o->config.max_connections, o->config.max_parked, o->loopback_only ? "yes" : "no");
     return ES_OK;
 }

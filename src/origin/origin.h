@@ -28,6 +28,7 @@ struct es_origin_config {
     const char *token;    /* bearer token (or ?token=); NULL or "" = no auth */
     const char *tls_cert; /* PEM paths, both or neither: HTTPS + HTTP/2 */
     const char *tls_key;
+    bool http1_only;  /* with TLS, offer only HTTP/1.1 by ALPN (no HTTP/2) */
     const char *cors; /* Access-Control-Allow-Origin; NULL, "" or "off" = none (same-origin) */
     const char *web_root;     /* the player's static files (web/dist); NULL = none */
     unsigned max_connections; /* accepted at once; further ones are closed at once */

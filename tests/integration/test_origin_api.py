@@ -14,7 +14,8 @@ and HTTP/1.1 still available:
     HEAD without a body, gzip only when asked;
   - curl speaks HTTP/2 to it and gets the same playlist as over HTTP/1.1;
   - (issue 11) parked requests are capped per connection and in all: over HTTP/2 (nghttp),
-    the requests over a cap are answered 503 with Retry-After.
+    the requests over a cap are answered 503 with Retry-After; an unfinished head over TLS
+    is cut at the head cap; `http2: false` leaves TLS with HTTP/1.1 only.
 """
 
 import gzip
@@ -53,7 +54,8 @@ class OriginApiTest(h.LiveTest):
         with open(os.path.join(root, "assets", "index-AbC123.js"), "w") as f:
             f.write("export {};\n")
         cls.cam = h.TestCam(cls.wd, "testcam")
-        url = cls.cam.start()
+        url = cls.cam_url = cls.cam.start()
+        cls.key = key
         config = oh.write_config(os.path.join(cls.wd, "cameras.yaml"), [
             h.camera("cam_ll", url, profile="ll"),
             dict(h.camera("cam_low", url, profile="low"), name="Floor \"Camera\""),
@@ -281,6 +283,28 @@ class OriginApiTest(h.LiveTest):
         self.assertGreaterEqual(sum(st.count("503") for st in statuses), 10 - PARKED_TOTAL)
         status, _, _, body = self.curl("/metrics")
         self.assertRegex(body.decode(), r"edgestream_http_parked_refused_total [1-9]")
+
+    def test_http2_can_be_turned_off_over_tls(self):
+        # origin.http2: false (libh2o 2.2.5 and HTTP/2 Rapid Reset): ALPN offers only
+        # http/1.1, so even a client that asks for HTTP/2 gets HTTP/1.1.
+        wd = os.path.join(self.wd, "http1-only")
+        os.makedirs(wd, exist_ok=True)
+        config = oh.write_config(os.path.join(wd, "cameras.yaml"),
+                                 [h.camera("cam_ll", self.cam_url, profile="ll")],
+                                 origin={"tls_cert": self.ca, "tls_key": self.key,
+                                         "http2": False})
+        daemon, base = oh.start_daemon(wd, config, label="edgestream-http1")
+        try:
+            out = subprocess.run(["curl", "-s", "-v", "--max-time", "15", "--cacert", self.ca,
+                                  "--http2", "-o", "/dev/null", base + "healthz"],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertIn("ALPN: server accepted http/1.1", out.stderr, out.stderr[-800:])
+            self.assertRegex(out.stderr, r"< HTTP/1\.1 200")
+            self.assertNotIn("HTTP/2", out.stderr.split("ALPN")[-1])
+            self.assertRegex(daemon.log_text(), r"event=listening .*tls=yes http2=no")
+        finally:
+            self.assertEqual(daemon.stop(), 0)
+            h.fail_if(self, daemon.sanitizer_reports(), "sanitizer reports")
 
     def test_zz_clean_stop(self):
         self.assertEqual(self.daemon.stop(), 0)
