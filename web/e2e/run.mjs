@@ -316,6 +316,7 @@ async function main() {
     const llJoins = Number(process.env.E2E_LL_JOINS || 5);
     await test(`player.html without &profile (LL camera, the link make demo prints, over HLS): LL detected from the playlist, ${llJoins} joins at LL latency`, async () => {
       const medians = [];
+      const edges = [];
       const held = [];
       for (let j = 0; j < llJoins; j++) {
         const page = await ctx.newPage();
@@ -326,10 +327,15 @@ async function main() {
           await waitFor(page, () => window.__player?.hls && window.__player.video.currentTime > 0.5 && window.__player.hls.playingDate, null, 25000, 'playback to start');
           await sleep(3000);
           const samples = [];
+          const edge = [];
           for (let i = 0; i < 15; i++) {
-            samples.push(await page.evaluate(() => Date.now() - window.__player.hls.playingDate.getTime()));
+            const x = await page.evaluate(() => [Date.now() - window.__player.hls.playingDate.getTime(), window.__player.hls.latency]);
+            samples.push(x[0]);
+            edge.push(x[1]);
             await sleep(200);
           }
+          edge.sort((a, b) => a - b);
+          edges.push(edge[Math.floor(edge.length / 2)]);
           const r = await page.evaluate(() => {
             const h = window.__player;
             const hls = h.hls;
@@ -361,8 +367,10 @@ async function main() {
       }
       const sorted = [...medians].sort((a, b) => a - b);
       const p50 = sorted[Math.floor(sorted.length / 2)];
-      assert(p50 < 1000, `median latency ${p50} ms over ${medians.length} joins (${medians.join(', ')} ms)`);
-      return `per-join median latency ${medians.map((m) => (m / 1000).toFixed(2)).join(', ')} s; p50 ${(p50 / 1000).toFixed(2)} s${held.length ? `; target raised by a stall in ${held.length} join(s) and put back to PART-HOLD-BACK` : ''}`;
+      // (hls.latency, the distance from the playlist's live edge, tells a player that plays
+      // late from an origin whose PDT is late, e.g. a camera pipeline behind on a loaded box.)
+      assert(p50 < 1000, `median latency ${p50} ms over ${medians.length} joins (${medians.join(', ')} ms; from the live edge ${edges.map((e) => e.toFixed(2)).join(', ')} s)`);
+      return `per-join median latency ${medians.map((m) => (m / 1000).toFixed(2)).join(', ')} s; p50 ${(p50 / 1000).toFixed(2)} s; from the live edge ${edges.map((e) => e.toFixed(2)).join(', ')} s${held.length ? `; target raised by a stall in ${held.length} join(s) and put back to PART-HOLD-BACK` : ''}`;
     });
 
     // The same link with nothing forced (protocol auto): WebRTC when the origin's WHEP answers.
@@ -383,7 +391,7 @@ async function main() {
           const tLive = Date.now() - t0;
           const p = await videoProgress(page, 'video', 2000);
           assert(p.b && p.dt > 1.2, `video.currentTime advanced ${p.dt.toFixed(2)} s in 2 s`);
-          assert(p.dframes >= 20, `only ${p.dframes} frames decoded in 2 s (15 fps source)`);
+          assert(p.dframes >= 15, `only ${p.dframes} frames decoded in 2 s (15 fps source)`);
           assert(p.b.w === 854 && p.b.h === 480 && p.b.variance > 100, `picture ${p.b.w}x${p.b.h}, luma variance ${p.b.variance.toFixed(1)}`);
           // Chrome has estimatedPlayoutTimestamp once two sender reports of each track arrived
           // (the server sends audio SRs every 5 s): up to ~6 s after the join.
@@ -450,6 +458,32 @@ async function main() {
         assert(fellBack === 'll-hls', `ladder rung ${fellBack}`);
         assert(tLive - (postAt - t0) < 4000 + 3000, `live ${tLive} ms after load (POST at ${postAt - t0} ms)`);
         return `WHEP POST at ${postAt - t0} ms (503), LL-HLS live at ${tLive} ms`;
+      } finally {
+        await page.close();
+      }
+    });
+
+    await test('protocol auto: after falling back to LL-HLS it moves back up to WebRTC when WHEP answers again (probe after 5 s)', async () => {
+      const page = await ctx.newPage();
+      // The first POST fails (503, as a full server answers); later ones reach the origin.
+      let posts = 0;
+      await page.route('**/whep/**', (route) => {
+        if (route.request().method() === 'POST' && posts++ === 0) return route.fulfill({ status: 503, body: 'busy' });
+        return route.continue();
+      });
+      const t0 = Date.now();
+      try {
+        await page.goto(`${origin}/player.html?src=/live/${camLL.id}/stream.m3u8&debug=1`);
+        await waitFor(page, () => window.__player?.getStats()?.protocol === 'll-hls' && window.__player.getStats().phase === 'live', null, 15000, 'LL-HLS playing first');
+        const tHls = Date.now() - t0;
+        await waitFor(page, () => window.__player?.protocol === 'webrtc' && window.__player.getStats()?.phase === 'live', null, 15000, 'the move up to WebRTC');
+        const tUp = Date.now() - t0;
+        const p = await videoProgress(page, 'video', 2000);
+        assert(p.dt > 1.2 && p.dframes >= 15 && p.b.variance > 100, `WebRTC not playing after the move: +${p.dt.toFixed(2)} s, +${p.dframes} frames`);
+        const hlsGone = await page.evaluate(() => !window.__player.hls && document.querySelectorAll('video').length === 1);
+        assert(hlsGone, 'hls.js (or its <video>) is still there after the move to WebRTC');
+        assert(posts === 2, `${posts} WHEP POSTs`);
+        return `LL-HLS live at ${tHls} ms, WebRTC live at ${tUp} ms (2 POSTs: 503, then the origin's)`;
       } finally {
         await page.close();
       }

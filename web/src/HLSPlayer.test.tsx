@@ -78,6 +78,8 @@ const fake = vi.hoisted(() => {
 vi.mock('hls.js', () => ({ default: fake.FakeHls }));
 
 import { HLSPlayer, type HLSPlayerHandle, type PlayerStats } from './HLSPlayer';
+import { LivePlayer, type LivePlayerHandle } from './LivePlayer';
+import { CameraTile } from './CameraTile';
 import { PROFILES, REFERENCE_HLS_CONFIG } from './profiles';
 
 const levelLoaded = (endSN: number, targetduration = 1) => ({ details: { endSN, targetduration, partList: null } });
@@ -443,5 +445,62 @@ describe('protocol ll-hls: LL detected from the playlist', () => {
     render(<HLSPlayer src="/b.m3u8" />);
     expect(fake.instances).toHaveLength(2);
     expect(fetchMock).not.toHaveBeenCalled();
+  });
+});
+
+describe('LivePlayer', () => {
+  const LL_PLAYLIST = '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600\n#EXT-X-PART-INF:PART-TARGET=0.200\n';
+
+  it('protocol hls plays HLSPlayer with whole segments, and never asks for WebRTC', () => {
+    const fetchMock = vi.fn();
+    vi.stubGlobal('fetch', fetchMock);
+    const ref = createRef<LivePlayerHandle>();
+    const { container } = render(<LivePlayer ref={ref} src="http://box/live/cam/stream.m3u8" protocol="hls" profile="ultra-low" />);
+    expect(fake.instances).toHaveLength(1);
+    expect(fake.instances[0].config.lowLatencyMode).toBe(false);
+    expect(fetchMock).not.toHaveBeenCalled();
+    expect(ref.current!.protocol).toBe('hls');
+    expect(container.querySelector('.liveplayer')!.getAttribute('data-protocol')).toBe('hls');
+  });
+
+  it('auto in a browser without RTCPeerConnection falls back to LL-HLS at once, LL chosen from the playlist', async () => {
+    const fetchMock = vi.fn(async () => new Response(LL_PLAYLIST, { status: 200 }));
+    vi.stubGlobal('fetch', fetchMock);
+    const protocols: string[] = [];
+    const ref = createRef<LivePlayerHandle>();
+    render(<LivePlayer ref={ref} src="http://box/live/cam/stream.m3u8" onProtocol={(p) => protocols.push(p)} />);
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(0);
+    });
+    expect(protocols).toEqual(['webrtc', 'll-hls']);
+    expect(fake.instances).toHaveLength(1);
+    expect(fake.instances[0].config.maxLiveSyncPlaybackRate).toBe(1.5);
+    expect(fake.instances[0].config.liveSyncDurationCount).toBeUndefined();
+    expect(ref.current!.hls).toBe(fake.instances[0]);
+    expect(ref.current!.peerConnection).toBeNull();
+  });
+});
+
+describe('CameraTile', () => {
+  it('shows which protocol plays (from the stats) before the latency', () => {
+    const camera = { id: 'cam', name: 'Cam', status: 'live' as const, playlistUrl: '/live/cam/stream.m3u8', lastSegmentTime: null };
+    const { container } = render(
+      <ul>
+        <CameraTile camera={camera} expanded={false} onToggle={() => {}} protocol="hls" />
+      </ul>,
+    );
+    const h = fake.instances.at(-1)!;
+    h.latestLevelDetails = { targetduration: 1, holdBack: 3 };
+    h.playingDate = new Date(Date.now() - 2000);
+    const video = container.querySelector('video')!;
+    setPlaying(video, 1);
+    act(() => vi.advanceTimersByTime(1000));
+    setPlaying(video, 2);
+    h.playingDate = new Date(Date.now() + 1000 - 2000);
+    act(() => vi.advanceTimersByTime(1000));
+    const li = container.querySelector('li')!;
+    expect(li.getAttribute('data-state')).toBe('live');
+    expect(li.getAttribute('data-protocol')).toBe('hls');
+    expect(li.querySelector('.tile-stats')!.textContent).toMatch(/^HLS · lat 2\.0 s · buf/);
   });
 });

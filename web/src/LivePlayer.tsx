@@ -14,7 +14,7 @@
 //   see whep.ts, webrtcVideoStats).
 // All the HLSPlayer props apply to the HLS rungs.
 
-import { forwardRef, useEffect, useImperativeHandle, useMemo, useRef, useState, type CSSProperties } from 'react';
+import { forwardRef, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type CSSProperties } from 'react';
 import type Hls from 'hls.js';
 import { HLSPlayer, type HLSPlayerHandle, type HLSPlayerProps, type PlayerPhase, type PlayerStats } from './HLSPlayer';
 import { LiveController, whepEndpointFor } from './live-controller';
@@ -156,16 +156,19 @@ export const LivePlayer = forwardRef<LivePlayerHandle, LivePlayerProps>(function
     [],
   );
 
+  // Stable, so that re-renders (new stats every second) do not detach and re-attach the video.
+  const setVideo = useCallback((v: HTMLVideoElement | null) => {
+    videoRef.current = v;
+    controllerRef.current?.attachVideo(v);
+  }, []);
+
   const statusText = active === 'webrtc' ? PHASE_TEXT[rtcPhase] : '';
   return (
     <div className={['liveplayer', className].filter(Boolean).join(' ')} style={{ position: 'relative', ...style }} data-protocol={active ?? ''}>
       {active === 'webrtc' ? (
         <>
           <video
-            ref={(v) => {
-              videoRef.current = v;
-              controllerRef.current?.attachVideo(v);
-            }}
+            ref={setVideo}
             muted={muted}
             autoPlay={autoPlay}
             controls={controls}
