@@ -122,10 +122,10 @@ struct es_origin_settings {
     char *token;              /* bearer token; NULL = none. Never printed. */
     char *tls_cert;           /* PEM files; both or neither (HTTPS + HTTP/2) */
     char *tls_key;
+    bool http2;               /* with TLS, offer HTTP/2 by ALPN; default true */
     char *cors;               /* Access-Control-Allow-Origin, default "off" (none) */
     char *web_root;           /* the player's files; NULL = auto (main.c finds them) */
     unsigned max_connections; /* default 4096 */
-    bool http2;               /* with TLS, offer HTTP/2 by ALPN; default true */
     unsigned idle_timeout_ms; /* default 10000 */
     unsigned max_parked;      /* default 4096 */
     unsigned max_parked_per_client;     /* default 128 */
