@@ -256,6 +256,9 @@ static struct es_webrtc *open_webrtc(const struct es_origin_settings *origin)
         .host_count = host_count,
         .max_sessions = s->max_sessions,
         .max_sessions_per_camera = s->max_sessions_per_camera,
+        .ice_servers = s->ice_servers,
+        .turn_username = s->turn_username,
+        .turn_credential = s->turn_credential,
     };
     struct es_webrtc *w = NULL;
     if (es_webrtc_create(&wc, &w) != ES_OK)

@@ -1258,6 +1258,9 @@ void es_config_free(struct es_config *config)
     free(config->origin.web_root);
     free(config->origin.webrtc.bind);
     free(config->origin.webrtc.additional_hosts);
+    free(config->origin.webrtc.ice_servers);
+    free(config->origin.webrtc.turn_username);
+    free(config->origin.webrtc.turn_credential);
     free(config->log_level);
     memset(config, 0, sizeof(*config));
 }

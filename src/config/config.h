@@ -113,6 +113,9 @@ struct es_webrtc_settings {
     char *additional_hosts;           /* comma-separated IPs to advertise; NULL = none */
     unsigned max_sessions;            /* default 64 */
     unsigned max_sessions_per_camera; /* default 16 */
+    char *ice_servers;     /* comma-separated stun:/turn:/turns: URLs for browsers; NULL = none */
+    char *turn_username;   /* for the turn: URLs; NULL = none */
+    char *turn_credential; /* NULL = none. Never printed. */
 };
 
 /* The HTTP origin (`origin:`, src/origin/). */

@@ -122,6 +122,42 @@ static bool check_secret(const char *value, char *why, size_t why_size)
     return true;
 }
 
+/* origin.webrtc.ice_servers: URLs that go into Link headers as <...>. */
+static bool check_ice_servers(const char *value, char *why, size_t why_size)
+{
+    for (const char *c = value; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr(".:-_/?=&[],% ", *c))) {
+            snprintf(why, why_size, "must be stun:, turn: or turns: URLs separated by commas");
+            return false;
+        }
+    }
+    char copy[1024];
+    snprintf(copy, sizeof(copy), "%s", value);
+    char *save = NULL;
+    for (char *u = strtok_r(copy, ", ", &save); u; u = strtok_r(NULL, ", ", &save)) {
+        if (strncmp(u, "stun:", 5) != 0 && strncmp(u, "turn:", 5) != 0 &&
+            strncmp(u, "turns:", 6) != 0) {
+            snprintf(why, why_size, "'%s' is not a stun:, turn: or turns: URL", u);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* TURN username and credential go into a quoted Link parameter. */
+static bool check_link_param(const char *value, char *why, size_t why_size)
+{
+    for (const char *c = value; *c; c++) {
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f || *c == '"' || *c == '\\') {
+            snprintf(why, why_size, "must be printable ASCII without spaces, quotes or "
+                     "backslashes (value not shown)");
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool check_region(const char *value, char *why, size_t why_size)
 {
     for (const char *c = value; *c; c++) {
@@ -416,6 +452,17 @@ static const struct es_config_option options[] = {
     {ES_CONFIG_SECTION_WEBRTC, "max_sessions_per_camera", ES_CONFIG_UINT, 0, "16", NULL, 1,
      10000, NULL, NULL, NULL, WEBRTC(max_sessions_per_camera),
      "WebRTC viewers of one camera at once; more are answered 503."},
+    {ES_CONFIG_SECTION_WEBRTC, "ice_servers", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL, "none",
+     5, 1000, NULL, check_ice_servers, NULL, WEBRTC(ice_servers),
+     "Comma-separated `stun:`, `turn:` or `turns:` URLs handed to browsers with each answer "
+     "(`Link: <url>; rel=\"ice-server\"`), for viewers that cannot reach the UDP port "
+     "directly."},
+    {ES_CONFIG_SECTION_WEBRTC, "turn_username", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "none", 1, 256, NULL, check_link_param, NULL, WEBRTC(turn_username),
+     "Username for the `turn:`/`turns:` URLs of `ice_servers`."},
+    {ES_CONFIG_SECTION_WEBRTC, "turn_credential", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
+     "none", 1, 256, NULL, check_link_param, NULL, WEBRTC(turn_credential),
+     "Password for the `turn:`/`turns:` URLs; it is never printed."},
 
     {0, NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0, NULL},
 };

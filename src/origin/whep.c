@@ -183,9 +183,14 @@ static void post_offer(struct es_webrtc *w, h2o_req_t *req, const char *camera)
     char location[160];
     snprintf(location, sizeof(location), "/whep/%s/%s", camera, answer.session_id);
     es_origin_add_header(req, "location", location);
+    /* STUN/TURN servers for the browser (RFC 9725 §4.6). */
+    char links[8][600];
+    size_t link_count = es_webrtc_ice_links(w, links, 8);
+    for (size_t i = 0; i < link_count; i++)
+        es_origin_add_header(req, "link", links[i]);
     /* Cross-origin players read Location to DELETE the session later. */
     if (es_origin_of_req(req)->config.cors)
-        es_origin_add_header(req, "access-control-expose-headers", "Location");
+        es_origin_add_header(req, "access-control-expose-headers", "Location, Link");
     h2o_iovec_t body = h2o_strdup(&req->pool, answer.sdp, SIZE_MAX);
     free(answer.sdp);
     struct respond res = {

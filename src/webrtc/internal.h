@@ -59,6 +59,7 @@ struct wcamera {
     struct es_webrtc *w;
     char *id;
     atomic_uint viewers; /* sessions, read without the lock by the pipeline thread */
+    atomic_uint audio_viewers; /* those of them whose offer took Opus */
     bool passthrough;    /* set before start */
     atomic_uint sps_plid; /* passthrough: SPS bytes 1-3 as seen last; 0 = not yet */
     struct es_h264_packetizer packetizer; /* pipeline thread only */

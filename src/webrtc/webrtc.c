@@ -57,6 +57,10 @@ enum es_err es_webrtc_create(const struct es_webrtc_config *config, struct es_we
     w->config = *config;
     w->config.bind_host = es_strdup(config->bind_host ? config->bind_host : "127.0.0.1");
     w->config.hosts = NULL;
+    w->config.ice_servers = config->ice_servers ? es_strdup(config->ice_servers) : NULL;
+    w->config.turn_username = config->turn_username ? es_strdup(config->turn_username) : NULL;
+    w->config.turn_credential =
+        config->turn_credential ? es_strdup(config->turn_credential) : NULL;
     w->hosts = es_calloc(MAX_HOSTS, sizeof(*w->hosts));
     /* Candidates are IP addresses only: a browser resolves no names there
      * (MediaMTX#4017). */
@@ -89,6 +93,7 @@ struct es_webrtc_camera *es_webrtc_add_camera(struct es_webrtc *w, const char *i
     c->w = w;
     c->id = es_strdup(id);
     atomic_init(&c->viewers, 0);
+    atomic_init(&c->audio_viewers, 0);
     es_h264_packetizer_init(&c->packetizer);
     c->queue_tail = &c->queue_head;
     c->next = w->cameras;
@@ -315,13 +320,14 @@ void es_webrtc_camera_audio(struct es_webrtc_camera *camera, const struct AVPack
         return;
     c->audio_anchor_pts = pkt->pts;
     c->audio_anchor_wall_us = wall_us;
-    if (atomic_load(&c->viewers) == 0 || c->opus_par != par) {
+    unsigned listeners = atomic_load(&c->audio_viewers);
+    if (listeners == 0 || c->opus_par != par) {
         /* Nobody watches (or the camera reconnected with new parameters):
          * the encoder goes, and is made again when needed. */
         es_opus_destroy(c->opus);
         c->opus = NULL;
         c->opus_par = NULL;
-        if (atomic_load(&c->viewers) == 0 || !par || c->opus_failed == par)
+        if (listeners == 0 || !par || c->opus_failed == par)
             return;
         if (es_opus_create(par, &c->opus) != ES_OK) {
             c->opus_failed = par; /* logged once per set of parameters */
@@ -376,6 +382,8 @@ static void reap(struct es_webrtc *w)
         }
         *at = s->next;
         atomic_fetch_sub(&s->camera->viewers, 1);
+        if (s->audio_pt >= 0)
+            atomic_fetch_sub(&s->camera->audio_viewers, 1);
         w->session_count--;
         w->stats.sessions_ended++;
         es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=ended packets=%u",
@@ -530,6 +538,9 @@ void es_webrtc_destroy(struct es_webrtc *w)
         free(w->hosts[i]);
     free(w->hosts);
     free((char *)w->config.bind_host);
+    free((char *)w->config.ice_servers);
+    free((char *)w->config.turn_username);
+    free((char *)w->config.turn_credential);
     es_dtls_identity_destroy(w->identity);
     pthread_mutex_destroy(&w->lock);
     free(w);
@@ -607,6 +618,8 @@ enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *
             w->session_count++;
             w->stats.sessions_created++;
             atomic_fetch_add(&c->viewers, 1);
+            if (audio_pt >= 0)
+                atomic_fetch_add(&c->audio_viewers, 1);
             es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=created sessions=%zu",
                    c->id, s->id, w->session_count);
         }
@@ -632,6 +645,28 @@ enum es_err es_webrtc_session_delete(struct es_webrtc *w, const char *camera_id,
     reap(w);
     pthread_mutex_unlock(&w->lock);
     return err;
+}
+
+size_t es_webrtc_ice_links(const struct es_webrtc *w, char out[][600], size_t max)
+{
+    if (!w->config.ice_servers)
+        return 0;
+    char list[1024];
+    snprintf(list, sizeof(list), "%s", w->config.ice_servers);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *u = strtok_r(list, ", ", &save); u && n < max; u = strtok_r(NULL, ", ", &save)) {
+        /* RFC 9725 §4.6: TURN servers carry username and credential. */
+        bool turn = strncmp(u, "turn", 4) == 0;
+        if (turn && w->config.turn_username && w->config.turn_credential)
+            snprintf(out[n++], 600,
+                     "<%s>; rel=\"ice-server\"; username=\"%s\"; credential=\"%s\"; "
+                     "credential-type=\"password\"",
+                     u, w->config.turn_username, w->config.turn_credential);
+        else
+            snprintf(out[n++], 600, "<%s>; rel=\"ice-server\"", u);
+    }
+    return n;
 }
 
 void es_webrtc_stats(struct es_webrtc *w, struct es_webrtc_stats *out)

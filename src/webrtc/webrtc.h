@@ -28,6 +28,10 @@ struct es_webrtc_config {
     size_t host_count;
     unsigned max_sessions;            /* in total */
     unsigned max_sessions_per_camera;
+    /* STUN/TURN servers for browsers (RFC 9725 §4.6 Link headers): comma-
+     * separated stun:/turn:/turns: URLs, already validated; NULL = none. */
+    const char *ice_servers;
+    const char *turn_username, *turn_credential; /* for turn(s): URLs; may be NULL */
 };
 
 struct es_webrtc;
@@ -96,6 +100,10 @@ enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *
 /* Ends the session of `camera_id` with that id. ES_ERR_NOT_FOUND otherwise. */
 enum es_err es_webrtc_session_delete(struct es_webrtc *w, const char *camera_id,
                                      const char *session_id);
+
+/* The answer's Link header values (`<url>; rel="ice-server"...`), one per
+ * configured ICE server; returns how many were written (at most `max`). */
+size_t es_webrtc_ice_links(const struct es_webrtc *w, char out[][600], size_t max);
 
 struct es_webrtc_stats {
     uint64_t sessions, sessions_connected;

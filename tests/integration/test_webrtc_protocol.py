@@ -42,6 +42,7 @@ import webrtc_harness as wh  # noqa: E402
 TOKEN = "webrtc-test-token-1234"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SDP = {"Content-Type": "application/sdp", **AUTH}
+TURN_SECRET = "turn-secret-5678"
 
 
 class WebRTCProtocolTest(h.LiveTest):
@@ -55,7 +56,12 @@ class WebRTCProtocolTest(h.LiveTest):
         config = wh.write_config(os.path.join(cls.wd, "cameras.yaml"),
                                  [h.camera("cam1", url, segment_duration=1),
                                   h.camera("cam_copy", url, transcode="copy")], cls.udp_port,
-                                 token=TOKEN, webrtc={"max_sessions_per_camera": 2})
+                                 token=TOKEN, webrtc={
+                                     "max_sessions_per_camera": 2,
+                                     "ice_servers": "stun:127.0.0.1:3478, "
+                                                    "turn:127.0.0.1:3478?transport=udp",
+                                     "turn_username": "turnuser",
+                                     "turn_credential": TURN_SECRET})
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         cls.daemon.wait_log(r"webrtc event=listening", h.scaled(15))
         # Frames flowing (the tap only packetizes for viewers, but the camera must be live).
@@ -109,6 +115,12 @@ class WebRTCProtocolTest(h.LiveTest):
         location = hdrs.get("location", "")
         self.assertRegex(location, r"^/whep/cam1/[0-9a-f]{32}$")
         answer = body.decode()
+        # RFC 9725 §4.6: the configured STUN and TURN servers, TURN with its credentials.
+        links = hdrs.get("link", "").split("\n")
+        self.assertIn('<stun:127.0.0.1:3478>; rel="ice-server"', links)
+        self.assertIn('<turn:127.0.0.1:3478?transport=udp>; rel="ice-server"; '
+                      f'username="turnuser"; credential="{TURN_SECRET}"; '
+                      'credential-type="password"', links)
         self.assertIn("a=ice-lite", answer)
         self.assertIn("a=setup:passive", answer)
         ufrag, pwd, cands = wh.answer_fields(answer)
@@ -205,6 +217,10 @@ class WebRTCProtocolTest(h.LiveTest):
         self.assertLess(out["last_packet_ms"], 36000, out)
         self.daemon.wait_log(r"webrtc camera=cam1 session=\S+ event=consent_expired",
                              h.scaled(5), after_line=n)
+        # Secrets never reach the log (DESIGN invariant 7).
+        for line in self.daemon.log_lines():
+            self.assertNotIn(TURN_SECRET, line)
+            self.assertNotIn(TOKEN, line)
     def test_5_passthrough_answers_with_the_camera_profile_or_422(self):
         oh.wait_playlist(self.base, "cam_copy", timeout=h.scaled(30), token=TOKEN)
         # The test camera's SPS (x264enc in es-testcam): constrained baseline or not,

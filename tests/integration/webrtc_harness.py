@@ -109,6 +109,15 @@ def parse_stun_response(data, pwd):
     return out
 
 
+def _headers(msg):
+    """Lower-cased names; a header sent more than once has its values joined by newlines."""
+    out = {}
+    for k, v in msg.items():
+        k = k.lower()
+        out[k] = f"{out[k]}\n{v}" if k in out else v
+    return out
+
+
 def request(url, headers=None, method="GET", data=None, timeout=10.0):
     """(status, headers dict lower-cased, body bytes); never raises for HTTP statuses."""
     import urllib.error
@@ -116,6 +125,6 @@ def request(url, headers=None, method="GET", data=None, timeout=10.0):
     req = urllib.request.Request(url, headers=headers or {}, method=method, data=data)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+            return r.status, _headers(r.headers), r.read()
     except urllib.error.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+        return e.code, _headers(e.headers), e.read()
