@@ -25,9 +25,13 @@ log=${PACKAGE_LOG:-/var/tmp/edgestream-package-check.log}
 suite=${FRESH_SUITE:-bookworm}
 work=""
 deb=""
+child=""
 result=FAIL
 
-say() { echo "package-check: $*" | tee -a "$log" >&2; }
+# The script's own stdout and stderr, kept: a trap may run while a step's
+# output goes to the log.
+exec 3>&1 4>&2
+say() { echo "package-check: $*" | tee -a "$log" >&4; }
 
 [ "$(id -u)" -eq 0 ] || { echo "package-check: needs root (mmdebstrap, chroot, mounts)" >&2; exit 2; }
 : >"$log"
@@ -38,7 +42,16 @@ mounts_under() { findmnt -rn -o TARGET | awk -v r="$1" 'index($0, r "/") == 1' |
 
 cleanup() {
     local status=$?
-    trap - EXIT INT TERM
+    # A second Ctrl-C must not leave the root half deleted.
+    trap - EXIT
+    trap '' INT TERM
+    # The step still running (mmdebstrap, or a chroot step: timeout relays the
+    # signal to unshare, whose --kill-child ends the namespace's processes,
+    # and its mounts with them).
+    if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+    fi
     if [ -n "$work" ] && [ -d "$work" ]; then
         local m
         for m in $(mounts_under "$work/root"); do umount -l "$m" 2>/dev/null || true; done
@@ -48,11 +61,23 @@ cleanup() {
             rm -rf --one-file-system "$work"
         fi
     fi
-    echo "package-check: $result $(($(date +%s) - started)) ${deb:-no .deb}"
+    echo "package-check: $result $(($(date +%s) - started)) ${deb:-no .deb}" >&3
     exit "$status"
 }
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
+
+# run_child COMMAND...: COMMAND in the background, waited for. A signal to this
+# script then runs its trap at once (bash defers traps while a foreground
+# command runs), and cleanup stops the step.
+run_child() {
+    "$@" &
+    child=$!
+    local status=0
+    wait "$child" || status=$?
+    child=""
+    return "$status"
+}
 
 command -v mmdebstrap >/dev/null || {
     say "installing mmdebstrap"
@@ -83,7 +108,7 @@ done
 
 say "building a clean $suite root in $root"
 # As scripts/fresh-check.sh: keep what it downloads, through the shared cache.
-mmdebstrap --variant=apt --skip=download/empty --skip=essential/unlink \
+run_child mmdebstrap --variant=apt --skip=download/empty --skip=essential/unlink \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
     --setup-hook="sync-in $cache/debs /var/cache/apt/archives/" \
     --customize-hook="sync-out /var/cache/apt/archives $cache/debs" \
@@ -98,7 +123,7 @@ cp "$deb" "$root/root/package/"
 # mount and PID namespaces, with the environment of a new login.
 in_root() {
     local seconds=$1 command=$2
-    timeout --kill-after=30 "$seconds" \
+    run_child timeout --kill-after=30 "$seconds" \
         unshare --mount --pid --fork --kill-child --propagation private \
         /bin/bash -euo pipefail -c '
             root=$1 cache=$2 command=$3
