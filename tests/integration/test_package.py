@@ -36,15 +36,36 @@ def project_version():
         return re.search(r"project\(edgestream VERSION (\S+)", f.read()).group(1)
 
 
+# Top-level names that are build output, never sources (a tree without .git, as
+# `make fresh-check` unpacks it from `git archive`).
+NOT_SOURCES = ("build", "obj-", "streams", "out", ".git", "edgestream_")
+
+
+def tree_files():
+    """The working tree's source files: what git tracks or would track, or, without git,
+    every file outside build output and node_modules."""
+    proc = subprocess.run(["git", "-C", h.SOURCE_DIR, "ls-files", "-z", "-co",
+                           "--exclude-standard"], capture_output=True)
+    if proc.returncode == 0:
+        names = proc.stdout.decode().split("\0")
+    else:
+        names = []
+        for top, dirs, files in os.walk(h.SOURCE_DIR):
+            rel = os.path.relpath(top, h.SOURCE_DIR)
+            dirs[:] = [d for d in dirs if d != "node_modules" and d != "__pycache__" and
+                       not (rel == "." and d.startswith(NOT_SOURCES)) and
+                       not (rel == "web" and d == "dist")]
+            names += [os.path.normpath(os.path.join(rel, f)) for f in files
+                      if not (rel == "." and f.startswith(NOT_SOURCES))]
+    return [n for n in names if n and os.path.isfile(os.path.join(h.SOURCE_DIR, n))]
+
+
 def build_deb(workdir):
     """A copy of the working tree (what git tracks or would track, plus web/dist), then
     `debian/rules binary` there; returns the .deb's path."""
     src = os.path.join(workdir, "src")
     os.mkdir(src)
-    files = subprocess.run(["git", "-C", h.SOURCE_DIR, "ls-files", "-z", "-co",
-                            "--exclude-standard"], capture_output=True, check=True).stdout
-    names = [n for n in files.decode().split("\0")
-             if n and os.path.isfile(os.path.join(h.SOURCE_DIR, n))]
+    names = tree_files()
     with tarfile.open(os.path.join(workdir, "tree.tar"), "w") as tar:
         for n in names:
             tar.add(os.path.join(h.SOURCE_DIR, n), arcname=n)
