@@ -119,14 +119,18 @@ echo 'APT::Keep-Downloaded-Packages "true";' >"$root/etc/apt/apt.conf.d/50keep-d
 mkdir -p "$root/root/package"
 cp "$deb" "$root/root/package/"
 
-# in_root SECONDS COMMAND: COMMAND as root's bash inside the chroot, in fresh
-# mount and PID namespaces, with the environment of a new login.
+# in_root [--net] SECONDS COMMAND: COMMAND as root's bash inside the chroot, in
+# fresh mount and PID namespaces (and a network namespace with only loopback
+# when --net), with the environment of a new login.
 in_root() {
+    local net=()
+    if [ "$1" = --net ]; then net=(--net); shift; fi
     local seconds=$1 command=$2
     run_child timeout --kill-after=30 "$seconds" \
-        unshare --mount --pid --fork --kill-child --propagation private \
+        unshare --mount --pid --fork --kill-child --propagation private "${net[@]}" \
         /bin/bash -euo pipefail -c '
             root=$1 cache=$2 command=$3
+            [ -z "$4" ] || ip link set lo up
             mount -t proc proc "$root/proc"
             mount -t sysfs sysfs "$root/sys"
             mount --bind /dev "$root/dev"
@@ -136,7 +140,7 @@ in_root() {
             exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
                 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 /bin/bash -euo pipefail -c "cd /root/package && $command"
-        ' in_root "$root" "$cache" "$command"
+        ' in_root "$root" "$cache" "$command" "${net[*]}"
 }
 
 name=$(basename "$deb")
@@ -165,5 +169,36 @@ in_root 120 '
 cat "$work/check.out" >>"$log"
 while IFS= read -r line; do say "$line"; done <"$work/check.out"
 [ "$ok" -eq 1 ] || exit 1
+
+# The installed program as the service runs it (its user, $STATE_DIRECTORY,
+# started from /), in its own network namespace (the origin's port 8080 is
+# this machine's too): the origin serves the installed web files and the
+# local streams go to the state directory.
+say "edgestream as the user edgestream from / for 8 s (in the clean root, own network namespace)"
+in_root --net 120 '
+    cd /
+    runuser -u edgestream -- env STATE_DIRECTORY=/var/lib/edgestream \
+        edgestream --config /etc/edgestream/cameras.yaml --all --quiet --duration 8 \
+        2>/tmp/daemon.log &
+    daemon=$!
+    get() {
+        exec 5<>/dev/tcp/127.0.0.1/8080 || return 1
+        printf "GET %s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n" "$1" >&5
+        head -n 1 <&5 | tr -d "\r"
+        exec 5<&-
+    }
+    for _ in $(seq 50); do get / >/dev/null 2>&1 && break; sleep 0.1; done
+    echo "GET /: $(get /)"
+    echo "GET /player.html: $(get /player.html)"
+    wait $daemon && status=0 || status=$?
+    echo "daemon: exit $status as $(stat -c %U /var/lib/edgestream/streams 2>/dev/null || echo nobody)"
+    echo "streams: $(cd /var/lib/edgestream && find streams -maxdepth 2 -type d | tr "\n" " ")"
+    grep -E "origin event=listening|sink.local" /tmp/daemon.log | cut -c26- | head -n 3
+    [ "$status" -eq 0 ] && [ -d /var/lib/edgestream/streams ]
+' >"$work/run.out" 2>&1 && ok=1 || ok=0
+cat "$work/run.out" >>"$log"
+while IFS= read -r line; do say "$line"; done <"$work/run.out"
+[ "$ok" -eq 1 ] || exit 1
+grep -q "GET /player.html: HTTP/1.1 200" "$work/run.out" || { say "the installed web files were not served"; exit 1; }
 
 result=PASS
