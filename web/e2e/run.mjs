@@ -378,6 +378,7 @@ async function main() {
     await test(`player.html as make demo prints it (protocol auto) plays the LL camera over WebRTC (WHEP): frames, audio, low jitter buffer, ${rtcJoins} joins`, async () => {
       const medians = [];
       let detail = '';
+      let freeze = '';
       for (let j = 0; j < rtcJoins; j++) {
         const page = await ctx.newPage();
         const whep = [];
@@ -427,6 +428,30 @@ async function main() {
           const got = samples.filter((x) => typeof x === 'number').sort((a, b) => a - b);
           assert(got.length >= 10, `latency reported in ${got.length} of 15 samples (estimatedPlayoutTimestamp ${r.inb.video?.ept})`);
           medians.push(got[Math.floor(got.length / 2)]);
+          if (j === 0) {
+            // No freeze over 30 s: the longest gap between presented frames
+            // (requestVideoFrameCallback, one call per frame shown) stays under 1 s.
+            const f = await page.evaluate(
+              () =>
+                new Promise((resolve) => {
+                  const v = document.querySelector('video');
+                  let last = performance.now();
+                  let maxGap = 0;
+                  let frames = 0;
+                  const end = last + 30000;
+                  const onFrame = (now) => {
+                    maxGap = Math.max(maxGap, now - last);
+                    last = now;
+                    frames++;
+                    if (now < end) v.requestVideoFrameCallback(onFrame);
+                    else resolve({ maxGap, frames });
+                  };
+                  v.requestVideoFrameCallback(onFrame);
+                }),
+            );
+            assert(f.maxGap < 1000 && f.frames >= 30 * 12, `over 30 s: ${f.frames} frames shown, longest gap ${f.maxGap.toFixed(0)} ms`);
+            freeze = `30 s watch: ${f.frames} frames shown, longest gap ${f.maxGap.toFixed(0)} ms`;
+          }
           if (j === 0) detail = `live ${tLive} ms after load, first latency figure at ${tLatency} ms (${r.source}); WHEP ${whep.join(', ')}; video jitter buffer ${r.inb.video?.jb?.toFixed(0)} ms; audio packets ${r.inb.audio.packets}`;
         } finally {
           await page.close();
@@ -435,7 +460,7 @@ async function main() {
       const sorted = [...medians].sort((a, b) => a - b);
       const p50 = sorted[Math.floor(sorted.length / 2)];
       assert(p50 < 500, `WebRTC median latency ${p50} ms (${medians.join(', ')})`);
-      return `per-join median latency (estimatedPlayoutTimestamp) ${medians.map((m) => (m / 1000).toFixed(3)).join(', ')} s; p50 ${(p50 / 1000).toFixed(3)} s; ${detail}`;
+      return `per-join median latency (estimatedPlayoutTimestamp) ${medians.map((m) => (m / 1000).toFixed(3)).join(', ')} s; p50 ${(p50 / 1000).toFixed(3)} s; ${detail}; ${freeze}`;
     });
 
     await test('protocol auto: when POST /whep fails the player falls back to LL-HLS within 4 s and plays', async () => {
@@ -697,6 +722,7 @@ async function main() {
       { victim: camLL, other: camClassic, shot: null },
     ];
     for (const { victim, other, shot } of lossCases) {
+      const seen = { before: null }; // the victim's protocol before the kill
       await test(`killing ${victim.id}'s camera (${victim.profile}) turns its tile offline within seconds; ${other.id} keeps playing`, async () => {
         const before = await page.evaluate((id) => {
           window.__noReload = true;
@@ -704,6 +730,7 @@ async function main() {
           window.__pcBefore = h?.peerConnection ?? null;
           return document.querySelector(`li[data-camera="${id}"]`)?.dataset.protocol;
         }, victim.id);
+        seen.before = before;
         const pid = victim.cam.pid;
         await victim.cam.kill('SIGKILL');
         const t0 = Date.now();
@@ -738,6 +765,9 @@ async function main() {
             samePc: !!window.__pcBefore && h?.peerConnection === window.__pcBefore,
           };
         }, victim.id);
+        // WebRTC: the player keeps the session through the camera's absence (the server keeps
+        // it too), so the same RTCPeerConnection shows the picture again.
+        if (seen.before === 'webrtc') assert(after.protocol === 'webrtc' && after.samePc, `before ${seen.before}, after ${JSON.stringify(after)}`);
         return `live again (${after.protocol}${after.protocol === 'webrtc' ? (after.samePc ? ', same WebRTC session' : ', new WebRTC session') : ''}) ${(tLive / 1000).toFixed(1)} s after es-testcam (pid ${victim.cam.pid}) was ready on port ${port}`;
       });
     }
