@@ -200,6 +200,30 @@ describe('LiveController, protocol auto', () => {
   });
 });
 
+describe('LiveController and the page lifecycle', () => {
+  it('pagehide ends the WebRTC session (its DELETE goes out with keepalive)', async () => {
+    const listeners = new Map<string, EventListener>();
+    vi.stubGlobal('window', {
+      addEventListener: (t: string, fn: EventListener) => listeners.set(t, fn),
+      removeEventListener: (t: string) => listeners.delete(t),
+    });
+    try {
+      const a = fakeSession();
+      a.frames = 1;
+      const h = harness([{ ok: a }]);
+      h.c.start();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(h.c.webrtcSession).toBe(a.session);
+      listeners.get('pagehide')!(new Event('pagehide'));
+      expect(a.session.close).toHaveBeenCalled();
+      h.c.destroy();
+      expect(listeners.size).toBe(0);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
 describe('LiveController, protocol webrtc', () => {
   it('retries WebRTC with backoff and never plays HLS', async () => {
     const f = fakeSession();

@@ -114,8 +114,32 @@ export class LiveController {
   }
 
   start(): void {
+    if (typeof window !== 'undefined') {
+      window.addEventListener('pagehide', this.onPageHide);
+      window.addEventListener('pageshow', this.onPageShow);
+    }
     this.dispatch({ type: 'start' });
   }
+
+  /** The page goes away (or into the back/forward cache): end the sessions now (DELETE, keepalive). */
+  private onPageHide = (): void => {
+    if (this.destroyed) return;
+    const s = this.session;
+    if (s) {
+      this.webrtcGen++;
+      this.session = null;
+      void s.close();
+    }
+    void this.probeSession?.close();
+    this.probeSession = null;
+  };
+
+  /** Back from the back/forward cache with the WebRTC session ended: fall back and probe. */
+  private onPageShow = (e: PageTransitionEvent): void => {
+    if (!e.persisted || this.destroyed || this.state.active !== 'webrtc' || this.session) return;
+    this.stopWebRtc();
+    this.dispatch({ type: 'failed', protocol: 'webrtc', reason: 'WebRTC ended while the page was hidden' });
+  };
 
   /** The <video> that shows WebRTC (LivePlayer renders it while WebRTC is active). */
   attachVideo(v: HTMLVideoElement | null): void {
@@ -126,6 +150,10 @@ export class LiveController {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('pagehide', this.onPageHide);
+      window.removeEventListener('pageshow', this.onPageShow);
+    }
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.stopWebRtc();
