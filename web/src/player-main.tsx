@@ -3,7 +3,8 @@
 // It plays with LivePlayer, protocol 'auto' (&protocol=webrtc|ll-hls|hls forces one): WebRTC
 // when the origin offers it, else LL-HLS when the playlist has parts (detected from the
 // playlist itself; no parameter needed), else classic HLS.  &profile= picks the profile
-// for a classic playlist (an LL playlist always gets the `ll` row).
+// for a classic playlist (an LL playlist always gets the `ll` row) and, without
+// &protocol=, means HLS ('ll-hls'): such links predate WebRTC and expect hls.js.
 // With &debug=1 the player handle is window.__player and the last stats window.__stats.
 
 import { StrictMode, useState } from 'react';
@@ -27,7 +28,9 @@ const src = q.get('src') ?? '';
 const profileParam = q.get('profile');
 const profile = isProfileName(profileParam) ? profileParam : undefined;
 const protocolParam = q.get('protocol');
-const protocol = isProtocolChoice(protocolParam) ? protocolParam : 'auto';
+// A link that names a profile asks for HLS with it (links made before WebRTC, e.g.
+// bench/latency.mjs, keep measuring hls.js); LL still comes from the playlist.
+const protocol = isProtocolChoice(protocolParam) ? protocolParam : profileParam !== null ? 'll-hls' : 'auto';
 const debug = q.has('debug');
 const showStats = q.get('stats') !== '0';
 
