@@ -48,9 +48,13 @@ struct camera_slot {
     struct es_uploader *uploader; /* NULL without remote storage */
 };
 
+void (*es_app_test_origin_stall)(void);
+
 static void origin_camera_stats(void *opaque, struct es_origin_camera_stats *out)
 {
     const struct camera_slot *slot = opaque;
+    if (es_app_test_origin_stall)
+        es_app_test_origin_stall(); /* test-only (app.h): holds the origin's thread */
     memset(out, 0, sizeof(*out));
     out->status = "connecting";
     if (!slot->camera)

@@ -11,6 +11,12 @@
 
 struct es_service;
 
+/* Test-only fault hook: when set, called on the origin's thread each time it
+ * asks for a camera's figures (/api/cameras, /metrics), and may hold that
+ * thread as a deadlock would. Only the test program
+ * tests/tools/edgestream_faults.c sets it; the daemon never does. */
+extern void (*es_app_test_origin_stall)(void);
+
 struct es_app_options {
     const char *camera_id;   /* NULL with all_cameras */
     bool all_cameras;

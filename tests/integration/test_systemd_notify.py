@@ -9,7 +9,10 @@ ES_TEST_STALL_CAMERA, ES_TEST_STALL_AFTER; never in the installed program) stops
 pings within one watchdog interval, and the log and STATUS name the stalled thread. SIGTERM
 still stops it with STOPPING=1 and exit status 0.
 
-A second run speaks to an abstract-namespace socket ("@name"), and with WATCHDOG_PID naming
+A second run stalls the origin's event loop instead (ES_TEST_STALL_ORIGIN: the first
+/api/cameras request holds its thread): the pings stop the same way, naming the origin.
+
+A third run speaks to an abstract-namespace socket ("@name"), and with WATCHDOG_PID naming
 another process sends no pings at all (sd_watchdog_enabled(3))."""
 
 import os
@@ -20,6 +23,7 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
 import harness as h
 
@@ -178,6 +182,59 @@ class SystemdNotifyTest(h.LiveTest):
     def test_sigterm_still_stops_it_with_stopping(self):
         self.assertEqual(self.rc, 0, "did not exit 0 on SIGTERM")
         self.assertTrue(self.listener.with_field("STOPPING"), "no STOPPING=1")
+
+
+class OriginStallTest(h.LiveTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.wd = h.new_workdir("notify-origin")
+        cls.listener = Listener(os.path.join(cls.wd, "notify.sock"))
+        cls.proc, cls.log = start(cls.wd, "edgestream", {
+            "NOTIFY_SOCKET": os.path.join(cls.wd, "notify.sock"),
+            "WATCHDOG_USEC": str(int(WATCHDOG_S * 1e6)),
+            "ES_TEST_STALL_ORIGIN": "1",
+        }, cameras=1)
+        h.wait_for(lambda: cls.listener.with_field("READY"), h.scaled(20), what="READY=1")
+        base = h.wait_for(lambda: re.search(r"origin event=listening url=(\S+)", read(cls.log)),
+                          h.scaled(10), what="the origin's URL").group(1)
+        time.sleep(2 * WATCHDOG_S)
+        # The request never gets an answer: the origin's thread is held.
+        threading.Thread(target=cls.request, args=(base + "api/cameras",), daemon=True).start()
+        h.wait_for(lambda: "origin event=test_stall" in read(cls.log), h.scaled(10),
+                   what="the origin's test stall")
+        cls.stall_seen = time.monotonic()
+        time.sleep(3 * WATCHDOG_S + 1)
+        cls.before_stop = cls.listener.snapshot()
+        cls.snapshot_time = time.monotonic()
+        cls.rc = h._stop_process(cls.proc, signal.SIGTERM, h.scaled(20))
+        time.sleep(0.3)
+        cls.listener.close()
+
+    @staticmethod
+    def request(url):
+        try:
+            urllib.request.urlopen(url, timeout=30).read()
+        except Exception:
+            pass
+
+    @classmethod
+    def tearDownClass(cls):
+        h.remove_workdir(cls.wd, cls.failed)
+
+    def test_pings_came_before_the_stall(self):
+        pings = [t for t, m in self.before_stop if "WATCHDOG=1" in m.split("\n")]
+        self.assertGreaterEqual(len([t for t in pings if t < self.stall_seen]), 4)
+
+    def test_a_stalled_origin_loop_stops_the_pings(self):
+        pings = [t for t, m in self.before_stop if "WATCHDOG=1" in m.split("\n")]
+        after = [t - self.stall_seen for t in pings if t > self.stall_seen]
+        self.assertTrue(all(d <= WATCHDOG_S + 1.5 for d in after),
+                        f"pings continued after the stall: {after}")
+        self.assertGreaterEqual(self.snapshot_time - max(pings), 2 * WATCHDOG_S)
+        self.assertRegex(read(self.log), r"ERROR service event=watchdog_withheld thread=origin ")
+
+    def test_it_still_stops_on_sigterm(self):
+        self.assertEqual(self.rc, 0)
 
 
 class AbstractSocketTest(h.LiveTest):
