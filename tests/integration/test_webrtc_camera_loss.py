@@ -91,5 +91,10 @@ class WebRTCCameraLossTest(h.LiveTest):
         self.assertEqual(len(ended), 1, ended)  # only the DELETE at the end
 
 
+    def test_z_daemon_stops_cleanly_without_sanitizer_reports(self):
+        # Last: SIGTERM, exit 0, and (under ASan/UBSan) no report, leaks included.
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertEqual(self.daemon.sanitizer_reports(), [])
+
 if __name__ == "__main__":
     h.run_tests()

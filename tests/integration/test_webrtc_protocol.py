@@ -245,5 +245,10 @@ class WebRTCProtocolTest(h.LiveTest):
                        method="DELETE")
 
 
+    def test_z_daemon_stops_cleanly_without_sanitizer_reports(self):
+        # Last: SIGTERM, exit 0, and (under ASan/UBSan) no report, leaks included.
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertEqual(self.daemon.sanitizer_reports(), [])
+
 if __name__ == "__main__":
     h.run_tests()
