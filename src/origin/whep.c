@@ -75,8 +75,8 @@ static bool id_chars(const char *s, size_t len, size_t max, bool hex_only)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                  (!hex_only && ((c >= 'g' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                                 c == '-'));
+                  (!hex_only &&
+                   ((c >= 'g' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-'));
         if (!ok)
             return false;
     }
@@ -159,9 +159,14 @@ static void post_offer(struct es_webrtc *w, h2o_req_t *req, const char *camera)
     enum es_webrtc_result r =
         es_webrtc_session_create(w, camera, req->entity.base, req->entity.len, &answer);
     switch (r) {
-    case ES_WEBRTC_OK: break;
-    case ES_WEBRTC_NO_CAMERA: reply(req, 404, "Not Found", "404 no such camera\n"); return;
-    case ES_WEBRTC_BAD_OFFER: reply(req, 400, "Bad Request", "400 malformed SDP offer\n"); return;
+    case ES_WEBRTC_OK:
+        break;
+    case ES_WEBRTC_NO_CAMERA:
+        reply(req, 404, "Not Found", "404 no such camera\n");
+        return;
+    case ES_WEBRTC_BAD_OFFER:
+        reply(req, 400, "Bad Request", "400 malformed SDP offer\n");
+        return;
     case ES_WEBRTC_NO_CODEC:
         reply(req, 422, "Unprocessable Content",
               "422 the offer has no H.264 (packetization-mode=1) in a profile this camera's "

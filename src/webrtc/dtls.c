@@ -58,12 +58,16 @@ static long dgram_ctrl(BIO *b, int cmd, long num, void *ptr)
     (void)num;
     (void)ptr;
     switch (cmd) {
-    case BIO_CTRL_FLUSH: return 1;
+    case BIO_CTRL_FLUSH:
+        return 1;
     case BIO_CTRL_DGRAM_QUERY_MTU:
-    case BIO_CTRL_DGRAM_GET_FALLBACK_MTU: return DTLS_MTU;
+    case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
+        return DTLS_MTU;
     case BIO_CTRL_WPENDING:
-    case BIO_CTRL_PENDING: return 0;
-    default: return 0;
+    case BIO_CTRL_PENDING:
+        return 0;
+    default:
+        return 0;
     }
 }
 
@@ -168,8 +172,8 @@ enum es_err es_dtls_identity_create(struct es_dtls_identity **out)
         ok = SSL_CTX_use_certificate(id->ctx, id->cert) == 1 &&
              SSL_CTX_use_PrivateKey(id->ctx, id->key) == 1 &&
              SSL_CTX_check_private_key(id->ctx) == 1 &&
-             SSL_CTX_set_tlsext_use_srtp(id->ctx,
-                                         "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") == 0;
+             SSL_CTX_set_tlsext_use_srtp(id->ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") ==
+                 0;
     }
     if (!ok) {
         log_ssl_error("dtls_identity_failed");
@@ -218,7 +222,7 @@ enum es_err es_dtls_create(const struct es_dtls_config *config, struct es_dtls *
         return ES_ERR_IO;
     }
     BIO_set_mem_eof_return(d->rbio, -1); /* empty = "try again", not EOF */
-    SSL_set_app_data(d->ssl, d); /* for verify_fingerprint */
+    SSL_set_app_data(d->ssl, d);         /* for verify_fingerprint */
     BIO_set_data(wbio, d);
     SSL_set_bio(d->ssl, d->rbio, wbio); /* the SSL owns both now */
     SSL_set_mtu(d->ssl, DTLS_MTU);

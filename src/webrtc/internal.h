@@ -27,7 +27,7 @@ struct wsession {
     char ufrag[ICE_UFRAG_LEN + 1], pwd[ICE_PWD_LEN + 1];
     char remote_ufrag[257];
     struct es_dtls *dtls;
-    struct es_srtp *srtp; /* once DTLS is connected */
+    struct es_srtp *srtp;         /* once DTLS is connected */
     struct sockaddr_storage addr; /* the browser's address, learned from checks */
     socklen_t addr_len;
     bool have_addr, nominated;
@@ -58,16 +58,16 @@ struct wcamera {
     struct wcamera *next;
     struct es_webrtc *w;
     char *id;
-    atomic_uint viewers; /* sessions, read without the lock by the pipeline thread */
+    atomic_uint viewers;       /* sessions, read without the lock by the pipeline thread */
     atomic_uint audio_viewers; /* those of them whose offer took Opus */
-    bool passthrough;    /* set before start */
-    atomic_uint sps_plid; /* passthrough: SPS bytes 1-3 as seen last; 0 = not yet */
-    struct es_h264_packetizer packetizer; /* pipeline thread only */
-    struct es_opus *opus;                 /* pipeline thread only; while watched */
-    const void *opus_par;                 /* the parameters it was made for */
-    const void *opus_failed;              /* parameters Opus could not be made for */
+    bool passthrough;          /* set before start */
+    atomic_uint sps_plid;      /* passthrough: SPS bytes 1-3 as seen last; 0 = not yet */
+    struct es_h264_packetizer packetizer;           /* pipeline thread only */
+    struct es_opus *opus;                           /* pipeline thread only; while watched */
+    const void *opus_par;                           /* the parameters it was made for */
+    const void *opus_failed;                        /* parameters Opus could not be made for */
     int64_t audio_anchor_pts, audio_anchor_wall_us; /* the newest AAC packet's times */
-    struct frame_msg *queue_head, **queue_tail; /* under the lock */
+    struct frame_msg *queue_head, **queue_tail;     /* under the lock */
     size_t queued;
     bool broken; /* a frame was dropped: sessions wait for the next IDR */
     void (*keyframe_fn)(void *opaque);

@@ -21,7 +21,7 @@ struct es_opus {
     AVFrame *decoded, *chunk;
     AVPacket *out;
     int64_t start_ticks; /* 90 kHz time of the fifo's first sample */
-    int64_t samples_out;  /* samples encoded since start */
+    int64_t samples_out; /* samples encoded since start */
     bool started;
 };
 

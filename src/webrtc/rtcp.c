@@ -72,7 +72,9 @@ bool es_rtcp_parse(const uint8_t *data, size_t len, struct es_rtcp_feedback *out
             return false;
         unsigned fmt = h[0] & 0x1F;
         switch (h[1]) {
-        case PT_RR: out->receiver_reports++; break;
+        case PT_RR:
+            out->receiver_reports++;
+            break;
         case PT_RTPFB:
             if (fmt == 1)
                 out->nack++;
@@ -83,7 +85,8 @@ bool es_rtcp_parse(const uint8_t *data, size_t len, struct es_rtcp_feedback *out
             else if (fmt == 4)
                 out->fir++;
             break;
-        default: break;
+        default:
+            break;
         }
         at += size;
     }

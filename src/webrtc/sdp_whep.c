@@ -439,8 +439,7 @@ char *es_sdp_answer_write(const struct es_sdp_offer *offer, const struct es_sdp_
             if (m->rtcp_rsize)
                 put(&b, "a=rtcp-rsize\r\n");
             put_transport(&b, p);
-            put(&b, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d minptime=10;useinbandfec=1\r\n", pt,
-                pt);
+            put(&b, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d minptime=10;useinbandfec=1\r\n", pt, pt);
             put(&b, "a=msid:%s %s-audio\r\n", p->stream_id, p->stream_id);
             put(&b, "a=ssrc:%" PRIu32 " cname:%s\r\n", p->audio_ssrc, p->cname);
         } else {
@@ -452,8 +451,8 @@ char *es_sdp_answer_write(const struct es_sdp_offer *offer, const struct es_sdp_
                 put(&b, "a=rtcp-rsize\r\n");
             put_transport(&b, p);
             if (m->kind == ES_SDP_AUDIO)
-                put(&b, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d minptime=10;useinbandfec=1\r\n",
-                    pt, pt);
+                put(&b, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d minptime=10;useinbandfec=1\r\n", pt,
+                    pt);
             else
                 put(&b,
                     "a=rtpmap:%d H264/90000\r\na=fmtp:%d "

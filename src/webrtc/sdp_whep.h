@@ -18,8 +18,8 @@ enum es_sdp_kind { ES_SDP_OTHER = 0, ES_SDP_VIDEO, ES_SDP_AUDIO };
 
 struct es_sdp_h264 {
     int pt;
-    bool mode1;     /* packetization-mode=1 */
-    char plid[7];   /* profile-level-id, lower case; "" when not given */
+    bool mode1;   /* packetization-mode=1 */
+    char plid[7]; /* profile-level-id, lower case; "" when not given */
 };
 
 struct es_sdp_media {
@@ -28,12 +28,12 @@ struct es_sdp_media {
     char proto[48];
     char mid[33];
     bool rtcp_rsize;
-    bool recv;        /* the browser receives on it (recvonly or sendrecv) */
-    int h264_pt;      /* video: the chosen H.264 payload type, -1 = none usable */
+    bool recv;                     /* the browser receives on it (recvonly or sendrecv) */
+    int h264_pt;                   /* video: the chosen H.264 payload type, -1 = none usable */
     char h264_profile_level_id[7]; /* for the answer: as offered, or the camera's */
-    struct es_sdp_h264 h264[16]; /* every H.264 format offered */
+    struct es_sdp_h264 h264[16];   /* every H.264 format offered */
     size_t h264_count;
-    int opus_pt;      /* audio: opus/48000/2, -1 = none */
+    int opus_pt; /* audio: opus/48000/2, -1 = none */
 };
 
 struct es_sdp_offer {
@@ -45,7 +45,7 @@ struct es_sdp_offer {
      * none. Its h264_pt is a constrained-baseline-compatible format (what
      * x264 makes), or -1 when it offers none (es_sdp_choose_h264). */
     int video;
-    int audio;            /* index of the first audio m-line with Opus; -1 = none */
+    int audio; /* index of the first audio m-line with Opus; -1 = none */
 };
 
 /* Parses `sdp` (`len` bytes, need not be terminated). ES_ERR_INVALID when it
@@ -68,10 +68,10 @@ struct es_sdp_answer_params {
     const char *fingerprint;         /* ours: sha-256, upper-case hex with colons */
     const char *const *hosts;        /* candidate addresses (numeric IPs only) */
     size_t host_count;
-    uint16_t port;        /* the shared UDP port */
+    uint16_t port; /* the shared UDP port */
     uint32_t video_ssrc;
-    uint32_t audio_ssrc; /* for the offer's Opus m-line, if it has one */
-    const char *cname;    /* RTCP CNAME */
+    uint32_t audio_ssrc;   /* for the offer's Opus m-line, if it has one */
+    const char *cname;     /* RTCP CNAME */
     const char *stream_id; /* msid stream */
     uint64_t session_version;
 };

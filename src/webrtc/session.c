@@ -134,7 +134,8 @@ void es_wsession_on_dtls(struct wsession *s, const uint8_t *data, size_t len)
         return;
     if (st == ES_DTLS_CONNECTED) {
         struct es_dtls_srtp keys;
-        if (es_dtls_srtp_keys(s->dtls, &keys) != ES_OK || es_srtp_create(&keys, &s->srtp) != ES_OK) {
+        if (es_dtls_srtp_keys(s->dtls, &keys) != ES_OK ||
+            es_srtp_create(&keys, &s->srtp) != ES_OK) {
             s->ended = true;
             return;
         }
@@ -280,8 +281,8 @@ int64_t es_wsession_tick(struct wsession *s, int64_t now)
     if (s->ended)
         return 0;
     if (now - s->consent_us > CONSENT_EXPIRY_US) {
-        es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=consent_expired",
-               s->camera->id, s->id);
+        es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=consent_expired", s->camera->id,
+               s->id);
         s->ended = true;
         return 0;
     }

@@ -59,8 +59,7 @@ enum es_err es_webrtc_create(const struct es_webrtc_config *config, struct es_we
     w->config.hosts = NULL;
     w->config.ice_servers = config->ice_servers ? es_strdup(config->ice_servers) : NULL;
     w->config.turn_username = config->turn_username ? es_strdup(config->turn_username) : NULL;
-    w->config.turn_credential =
-        config->turn_credential ? es_strdup(config->turn_credential) : NULL;
+    w->config.turn_credential = config->turn_credential ? es_strdup(config->turn_credential) : NULL;
     w->hosts = es_calloc(MAX_HOSTS, sizeof(*w->hosts));
     /* Candidates are IP addresses only: a browser resolves no names there
      * (MediaMTX#4017). */
@@ -190,8 +189,8 @@ static void on_stun(struct es_webrtc *w, const uint8_t *msg, size_t len,
 }
 
 /* RFC 7983 §7: the first byte tells STUN, DTLS and RTP/RTCP apart. */
-static void on_datagram(struct es_webrtc *w, uint8_t *data, size_t len,
-                        const struct sockaddr *from, socklen_t from_len)
+static void on_datagram(struct es_webrtc *w, uint8_t *data, size_t len, const struct sockaddr *from,
+                        socklen_t from_len)
 {
     if (len == 0)
         return;
@@ -474,8 +473,8 @@ enum es_err es_webrtc_start(struct es_webrtc *w)
     w->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
     if (w->host_count == 0) {
-        bool wildcard = strcmp(w->config.bind_host, "0.0.0.0") == 0 ||
-                        strcmp(w->config.bind_host, "::") == 0;
+        bool wildcard =
+            strcmp(w->config.bind_host, "0.0.0.0") == 0 || strcmp(w->config.bind_host, "::") == 0;
         if (wildcard)
             add_interface_hosts(w);
         else
@@ -574,8 +573,10 @@ enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *
             return ES_WEBRTC_NOT_LIVE;
         }
         if (!es_sdp_choose_h264(video, hex)) {
-            es_log(ES_LOG_INFO, "webrtc", "camera=%s event=offer_refused reason=profile "
-                   "camera_profile_level_id=%s", c->id, hex);
+            es_log(ES_LOG_INFO, "webrtc",
+                   "camera=%s event=offer_refused reason=profile "
+                   "camera_profile_level_id=%s",
+                   c->id, hex);
             free(offer);
             return ES_WEBRTC_NO_CODEC;
         }

@@ -26,7 +26,7 @@ struct es_webrtc_config {
     const char *const *hosts; /* addresses to advertise as candidates; none = bind_host,
                                  or every interface's IPv4 address when it is a wildcard */
     size_t host_count;
-    unsigned max_sessions;            /* in total */
+    unsigned max_sessions; /* in total */
     unsigned max_sessions_per_camera;
     /* STUN/TURN servers for browsers (RFC 9725 §4.6 Link headers): comma-
      * separated stun:/turn:/turns: URLs, already validated; NULL = none. */

@@ -61,8 +61,7 @@ static void pair_setup(struct pair *p, bool right_fingerprint)
     struct es_dtls_config sc = {p->server_id, ES_DTLS_SERVER, right_fingerprint ? client_fp : wrong,
                                 to_wire, &p->to_client};
     struct es_dtls_config cc = {p->client_id, ES_DTLS_CLIENT,
-                                es_dtls_identity_fingerprint(p->server_id), to_wire,
-                                &p->to_server};
+                                es_dtls_identity_fingerprint(p->server_id), to_wire, &p->to_server};
     assert_int_equal(es_dtls_create(&sc, &p->server), ES_OK);
     assert_int_equal(es_dtls_create(&cc, &p->client), ES_OK);
 }
@@ -109,7 +108,8 @@ static void test_dtls_handshake_with_right_fingerprints_exports_matching_keys(vo
     struct es_srtp *ss, *cs;
     assert_int_equal(es_srtp_create(&sk, &ss), ES_OK);
     assert_int_equal(es_srtp_create(&ck, &cs), ES_OK);
-    uint8_t pkt[12 + 100 + ES_SRTP_TRAILER] = {0x80, 102, 0x12, 0x34, 0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef};
+    uint8_t pkt[12 + 100 + ES_SRTP_TRAILER] = {0x80, 102, 0x12, 0x34, 0,    0,
+                                               0,    1,   0xde, 0xad, 0xbe, 0xef};
     for (int i = 0; i < 100; i++)
         pkt[12 + i] = (uint8_t)i;
     uint8_t plain[112];

@@ -183,7 +183,8 @@ static void test_rtcp_sender_report_and_feedback(void **state)
     assert_true(es_rtcp_is(buf, n));
     assert_int_equal(buf[1], 200);
     /* NTP seconds: Unix + 2208988800; fraction of 0.5 s is 2^31. */
-    uint32_t secs = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+    uint32_t secs =
+        (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
     assert_int_equal(secs, (uint32_t)(1700000000ULL + 2208988800ULL));
     assert_int_equal(buf[12], 0x80);
     assert_int_equal(buf[29], 202); /* SDES follows */
@@ -193,9 +194,8 @@ static void test_rtcp_sender_report_and_feedback(void **state)
 
     /* RR + PLI (PSFB fmt 1) + FIR (PSFB fmt 4), as Chrome sends them. */
     uint8_t c[8 + 12 + 20] = {
-        0x80, 201, 0, 1, 0, 0, 0, 1,
-        0x81, 206, 0, 2, 0, 0, 0, 1, 1, 2, 3, 4,
-        0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4, 9, 0, 0, 0,
+        0x80, 201, 0, 1, 0, 0, 0, 1, 0x81, 206, 0, 2, 0, 0, 0, 1, 1, 2, 3, 4,
+        0x84, 206, 0, 4, 0, 0, 0, 1, 0,    0,   0, 0, 1, 2, 3, 4, 9, 0, 0, 0,
     };
     memset(&fb, 0, sizeof(fb));
     assert_true(es_rtcp_parse(c, sizeof(c), &fb));

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FP "sha-256 0a:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9"
+#define FP                                                                                         \
+    "sha-256 "                                                                                     \
+    "0a:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:"   \
+    "E8:F9"
 
 /* Abridged from Chromium 120's offer for recvonly video + audio transceivers. */
 static const char chrome_offer[] =
@@ -176,8 +179,8 @@ static void test_sdp_answer_rejects_data_channel_with_port_zero(void **state)
     struct es_sdp_offer o;
     assert_int_equal(parse(offer, &o), ES_OK);
     const char *hosts[] = {"10.0.0.1", "10.0.0.2"};
-    struct es_sdp_answer_params p = {"ufra", "abcdefghijklmnopqrstuvwx", "AA", hosts, 2, 9,
-                                     1, 2, "c", "s", 1};
+    struct es_sdp_answer_params p = {
+        "ufra", "abcdefghijklmnopqrstuvwx", "AA", hosts, 2, 9, 1, 2, "c", "s", 1};
     char *a = es_sdp_answer_write(&o, &p);
     assert_non_null(strstr(a, "a=group:BUNDLE 0 1\r\n"));
     assert_non_null(strstr(a, "m=application 0 UDP/DTLS/SCTP 0\r\n"));
@@ -204,11 +207,11 @@ static void test_sdp_refuses_malformed_offers(void **state)
     expect_invalid("v=0\r\n", "v=1\r\n");
     expect_invalid("a=ice-ufrag:Ab1+\r\n", "a=ice-ufrag:A\r\n"); /* < 4 chars */
     expect_invalid("a=ice-pwd:abcdefghijklmnopqrstuv/+\r\na=ice-options",
-                   "a=ice-pwd:short\r\na=ice-options");          /* < 22 chars */
-    expect_invalid("a=mid:0\r\n", "");                           /* BUNDLE needs mids */
-    expect_invalid("a=mid:1\r\n", "a=mid:0\r\n");                /* duplicate mid */
+                   "a=ice-pwd:short\r\na=ice-options"); /* < 22 chars */
+    expect_invalid("a=mid:0\r\n", "");                  /* BUNDLE needs mids */
+    expect_invalid("a=mid:1\r\n", "a=mid:0\r\n");       /* duplicate mid */
     expect_invalid("a=setup:actpass\r\na=mid:0", "a=setup:passive\r\na=mid:0");
-    expect_invalid("s=-\r\n", "s=\x01\r\n");                    /* control byte */
+    expect_invalid("s=-\r\n", "s=\x01\r\n"); /* control byte */
     expect_invalid("a=rtpmap:102 H264/90000", "a=rtpmap:999 H264/90000");
     expect_invalid("m=audio 9 UDP", "m=audio x UDP");
     /* No usable fingerprint anywhere. */

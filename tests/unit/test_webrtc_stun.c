@@ -109,8 +109,9 @@ static void test_stun_success_response_carries_xor_mapped_address(void **state)
     assert_int_equal(out[20] << 8 | out[21], 0x0020);
     assert_int_equal(out[25], 0x01);
     assert_int_equal((out[26] << 8 | out[27]) ^ 0x2112, 54321);
-    uint32_t ip = ((uint32_t)out[28] << 24 | (uint32_t)out[29] << 16 | (uint32_t)out[30] << 8 |
-                   out[31]) ^ 0x2112A442u;
+    uint32_t ip =
+        ((uint32_t)out[28] << 24 | (uint32_t)out[29] << 16 | (uint32_t)out[30] << 8 | out[31]) ^
+        0x2112A442u;
     assert_int_equal(ip, ntohl(from.sin_addr.s_addr));
     size_t mi_at = 20 + 4 + 8;
     assert_int_equal(out[mi_at] << 8 | out[mi_at + 1], 0x0008);

@@ -213,8 +213,7 @@ static uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8_t *buf,
-                      size_t n)
+static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8_t *buf, size_t n)
 {
     int64_t now_wall = es_clock_wall_us();
     if (n == 0)
@@ -236,7 +235,8 @@ static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8
         enum es_dtls_state st = es_dtls_feed(v->dtls, buf, n);
         if (st == ES_DTLS_CONNECTED && !v->connected) {
             struct es_dtls_srtp keys;
-            if (es_dtls_srtp_keys(v->dtls, &keys) == ES_OK && es_srtp_create(&keys, &v->srtp) == ES_OK)
+            if (es_dtls_srtp_keys(v->dtls, &keys) == ES_OK &&
+                es_srtp_create(&keys, &v->srtp) == ES_OK)
                 v->connected = true;
             else
                 v->failed = true;
@@ -255,8 +255,8 @@ static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8
         if (es_srtp_unprotect_rtcp(v->srtp, buf, &n) == ES_OK && buf[1] == 200 && n >= 20) {
             /* SR: NTP (1900) → Unix µs, against its RTP time. */
             uint64_t secs = rd32(buf + 8), frac = rd32(buf + 12);
-            v->sr_wall_us = (int64_t)(secs - 2208988800ull) * 1000000 +
-                            (int64_t)((frac * 1000000) >> 32);
+            v->sr_wall_us =
+                (int64_t)(secs - 2208988800ull) * 1000000 + (int64_t)((frac * 1000000) >> 32);
             v->sr_rtp = rd32(buf + 16);
             v->have_sr = true;
         }
@@ -388,7 +388,8 @@ int main(int argc, char **argv)
             close(v->fd);
     }
     qsort(delays, delay_count, sizeof(*delays), cmp64);
-#define PCT(p) (delay_count ? (double)delays[(size_t)((double)(delay_count - 1) * (p))] / 1000.0 : -1.0)
+#define PCT(p)                                                                                     \
+    (delay_count ? (double)delays[(size_t)((double)(delay_count - 1) * (p))] / 1000.0 : -1.0)
     size_t late = 0;
     for (size_t i = 0; i < delay_count; i++)
         late += delays[i] > 100000;
@@ -402,8 +403,8 @@ int main(int argc, char **argv)
            (unsigned long long)frames_total,
            (unsigned long long)(frames_min == UINT64_MAX ? 0 : frames_min), seconds,
            (double)connected_by / 1000.0,
-           last_packet_us ? (double)(last_packet_us - start) / 1000.0 : -1.0, delay_count, PCT(0.50), PCT(0.95), PCT(0.99),
-           PCT(1.0), late);
+           last_packet_us ? (double)(last_packet_us - start) / 1000.0 : -1.0, delay_count,
+           PCT(0.50), PCT(0.95), PCT(0.99), PCT(1.0), late);
     es_dtls_identity_destroy(id);
     es_dtls_identity_destroy(other);
     free(fds);
