@@ -217,8 +217,8 @@ async function main() {
       page.on('request', (r) => {
         if (/hls\.worker/.test(r.url())) workerRequests.push(r.url());
       });
-      // protocol=ll-hls keeps WebRTC out: this test is about hls.js (auto would try WHEP first).
-      await page.goto(`${origin}/player.html?src=/live/${camClassic.id}/stream.m3u8&profile=ultra-low&protocol=ll-hls&debug=1`);
+      // A link that names a profile plays HLS (as links made before WebRTC expect).
+      await page.goto(`${origin}/player.html?src=/live/${camClassic.id}/stream.m3u8&profile=ultra-low&debug=1`);
       await waitFor(page, () => window.__player?.hls && window.__player.video.currentTime > 1.5, null, 25000, 'playback to start');
       const p = await videoProgress(page, 'video', 2000);
       assert(p.b, 'no video element');
@@ -269,7 +269,7 @@ async function main() {
       page.on('request', (r) => {
         if (/\/part_\d+_\d+\.m4s/.test(r.url()) || /_HLS_msn=\d+&_HLS_part=\d+/.test(r.url())) partRequests.push(r.url());
       });
-      await page.goto(`${origin}/player.html?src=/live/${camLL.id}/stream.m3u8&profile=ll&protocol=ll-hls&debug=1`);
+      await page.goto(`${origin}/player.html?src=/live/${camLL.id}/stream.m3u8&profile=ll&debug=1`);
       await waitFor(page, () => window.__player?.hls && window.__player.video.currentTime > 1, null, 25000, 'playback to start');
       const p = await videoProgress(page, 'video', 2000);
       assert(p.dt > 1.2, `video.currentTime advanced only ${p.dt.toFixed(2)} s in 2 s`);
@@ -738,12 +738,19 @@ async function main() {
         const tOffline = Date.now() - t0;
         assert(tOffline < 10000, `took ${tOffline} ms`);
         assert((await tileState(other.id)) === 'live', `${other.id} is ${await tileState(other.id)}`);
-        const p = (await playersLive([other.id]))[other.id];
-        assert(p.dt > 1.2 && p.dframes >= 15, `${other.id} disturbed: +${p.dt.toFixed(2)} s, +${p.dframes} frames`);
+        let p = (await playersLive([other.id]))[other.id];
+        let retried = '';
+        if (!(p.dt > 1.2 && p.dframes >= 15)) {
+          // One more 2 s sample: WebRTC has no buffer to hide a moment of CPU starvation on a
+          // loaded box; a tile really disturbed by the other camera's loss fails both.
+          retried = ` (first sample +${p.dt.toFixed(2)} s, +${p.dframes} frames)`;
+          p = (await playersLive([other.id]))[other.id];
+        }
+        assert(p.dt > 1.2 && p.dframes >= 15, `${other.id} disturbed: +${p.dt.toFixed(2)} s, +${p.dframes} frames${retried}`);
         const api = await apiStatus();
         assert(api[victim.id] !== 'live' && api[other.id] === 'live', `origin's /api/cameras says ${JSON.stringify(api)}`);
         if (shot) await page.screenshot({ path: path.join(shotsDir, shot) });
-        return `${before}: es-testcam pid ${pid} killed; tile offline after ${(tOffline / 1000).toFixed(1)} s; /api/cameras: ${victim.id} ${api[victim.id]}`;
+        return `${before}: es-testcam pid ${pid} killed; tile offline after ${(tOffline / 1000).toFixed(1)} s; /api/cameras: ${victim.id} ${api[victim.id]}${retried ? `; ${other.id} sampled twice${retried}` : ''}`;
       });
 
       await test(`restarting ${victim.id}'s camera on the same port brings its picture back without a page reload`, async () => {
