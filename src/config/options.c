@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/url.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -116,6 +117,37 @@ static bool check_secret(const char *value, char *why, size_t why_size)
     for (const char *c = value; *c; c++) {
         if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f) {
             snprintf(why, why_size, "must be printable ASCII without spaces (value not shown)");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* origin.webrtc.bind and additional_hosts: numeric addresses only (a browser
+ * resolves no names in ICE candidates; MediaMTX#4017). */
+static bool is_ip(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static bool check_ip(const char *value, char *why, size_t why_size)
+{
+    if (is_ip(value))
+        return true;
+    snprintf(why, why_size, "must be a numeric IPv4 or IPv6 address");
+    return false;
+}
+
+static bool check_ip_list(const char *value, char *why, size_t why_size)
+{
+    char copy[1100];
+    snprintf(copy, sizeof(copy), "%s", value);
+    char *save = NULL;
+    for (char *h = strtok_r(copy, ", ", &save); h; h = strtok_r(NULL, ", ", &save)) {
+        if (!is_ip(h)) {
+            snprintf(why, why_size, "'%.64s' is not a numeric IP address (browsers resolve no "
+                     "names in candidates)", h);
             return false;
         }
     }
@@ -440,10 +472,10 @@ static const struct es_config_option options[] = {
      NULL, WEBRTC(udp_port),
      "The one UDP port every WebRTC session shares (STUN, DTLS and SRTP): open it to viewers."},
     {ES_CONFIG_SECTION_WEBRTC, "bind", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
-     "the host of `origin.listen`", 2, 64, NULL, NULL, NULL, WEBRTC(bind),
+     "the host of `origin.listen`", 2, 64, NULL, check_ip, NULL, WEBRTC(bind),
      "Numeric IP address the UDP port binds to (`0.0.0.0` for every interface)."},
     {ES_CONFIG_SECTION_WEBRTC, "additional_hosts", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
-     "none", 2, 1024, NULL, NULL, NULL, WEBRTC(additional_hosts),
+     "none", 2, 1024, NULL, check_ip_list, NULL, WEBRTC(additional_hosts),
      "Comma-separated IP addresses to offer as candidates instead of the bound one (a NAT's "
      "public address, a port forward)."},
     {ES_CONFIG_SECTION_WEBRTC, "max_sessions", ES_CONFIG_UINT, 0, "64", NULL, 1, 10000, NULL,
