@@ -443,12 +443,14 @@ static void add_interface_hosts(struct es_webrtc *w)
 
 enum es_err es_webrtc_start(struct es_webrtc *w)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_DGRAM};
+    /* The host may be a name when it comes from origin.listen ("localhost"):
+     * it is resolved here, once, and the candidate is its numeric form. */
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_DGRAM};
     struct addrinfo *ai = NULL;
     char port[8];
     snprintf(port, sizeof(port), "%u", w->config.udp_port);
     if (getaddrinfo(w->config.bind_host, port, &hints, &ai) != 0 || !ai) {
-        es_log(ES_LOG_ERROR, "webrtc", "event=bind_failed host=%s reason=not_an_ip",
+        es_log(ES_LOG_WARN, "webrtc", "event=bind_failed host=%s reason=unresolved",
                w->config.bind_host);
         return ES_ERR_INVALID;
     }
@@ -475,10 +477,12 @@ enum es_err es_webrtc_start(struct es_webrtc *w)
     if (w->host_count == 0) {
         bool wildcard =
             strcmp(w->config.bind_host, "0.0.0.0") == 0 || strcmp(w->config.bind_host, "::") == 0;
+        char numeric[INET6_ADDRSTRLEN] = "";
         if (wildcard)
             add_interface_hosts(w);
-        else
-            add_host(w, w->config.bind_host);
+        else if (getnameinfo((struct sockaddr *)&bound, bound_len, numeric, sizeof(numeric), NULL,
+                             0, NI_NUMERICHOST) == 0)
+            add_host(w, numeric);
     }
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (w->wake_fd < 0 || pthread_create(&w->thread, NULL, webrtc_main, w) != 0)
