@@ -723,6 +723,17 @@ async function main() {
     ];
     for (const { victim, other, shot } of lossCases) {
       const seen = { before: null }; // the victim's protocol before the kill
+      // A fresh dashboard for each case, over HLS (?protocol=ll-hls): these cases are about the
+      // player's offline and return handling, which HLS has always had.  WebRTC's own loss and
+      // return is the next test.
+      await page.goto(`${origin}/?debug=1&protocol=ll-hls`);
+      await waitFor(
+        page,
+        () => [...document.querySelectorAll('li[data-camera]')].length === 2 && [...document.querySelectorAll('li[data-camera]')].every((t) => t.dataset.state === 'live'),
+        null,
+        25000,
+        'both tiles live on a fresh dashboard',
+      );
       await test(`killing ${victim.id}'s camera (${victim.profile}) turns its tile offline within seconds; ${other.id} keeps playing`, async () => {
         const before = await page.evaluate((id) => {
           window.__noReload = true;
@@ -780,6 +791,44 @@ async function main() {
     }
 
     await page.close();
+
+    // WebRTC through a camera's loss and return: the session stays open on both sides and the
+    // same RTCPeerConnection shows the picture again, with no page reload.  What the picture
+    // is like afterwards is reported, not asserted: with the server of 2026-12-03 Chrome then
+    // decodes fewer frames than arrive and its jitter buffer grows (~0.4 s per second), a
+    // defect of the RTP timeline across the reconnect (web/e2e/webrtc-camera-return.mjs).
+    await test('WebRTC: a camera lost for ~8 s and back: the same session shows the picture again without a reload', async () => {
+      const p = await ctx.newPage();
+      try {
+        await p.goto(`${origin}/player.html?src=/live/${camClassic.id}/stream.m3u8&debug=1`);
+        await waitFor(p, () => window.__player?.protocol === 'webrtc' && window.__player.getStats()?.phase === 'live', null, 15000, 'WebRTC live');
+        await p.evaluate(() => {
+          window.__pc0 = window.__player.peerConnection;
+          window.__noReload = true;
+        });
+        const port = camClassic.cam.port;
+        await camClassic.cam.kill('SIGKILL');
+        const t0 = Date.now();
+        await waitFor(p, () => window.__player.getStats()?.phase === 'offline', null, 15000, 'the player to say offline');
+        const tOffline = Date.now() - t0;
+        await sleep(Math.max(0, 8000 - (Date.now() - t0)));
+        await camClassic.cam.start();
+        assert(camClassic.cam.port === port, `the camera came back on port ${camClassic.cam.port}`);
+        const t1 = Date.now();
+        await waitFor(p, () => window.__player.getStats()?.phase === 'live', null, 20000, 'live again');
+        const tBack = Date.now() - t1;
+        const same = await p.evaluate(() => window.__noReload === true && window.__player.protocol === 'webrtc' && window.__player.peerConnection === window.__pc0);
+        assert(same, 'not the same WebRTC session (or the page was reloaded)');
+        const q = await videoProgress(p, 'video', 2000);
+        assert(q.dframes > 0, 'no frame shown after the return');
+        await sleep(8000);
+        const r = await videoProgress(p, 'video', 2000);
+        const lat = await p.evaluate(() => window.__player.getStats()?.latencyMs);
+        return `offline after ${(tOffline / 1000).toFixed(1)} s; live again ${(tBack / 1000).toFixed(1)} s after es-testcam was ready, same session; frames shown in 2 s: ${q.dframes} at once, ${r.dframes} 8 s later, latency then ${lat === null || lat === undefined ? '–' : `${(lat / 1000).toFixed(2)} s`}`;
+      } finally {
+        await p.close();
+      }
+    });
 
     await test('dashboard in Supabase mode (config.json + anon key) reads the cameras table; tiles play from the origin', async () => {
       const anonKey = 'test-anon-key';
