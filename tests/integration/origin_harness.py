@@ -6,6 +6,7 @@ Node-based conformance checker and browser bench. Standard library only."""
 
 import json
 import os
+import sys
 import re
 import socket
 import subprocess
@@ -18,6 +19,24 @@ import harness as h
 NODE = h.require_tool("node")
 CONFORMANCE_DIR = os.path.join(h.SOURCE_DIR, "tests", "conformance")
 WEB_DIST = os.path.join(h.SOURCE_DIR, "web", "dist")
+
+
+class OriginTest(h.LiveTest):
+    """Base of the tests that run one daemon against one test camera: setUpClass sets
+    `wd`, `cam` (an h.TestCam) and `daemon`; tearDownClass stops both and keeps the work
+    directory when a check failed or the daemon did not exit 0."""
+    daemon = None
+    cam = None
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.daemon.stop() if cls.daemon else None
+        if cls.cam:
+            cls.cam.stop()
+        if rc not in (0, None):
+            cls.failed = True
+            sys.stderr.write(f"edgestream exited with {rc}\n")
+        h.remove_workdir(cls.wd, cls.failed)
 
 
 def write_config(path, cameras, origin=None, root=None):

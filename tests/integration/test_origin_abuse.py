@@ -185,7 +185,7 @@ class Viewer(threading.Thread):
         return out
 
 
-class OriginAbuseTest(h.LiveTest):
+class OriginAbuseTest(oh.OriginTest):
 
     @classmethod
     def setUpClass(cls):
@@ -226,12 +226,7 @@ class OriginAbuseTest(h.LiveTest):
     def tearDownClass(cls):
         cls.viewer.stop_event.set()
         cls.monitor.stop_event.set()
-        rc = cls.daemon.stop() if cls.daemon else None
-        cls.cam.stop()
-        if rc not in (0, None):
-            cls.failed = True
-            sys.stderr.write(f"edgestream exited with {rc}\n")
-        h.remove_workdir(cls.wd, cls.failed)
+        super().tearDownClass()
 
     # ---- helpers ----
 

@@ -28,7 +28,7 @@ CHECK_SECONDS = 20
 TD = 1
 
 
-class OriginConformanceTest(h.LiveTest):
+class OriginConformanceTest(oh.OriginTest):
 
     @classmethod
     def setUpClass(cls):
@@ -43,15 +43,6 @@ class OriginConformanceTest(h.LiveTest):
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         oh.wait_playlist(cls.base, "cam_ll", parts=True)
         oh.wait_playlist(cls.base, "cam_classic")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.daemon.stop() if cls.daemon else None
-        cls.cam.stop()
-        if rc not in (0, None):
-            cls.failed = True
-            sys.stderr.write(f"edgestream exited with {rc}\n")
-        h.remove_workdir(cls.wd, cls.failed)
 
 
     def test_1_live_output_follows_rfc8216_and_the_ll_hls_draft(self):

@@ -40,7 +40,7 @@ def thread_cpu(pid, name):
     raise AssertionError(f"no thread {name} in {pid}")
 
 
-class OriginFdLimitTest(h.LiveTest):
+class OriginFdLimitTest(oh.OriginTest):
 
     @classmethod
     def setUpClass(cls):
@@ -62,14 +62,6 @@ class OriginFdLimitTest(h.LiveTest):
             else:
                 os.environ["ES_BINARY"] = saved
         cls.host, cls.port = re.match(r"http://([^/:]+):(\d+)/", cls.base).groups()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.daemon.stop() if cls.daemon else None
-        cls.cam.stop()
-        if rc not in (0, None):
-            cls.failed = True
-        h.remove_workdir(cls.wd, cls.failed)
 
     def test_1_max_connections_is_lowered_to_fit_the_limit(self):
         _, line, _ = self.daemon.wait_log(r"origin event=listening", h.scaled(5))

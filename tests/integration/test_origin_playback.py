@@ -30,7 +30,7 @@ FFMPEG_SECONDS = 30
 LATENCY = os.path.join(h.SOURCE_DIR, "bench", "latency.mjs")
 
 
-class OriginPlaybackTest(h.LiveTest):
+class OriginPlaybackTest(oh.OriginTest):
 
     @classmethod
     def setUpClass(cls):
@@ -46,14 +46,6 @@ class OriginPlaybackTest(h.LiveTest):
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         oh.wait_playlist(cls.base, "cam_ll", parts=True)
         oh.wait_playlist(cls.base, "cam_classic")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.daemon.stop() if cls.daemon else None
-        cls.cam.stop()
-        if rc not in (0, None):
-            cls.failed = True
-        h.remove_workdir(cls.wd, cls.failed)
 
 
     def play(self, camera, profile, seconds):

@@ -36,7 +36,7 @@ MAX_CONNECTIONS = 40
 IDLE_MS = 2000
 
 
-class OriginSecurityTest(h.LiveTest):
+class OriginSecurityTest(oh.OriginTest):
 
     @classmethod
     def setUpClass(cls):
@@ -63,15 +63,6 @@ class OriginSecurityTest(h.LiveTest):
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         oh.wait_playlist(cls.base, "cam_ll", parts=True, token=TOKEN)
         cls.auth = {"Authorization": f"Bearer {TOKEN}"}
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.daemon.stop() if cls.daemon else None
-        cls.cam.stop()
-        if rc not in (0, None):
-            cls.failed = True
-            sys.stderr.write(f"edgestream exited with {rc}\n")
-        h.remove_workdir(cls.wd, cls.failed)
 
 
     def get(self, path, auth=True, **kw):

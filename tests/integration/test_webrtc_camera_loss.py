@@ -29,7 +29,7 @@ RESUME_WITHIN = 3.0
 PLAYER = os.path.join(h.SOURCE_DIR, "tests", "webrtc", "whep_play.mjs")
 
 
-class WebRTCCameraLossTest(h.LiveTest):
+class WebRTCCameraLossTest(oh.OriginTest):
 
     @classmethod
     def setUpClass(cls):
@@ -42,14 +42,6 @@ class WebRTCCameraLossTest(h.LiveTest):
                                  [h.camera("cam1", url)], cls.udp_port)
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         oh.wait_playlist(cls.base, "cam1", timeout=h.scaled(30))
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.daemon.stop() if cls.daemon else None
-        cls.cam.stop()
-        if rc not in (0, None):
-            cls.failed = True
-        h.remove_workdir(cls.wd, cls.failed)
 
     def test_same_session_resumes_after_the_camera_returns(self):
         out_path = os.path.join(self.wd, "whep_play.json")

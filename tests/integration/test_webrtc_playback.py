@@ -33,7 +33,7 @@ PLAYER = os.path.join(h.SOURCE_DIR, "tests", "webrtc", "whep_play.mjs")
 PLAYWRIGHT = os.path.join(h.SOURCE_DIR, "web", "node_modules", "playwright-core")
 
 
-class WebRTCPlaybackTest(h.LiveTest):
+class WebRTCPlaybackTest(oh.OriginTest):
 
     @classmethod
     def setUpClass(cls):
@@ -51,14 +51,6 @@ class WebRTCPlaybackTest(h.LiveTest):
         cls.daemon.wait_log(r"webrtc event=listening", h.scaled(15))
         oh.wait_playlist(cls.base, "cam1", timeout=h.scaled(30))
         oh.wait_playlist(cls.base, "cam_copy", timeout=h.scaled(30))
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.daemon.stop() if cls.daemon else None
-        cls.cam.stop()
-        if rc not in (0, None):
-            cls.failed = True
-        h.remove_workdir(cls.wd, cls.failed)
 
     def test_chromium_plays_the_camera_over_whep_without_a_freeze(self):
         rc, out, stdout, stderr = oh.run_node(

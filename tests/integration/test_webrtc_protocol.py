@@ -45,7 +45,7 @@ SDP = {"Content-Type": "application/sdp", **AUTH}
 TURN_SECRET = "turn-secret-5678"
 
 
-class WebRTCProtocolTest(h.LiveTest):
+class WebRTCProtocolTest(oh.OriginTest):
 
     @classmethod
     def setUpClass(cls):
@@ -66,14 +66,6 @@ class WebRTCProtocolTest(h.LiveTest):
         cls.daemon.wait_log(r"webrtc event=listening", h.scaled(15))
         # Frames flowing (the tap only packetizes for viewers, but the camera must be live).
         oh.wait_playlist(cls.base, "cam1", timeout=h.scaled(30), token=TOKEN)
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.daemon.stop() if cls.daemon else None
-        cls.cam.stop()
-        if rc not in (0, None):
-            cls.failed = True
-        h.remove_workdir(cls.wd, cls.failed)
 
     def post(self, camera, body, headers=SDP):
         return wh.request(f"{self.base}whep/{camera}", headers=headers, method="POST",
