@@ -9,81 +9,19 @@
 # in it, then checks the system user, the state directory, the conffile's
 # owner and mode, and prints the installed size.
 #
-# Each step in the root runs with chroot in its own mount and PID namespaces
-# (unshare): its mounts (/proc, /dev, /sys, a tmpfs /tmp, the .deb cache) and
-# processes vanish with it; the root itself is removed on exit, also when
-# interrupted. Downloaded .debs are kept in FRESH_CACHE/debs
-# (/var/cache/edgestream-fresh-check/debs), the cache `make fresh-check` uses.
+# scripts/clean-root.sh says how the root is made, mounted and cleaned up
+# (also when interrupted), and where the .deb cache is (the one `make
+# fresh-check` uses).
 # The last line printed is "package-check: PASS|FAIL <seconds> <deb>".
 # Needs root. Not part of `make test`: a few minutes.
 set -euo pipefail
 
-started=$(date +%s)
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
-cache=${FRESH_CACHE:-/var/cache/edgestream-fresh-check}
-log=${PACKAGE_LOG:-/var/tmp/edgestream-package-check.log}
-suite=${FRESH_SUITE:-bookworm}
-work=""
+# shellcheck source=scripts/clean-root.sh
+. "$repo/scripts/clean-root.sh"
+clean_root_begin package-check "${PACKAGE_LOG:-/var/tmp/edgestream-package-check.log}"
 deb=""
-child=""
-result=FAIL
-
-# The script's own stdout and stderr, kept: a trap may run while a step's
-# output goes to the log.
-exec 3>&1 4>&2
-say() { echo "package-check: $*" | tee -a "$log" >&4; }
-
-[ "$(id -u)" -eq 0 ] || { echo "package-check: needs root (mmdebstrap, chroot, mounts)" >&2; exit 2; }
-: >"$log"
-
-# Mounts left under the root (each step's namespace takes its own along, so
-# there should be none), deepest first.
-mounts_under() { findmnt -rn -o TARGET | awk -v r="$1" 'index($0, r "/") == 1' | sort -r; }
-
-cleanup() {
-    local status=$?
-    # A second Ctrl-C must not leave the root half deleted.
-    trap - EXIT
-    trap '' INT TERM
-    # The step still running (mmdebstrap, or a chroot step: timeout relays the
-    # signal to unshare, whose --kill-child ends the namespace's processes,
-    # and its mounts with them).
-    if [ -n "$child" ]; then
-        kill -TERM "$child" 2>/dev/null || true
-        wait "$child" 2>/dev/null || true
-    fi
-    if [ -n "$work" ] && [ -d "$work" ]; then
-        local m
-        for m in $(mounts_under "$work/root"); do umount -l "$m" 2>/dev/null || true; done
-        if [ -n "$(mounts_under "$work/root")" ]; then
-            say "mounts remain under $work/root; not deleting it"
-        else
-            rm -rf --one-file-system "$work"
-        fi
-    fi
-    echo "package-check: $result $(($(date +%s) - started)) ${deb:-no .deb}" >&3
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT TERM
-
-# run_child COMMAND...: COMMAND in the background, waited for. A signal to this
-# script then runs its trap at once (bash defers traps while a foreground
-# command runs), and cleanup stops the step.
-run_child() {
-    "$@" &
-    child=$!
-    local status=0
-    wait "$child" || status=$?
-    child=""
-    return "$status"
-}
-
-command -v mmdebstrap >/dev/null || {
-    say "installing mmdebstrap"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >>"$log"
-}
+summary="no .deb"
 
 if [ -n "${PACKAGE_DEB:-}" ]; then
     deb=$(realpath "$PACKAGE_DEB")
@@ -93,66 +31,23 @@ else
     deb=$(ls -t "$repo"/edgestream_*_"$(dpkg --print-architecture)".deb | head -n 1)
 fi
 [ -f "$deb" ] || { say "no package: $deb"; exit 1; }
+summary=$deb
 say "package: $deb ($(du -k "$deb" | cut -f1) KiB)"
 
-mkdir -p "$cache/debs"
-work=$(mktemp -d /var/tmp/edgestream-package.XXXXXX)
-root=$work/root
-
-# This machine's own apt sources (one-line and deb822 files alike).
-sources=()
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && grep -qE '^[[:space:]]*(deb|Types:)' "$f" && sources+=("$f")
-done
-((${#sources[@]})) || { say "no apt sources on this machine"; exit 1; }
-
-say "building a clean $suite root in $root"
-# As scripts/fresh-check.sh: keep what it downloads, through the shared cache.
-run_child mmdebstrap --variant=apt --skip=download/empty --skip=essential/unlink \
-    --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
-    --setup-hook="sync-in $cache/debs /var/cache/apt/archives/" \
-    --customize-hook="sync-out /var/cache/apt/archives $cache/debs" \
-    "$suite" "$root" "${sources[@]}" >>"$log" 2>&1 || { say "mmdebstrap failed"; exit 1; }
-rm -f "$root"/var/cache/apt/archives/*.deb
-cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-echo 'APT::Keep-Downloaded-Packages "true";' >"$root/etc/apt/apt.conf.d/50keep-downloads"
+clean_root_build
 mkdir -p "$root/root/package"
 cp "$deb" "$root/root/package/"
 
-# in_root [--net] SECONDS COMMAND: COMMAND as root's bash inside the chroot, in
-# fresh mount and PID namespaces (and a network namespace with only loopback
-# when --net), with the environment of a new login.
-in_root() {
-    local net=()
-    if [ "$1" = --net ]; then net=(--net); shift; fi
-    local seconds=$1 command=$2
-    run_child timeout --kill-after=30 "$seconds" \
-        unshare --mount --pid --fork --kill-child --propagation private "${net[@]}" \
-        /bin/bash -euo pipefail -c '
-            root=$1 cache=$2 command=$3
-            [ -z "$4" ] || ip link set lo up
-            mount -t proc proc "$root/proc"
-            mount -t sysfs sysfs "$root/sys"
-            mount --bind /dev "$root/dev"
-            mount --bind /dev/pts "$root/dev/pts"
-            mount -t tmpfs -o mode=1777 tmp "$root/tmp"
-            mount --bind "$cache/debs" "$root/var/cache/apt/archives"
-            exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-                PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-                /bin/bash -euo pipefail -c "cd /root/package && $command"
-        ' in_root "$root" "$cache" "$command" "${net[*]}"
-}
-
 name=$(basename "$deb")
 say "apt-get install ./$name (in the clean root)"
-if ! in_root 1800 "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./$name" >>"$log" 2>&1; then
+if ! in_root 1800 /root/package "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./$name" >>"$log" 2>&1; then
     say "apt-get install failed: $(grep -E '^E:|Depends:' "$log" | tail -n 5 | tr '\n' ' ')"
     exit 1
 fi
 say "$(grep -E '^(Need to get|After this operation)' "$log" | tail -n 2 | tr '\n' ' ')"
 
 say "edgestream --check --config /etc/edgestream/cameras.yaml (in the clean root)"
-in_root 120 '
+in_root 120 /root/package '
     check=$(edgestream --check --config /etc/edgestream/cameras.yaml 2>&1) && status=0 || status=$?
     echo "check: exit $status: $check"
     echo "version: $(edgestream --version)"
@@ -175,7 +70,7 @@ while IFS= read -r line; do say "$line"; done <"$work/check.out"
 # this machine's too): the origin serves the installed web files and the
 # local streams go to the state directory.
 say "edgestream as the user edgestream from / for 8 s (in the clean root, own network namespace)"
-in_root --net 120 '
+in_root --net 120 /root/package '
     cd /
     runuser -u edgestream -- env STATE_DIRECTORY=/var/lib/edgestream \
         edgestream --config /etc/edgestream/cameras.yaml --all --quiet --duration 8 \
