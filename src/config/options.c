@@ -424,14 +424,14 @@ static const struct es_config_option options[] = {
      "`?token=` for players that cannot set headers). Never printed."},
     {ES_CONFIG_SECTION_ORIGIN, "tls_cert", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL, "none", 1,
      4096, NULL, NULL, NULL, ORIGIN(tls_cert),
-     "PEM certificate chain: with `tls_key`, HTTPS with HTTP/2 (ALPN) and HTTP/1.1."},
+     "PEM certificate chain: with `tls_key`, HTTPS (HTTP/1.1; HTTP/2 too with `http2`)."},
     {ES_CONFIG_SECTION_ORIGIN, "tls_key", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL, "none", 1,
      4096, NULL, NULL, NULL, ORIGIN(tls_key), "PEM private key for `tls_cert`."},
-    {ES_CONFIG_SECTION_ORIGIN, "http2", ES_CONFIG_BOOL, 0, "true", NULL, 0, 0, NULL, NULL, NULL,
+    {ES_CONFIG_SECTION_ORIGIN, "http2", ES_CONFIG_BOOL, 0, "false", NULL, 0, 0, NULL, NULL, NULL,
      ORIGIN(http2),
-     "With TLS, offer HTTP/2 (ALPN). libh2o 2.2.5 has no fix for HTTP/2 Rapid Reset "
-     "(CVE-2023-44487): set `false` where TLS faces an untrusted network with no front "
-     "(docs/origin.md). Plaintext is HTTP/1.1 only, always."},
+     "With TLS, also offer HTTP/2 (ALPN). Off by default: libh2o 2.2.5 has no fix for HTTP/2 "
+     "Rapid Reset (CVE-2023-44487), so turn it on only where every client is trusted, and put "
+     "nginx in front for anything else (docs/origin.md). Plaintext is HTTP/1.1 only, always."},
     {ES_CONFIG_SECTION_ORIGIN, "cors", ES_CONFIG_STRING, 0, "off", NULL, 1, 1024, NULL,
      check_header_value, NULL, ORIGIN(cors),
      "`Access-Control-Allow-Origin` sent with every response: `off` (same-origin only: "

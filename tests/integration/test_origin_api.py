@@ -15,7 +15,7 @@ and HTTP/1.1 still available:
   - curl speaks HTTP/2 to it and gets the same playlist as over HTTP/1.1;
   - (issue 11) parked requests are capped per connection and in all: over HTTP/2 (nghttp),
     the requests over a cap are answered 503 with Retry-After; an unfinished head over TLS
-    is cut at the head cap; `http2: false` leaves TLS with HTTP/1.1 only.
+    is cut at the head cap; without `http2: true`, TLS is HTTP/1.1 only.
 """
 
 import gzip
@@ -60,7 +60,7 @@ class OriginApiTest(h.LiveTest):
             h.camera("cam_ll", url, profile="ll"),
             dict(h.camera("cam_low", url, profile="low"), name="Floor \"Camera\""),
         ], origin={"web_root": root, "tls_cert": cert, "tls_key": key,
-                   "cors": "https://shop.example", "max_parked": PARKED_TOTAL,
+                   "cors": "https://shop.example", "http2": True, "max_parked": PARKED_TOTAL,
                    "max_parked_per_connection": PARKED_PER_CONNECTION})
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
         assert cls.base.startswith("https://")
@@ -284,15 +284,14 @@ class OriginApiTest(h.LiveTest):
         status, _, _, body = self.curl("/metrics")
         self.assertRegex(body.decode(), r"edgestream_http_parked_refused_total [1-9]")
 
-    def test_http2_can_be_turned_off_over_tls(self):
-        # origin.http2: false (libh2o 2.2.5 and HTTP/2 Rapid Reset): ALPN offers only
-        # http/1.1, so even a client that asks for HTTP/2 gets HTTP/1.1.
+    def test_http2_is_off_over_tls_by_default(self):
+        # origin.http2 defaults to false (libh2o 2.2.5 and HTTP/2 Rapid Reset): ALPN offers
+        # only http/1.1, so even a client that asks for HTTP/2 gets HTTP/1.1.
         wd = os.path.join(self.wd, "http1-only")
         os.makedirs(wd, exist_ok=True)
         config = oh.write_config(os.path.join(wd, "cameras.yaml"),
                                  [h.camera("cam_ll", self.cam_url, profile="ll")],
-                                 origin={"tls_cert": self.ca, "tls_key": self.key,
-                                         "http2": False})
+                                 origin={"tls_cert": self.ca, "tls_key": self.key})
         daemon, base = oh.start_daemon(wd, config, label="edgestream-http1")
         try:
             out = subprocess.run(["curl", "-s", "-v", "--max-time", "15", "--cacert", self.ca,
