@@ -14,7 +14,9 @@
 //   - x-amz-date more than 15 min off            403 RequestTimeTooSkewed
 //   - signature or SignedHeaders differ          403 SignatureDoesNotMatch
 //
-// Unsigned requests (the tests' own reads) pass through. Loopback only. Secrets come from
+// Unsigned requests (the tests' own reads) pass through. Requests for one key are passed on
+// one at a time, so that a read never sees an object s3rver is still writing (S3's PUT is
+// atomic; s3rver's is not). Loopback only. Secrets come from
 // the environment (SIGV4_PROXY_ACCESS_KEY, SIGV4_PROXY_SECRET_KEY) and are never printed.
 //
 //   node sigv4-proxy.js --upstream-port 4568 [--port 0] [--region us-east-1]
@@ -138,17 +140,33 @@ async function verify(req, body, res) {
   return forward(req, body, res);
 }
 
+// S3 never serves part of an object: a GET sees the whole old object or the whole new one.
+// s3rver writes an object in place (fs.createWriteStream on the object's file), so a GET
+// racing a PUT of the same key can read it half written. Requests for one key therefore go
+// upstream one at a time, in arrival order; different keys still run side by side.
+const keyQueues = new Map();
+
+function oneAtATime(key, run) {
+  const turn = (keyQueues.get(key) || Promise.resolve()).then(() => new Promise(run));
+  keyQueues.set(key, turn);
+  turn.then(() => { if (keyQueues.get(key) === turn) keyQueues.delete(key); });
+}
+
 function forward(req, body, res) {
-  const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method,
-                            path: req.url, headers: req.headers }, (ur) => {
-    res.writeHead(ur.statusCode, ur.headers);
-    ur.pipe(res);
+  oneAtATime(req.url.split('?')[0], (done) => {
+    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method,
+                              path: req.url, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode, ur.headers);
+      ur.pipe(res);
+      ur.on('close', done);
+    });
+    up.on('error', (e) => {
+      done();
+      if (!res.headersSent) xmlError(res, 502, 'UpstreamError', String(e.code || e));
+      else res.destroy();
+    });
+    up.end(body);
   });
-  up.on('error', (e) => {
-    if (!res.headersSent) xmlError(res, 502, 'UpstreamError', String(e.code || e));
-    else res.destroy();
-  });
-  up.end(body);
 }
 
 const server = http.createServer((req, res) => {
