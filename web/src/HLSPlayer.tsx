@@ -84,7 +84,8 @@ export interface HLSPlayerHandle {
   readonly video: HTMLVideoElement | null;
 }
 
-const PHASE_TEXT: Record<PlayerPhase, string> = {
+/** What the status overlay says in each phase (LivePlayer shows the same over WebRTC). */
+export const PHASE_TEXT: Record<PlayerPhase, string> = {
   idle: '',
   connecting: 'Connecting…',
   live: '',
@@ -216,7 +217,7 @@ export function resolveForProtocol(
   return { config: r.config, llConfig: null, warnings: r.warnings };
 }
 
-const STATUS_STYLE: CSSProperties = {
+export const STATUS_STYLE: CSSProperties = {
   position: 'absolute',
   inset: 0,
   display: 'flex',

@@ -16,7 +16,7 @@
 
 import { forwardRef, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type CSSProperties } from 'react';
 import type Hls from 'hls.js';
-import { HLSPlayer, type HLSPlayerHandle, type HLSPlayerProps, type PlayerPhase, type PlayerStats } from './HLSPlayer';
+import { HLSPlayer, PHASE_TEXT, STATUS_STYLE, type HLSPlayerHandle, type HLSPlayerProps, type PlayerPhase, type PlayerStats } from './HLSPlayer';
 import { LiveController, whepEndpointFor } from './live-controller';
 import type { LadderOptions, Protocol, ProtocolChoice } from './protocol';
 import type { PlayerHlsConfig } from './profiles';
@@ -46,15 +46,6 @@ export interface LivePlayerHandle extends HLSPlayerHandle {
   /** What the WebRTC latency figure came from: 'estimatedPlayoutTimestamp' (getStats) or 'captureTime' (requestVideoFrameCallback). */
   readonly latencySource: 'estimatedPlayoutTimestamp' | 'captureTime' | null;
 }
-
-const PHASE_TEXT: Record<PlayerPhase, string> = {
-  idle: '',
-  connecting: 'Connecting…',
-  live: '',
-  stalled: 'Buffering…',
-  recovering: 'Reconnecting…',
-  offline: 'Offline',
-};
 
 export const LivePlayer = forwardRef<LivePlayerHandle, LivePlayerProps>(function LivePlayer(props, ref) {
   const {
@@ -211,17 +202,6 @@ export const LivePlayer = forwardRef<LivePlayerHandle, LivePlayerProps>(function
 
 const FILL: CSSProperties = { position: 'absolute', inset: 0 };
 const VIDEO_STYLE: CSSProperties = { display: 'block', position: 'absolute', inset: 0, width: '100%', height: '100%', objectFit: 'contain', background: '#000' };
-const STATUS_STYLE: CSSProperties = {
-  position: 'absolute',
-  inset: 0,
-  display: 'flex',
-  alignItems: 'center',
-  justifyContent: 'center',
-  color: '#fff',
-  font: '600 14px/1.2 system-ui, sans-serif',
-  textShadow: '0 1px 2px #000',
-  pointerEvents: 'none',
-};
 
 /** Short label for a protocol, as the tile shows it. */
 export const PROTOCOL_LABEL: Record<Protocol, string> = { webrtc: 'WebRTC', 'll-hls': 'LL-HLS', hls: 'HLS' };
