@@ -10,13 +10,9 @@
 // between presented frames (requestVideoFrameCallback) and the picture size. At the end it
 // DELETEs the session (the Location URL) and reports the status. Gaps above 500 ms are listed
 // with the wall clock at which frames resumed (for the camera-loss test).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const { chromium } = await import(path.join(here, '..', '..', 'web', 'node_modules', 'playwright-core', 'index.mjs'));
+// The browser is the web e2e tests' own launch (web/e2e/lib/browser.mjs: Debian's Chromium,
+// the flags, loopback ICE allowed, cleanup by PID).
+import { launchBrowser } from '../../web/e2e/lib/browser.mjs';
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,66 +22,17 @@ const base = arg('base', 'http://127.0.0.1:8080/');
 const camera = arg('camera', 'cam1');
 const seconds = Number(arg('seconds', '8'));
 const token = arg('token', '');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
-function childPidWith(marker) {
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== process.pid) continue;
-      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) return Number(name);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return null;
-}
-
-function killGroup(pid) {
-  if (!pid) return;
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
 
 const out = { base, camera, seconds, ok: false };
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgestream-whep-'));
-let context = null;
-let pid = null;
+let browser = null;
 const timer = setTimeout(() => {
   out.error = 'overall timeout';
   console.log(JSON.stringify(out));
-  killGroup(pid);
-  process.exit(2);
+  process.exit(2); // launchBrowser's exit handler kills Chromium's process group
 }, (seconds + 60) * 1000);
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-      // Loopback candidates are ignored without it (webrtc-rules.md §7.2).
-      '--allow-loopback-in-peer-connection',
-    ],
-  });
-  pid = childPidWith(userDataDir);
-  const page = await context.newPage();
+  browser = await launchBrowser();
+  const page = await browser.context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(String(e)));
@@ -193,11 +140,7 @@ try {
   out.error = String(e && e.stack ? e.stack : e);
 } finally {
   clearTimeout(timer);
-  if (context) {
-    await Promise.race([context.close().catch(() => {}), new Promise((r) => setTimeout(r, 10000))]);
-  }
-  killGroup(pid && fs.existsSync(`/proc/${pid}`) ? pid : null);
-  fs.rmSync(userDataDir, { recursive: true, force: true });
+  if (browser) await browser.close();
 }
 console.log(JSON.stringify(out));
 process.exit(out.ok ? 0 : 1);
