@@ -7,6 +7,24 @@
  * so any number of clients cost one encoder. Only RTP-over-RTSP (interleaved
  * TCP) is offered, so nothing listens beyond the bind address.
  *
+ * The capture time is also burned in as a machine-readable block code, so
+ * that a player's glass-to-glass delay can be read from the decoded frame
+ * (web/e2e/lib/clock.mjs in a browser, tests/tools/clockcode.py for stills).
+ * Layout (all decoders follow it; change them together):
+ *   - The frame is divided into a grid of 32 columns x 18 rows of cells
+ *     (40x40 px at 1280x720, ~26.7 px at 854x480: relative, so a scaled copy
+ *     decodes with no knowledge of the source size). The code fills the two
+ *     bottom rows (16 and 17): 64 cells, row 16 left to right, then row 17.
+ *   - A cell is one flat luma level with neutral chroma: white (Y 235) is 1,
+ *     black (Y 16) is 0. Read the mean of a cell's centre half and compare it
+ *     with the midpoint of the reference cells.
+ *   - cells 0..3: 1 0 1 0, the sync and the white/black references;
+ *     cells 4..45: the capture time in ms since the Unix epoch, 42 bits, most
+ *     significant first; cells 46..61: CRC-16/CCITT-FALSE (poly 0x1021, init
+ *     0xFFFF) of that time as 6 bytes big-endian; cells 62..63: 0 1 (the end).
+ *   - The time is the one the text shows (same g_get_real_time() call, taken
+ *     as the frame passes the overlay, i.e. its capture within a ms or two).
+ *
  * Prints exactly one line "ready rtsp://<bind>:<port><path>" on stdout once
  * the server socket is listening (with --port 0 the kernel picks the port and
  * the line names it), and exits with status 0 on SIGTERM or SIGINT; with
@@ -15,8 +33,10 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
+#include <gst/video/video.h>
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +256,7 @@ static gchar *build_launch(const struct testcam_options *o)
     g_string_append_printf(
         s,
         "( videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
-        "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+        "! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 "
         "! textoverlay name=clock valignment=top halignment=left font-desc=\"Monospace 36\" "
         "shaded-background=true "
         "! videoconvert ! video/x-raw,format=I420 "
@@ -265,9 +285,88 @@ static gchar *build_launch(const struct testcam_options *o)
     return g_string_free(s, FALSE);
 }
 
+/* The block code's layout: see the header comment. */
+enum {
+    CLOCKCODE_COLS = 32,
+    CLOCKCODE_ROWS = 18,
+    CLOCKCODE_FIRST_ROW = 16,
+    CLOCKCODE_CELLS = 64,
+    CLOCKCODE_TIME_BITS = 42,
+};
+
+static uint16_t clockcode_crc16(uint64_t ms)
+{
+    uint16_t crc = 0xFFFF;
+
+    for (int byte = 5; byte >= 0; byte--) {
+        crc ^= (uint16_t)(((ms >> (8 * byte)) & 0xFF) << 8);
+        for (int bit = 0; bit < 8; bit++)
+            crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
+    }
+    return crc;
+}
+
+/* The 64 cells, 1 = white, in reading order. */
+static void clockcode_cells(uint64_t ms, guint8 cells[CLOCKCODE_CELLS])
+{
+    static const guint8 sync[4] = {1, 0, 1, 0};
+    uint16_t crc = clockcode_crc16(ms);
+
+    memcpy(cells, sync, sizeof(sync));
+    for (int i = 0; i < CLOCKCODE_TIME_BITS; i++)
+        cells[4 + i] = (ms >> (CLOCKCODE_TIME_BITS - 1 - i)) & 1;
+    for (int i = 0; i < 16; i++)
+        cells[46 + i] = (crc >> (15 - i)) & 1;
+    cells[62] = 0;
+    cells[63] = 1;
+}
+
+/* Fills one plane's rectangle, given in luma pixels, with `value`. */
+static void fill_plane(GstVideoFrame *frame, guint plane, int x0, int y0, int x1, int y1,
+                       guint8 value)
+{
+    const GstVideoFormatInfo *fi = frame->info.finfo;
+    guint comp = plane; /* I420: plane i holds component i */
+    int sx0 = GST_VIDEO_SUB_SCALE(GST_VIDEO_FORMAT_INFO_W_SUB(fi, comp), x0);
+    int sx1 = GST_VIDEO_SUB_SCALE(GST_VIDEO_FORMAT_INFO_W_SUB(fi, comp), x1);
+    int sy0 = GST_VIDEO_SUB_SCALE(GST_VIDEO_FORMAT_INFO_H_SUB(fi, comp), y0);
+    int sy1 = GST_VIDEO_SUB_SCALE(GST_VIDEO_FORMAT_INFO_H_SUB(fi, comp), y1);
+    guint8 *data = GST_VIDEO_FRAME_PLANE_DATA(frame, plane);
+    int stride = GST_VIDEO_FRAME_PLANE_STRIDE(frame, plane);
+
+    for (int y = sy0; y < sy1; y++)
+        memset(data + (gsize)y * stride + sx0, value, (size_t)(sx1 - sx0));
+}
+
+/* Draws the block code of `ms` into the raw I420 frame (before the text and
+ * the encoder). Returns FALSE when the buffer cannot be mapped. */
+static gboolean draw_clockcode(GstBuffer *buf, const GstVideoInfo *vinfo, uint64_t ms)
+{
+    GstVideoFrame frame;
+    guint8 cells[CLOCKCODE_CELLS];
+    int w = GST_VIDEO_INFO_WIDTH(vinfo), h = GST_VIDEO_INFO_HEIGHT(vinfo);
+
+    if (!gst_video_frame_map(&frame, (GstVideoInfo *)vinfo, buf, GST_MAP_WRITE))
+        return FALSE;
+    clockcode_cells(ms, cells);
+    for (int i = 0; i < CLOCKCODE_CELLS; i++) {
+        int col = i % CLOCKCODE_COLS, row = CLOCKCODE_FIRST_ROW + i / CLOCKCODE_COLS;
+        /* Even edges, so that the chroma planes (half size) line up. */
+        int x0 = (col * w / CLOCKCODE_COLS) & ~1, x1 = ((col + 1) * w / CLOCKCODE_COLS) & ~1;
+        int y0 = (row * h / CLOCKCODE_ROWS) & ~1, y1 = ((row + 1) * h / CLOCKCODE_ROWS) & ~1;
+
+        fill_plane(&frame, 0, x0, y0, x1, y1, cells[i] ? 235 : 16);
+        fill_plane(&frame, 1, x0, y0, x1, y1, 128);
+        fill_plane(&frame, 2, x0, y0, x1, y1, 128);
+    }
+    gst_video_frame_unmap(&frame);
+    return TRUE;
+}
+
 /* Burns the wall-clock time of each frame (HH:MM:SS.mmm, UTC) into the
- * picture: the live source stamps frames as they are captured, so the time at
- * this probe is the capture time within a millisecond or two. */
+ * picture, as text and as the block code: the live source stamps frames as
+ * they are captured, so the time at this probe is the capture time within a
+ * millisecond or two. */
 static GstPadProbeReturn clock_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
     GstElement *overlay = GST_ELEMENT(user_data);
@@ -275,9 +374,20 @@ static GstPadProbeReturn clock_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
     time_t secs = (time_t)(now_us / G_USEC_PER_SEC);
     struct tm tm;
     char text[64];
+    GstCaps *caps = gst_pad_get_current_caps(pad);
+    GstVideoInfo vinfo;
 
-    (void)pad;
-    (void)info;
+    if (caps != NULL && gst_video_info_from_caps(&vinfo, caps) &&
+        GST_VIDEO_INFO_FORMAT(&vinfo) == GST_VIDEO_FORMAT_I420) {
+        /* The source's buffer is normally ours alone; make_writable copies otherwise. */
+        GstBuffer *buf = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+
+        GST_PAD_PROBE_INFO_DATA(info) = buf;
+        if (!draw_clockcode(buf, &vinfo, (uint64_t)(now_us / 1000)))
+            g_printerr("es-testcam: cannot map a frame to draw the clock code\n");
+    }
+    if (caps != NULL)
+        gst_caps_unref(caps);
     gmtime_r(&secs, &tm);
     snprintf(text, sizeof(text), "%02d:%02d:%02d.%03d UTC", tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)((now_us / 1000) % 1000));
