@@ -6,6 +6,7 @@
  *
  *   es-whep-client --base http://127.0.0.1:8080/ --camera cam1 [--sessions N]
  *                  [--seconds S] [--token T] [--wrong-fingerprint] [--checks-for S]
+ *                  [--warmup S] [--held-ms MS]
  *
  * Each viewer POSTs a recvonly H.264 offer, sends STUN checks with
  * USE-CANDIDATE to the answer's candidate (and every second after, for
@@ -14,7 +15,16 @@
  * its last packet's arrival minus its capture time, from the RTP timestamp
  * mapped through the newest sender report. --checks-for stops the consent
  * checks that many seconds after start (the server must then end the session,
- * RFC 7675). Prints one JSON object. */
+ * RFC 7675). Prints one JSON object.
+ *
+ * For the fan-out benchmark (bench/webrtc_fanout.py): a packet's arrival is
+ * the kernel's receive timestamp (SO_TIMESTAMPNS, wall clock), so that this
+ * client's own scheduling delay on shared cores is not charged to the server
+ * (read_delay_ms is the same figure at the moment the client read it). Frames
+ * completed in the first --warmup seconds are not judged. A viewer is *held*
+ * when it is connected, judged at least all but one of the frames the best
+ * viewer judged, lost no video packet (RTP sequence gaps) after the warm-up,
+ * and every judged frame arrived within --held-ms (100) of its capture. */
 #include "core/clock.h"
 #include "webrtc/dtls.h"
 #include "webrtc/srtp.h"
@@ -29,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SESSIONS 1024
@@ -47,12 +58,20 @@ struct viewer {
     bool have_sr;
     uint32_t sr_rtp;
     int64_t sr_wall_us;
+    /* After the warm-up: frames judged, those over --held-ms, the worst delay,
+     * video packets missing from the sequence. */
+    uint64_t judged, late, lost;
+    int64_t worst_us;
+    bool have_seq;
+    uint16_t last_seq;
 };
 
 static struct viewer viewers[MAX_SESSIONS];
-static int64_t *delays;
+static int64_t *delays, *read_delays;
 static int64_t last_packet_us; /* monotonic, of the newest RTP packet of any viewer */
-static size_t delay_count;
+static size_t delay_count, read_delay_count;
+static int64_t judge_from_us; /* monotonic: frames completed before this are not judged */
+static int64_t held_us = 100000;
 
 struct body {
     char *data;
@@ -166,8 +185,9 @@ static long post_offer(struct viewer *v, const char *base, const char *camera, c
             struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
             inet_pton(AF_INET, ip, &sa.sin_addr);
             v->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-            int size = 1 << 20;
+            int size = 1 << 20, on = 1;
             setsockopt(v->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+            setsockopt(v->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
             connect(v->fd, (struct sockaddr *)&sa, sizeof(sa));
         }
     } else if (status == 201) {
@@ -213,7 +233,9 @@ static uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8_t *buf, size_t n)
+/* arrival_wall_us: when the kernel received the datagram (wall clock). */
+static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8_t *buf, size_t n,
+                      int64_t arrival_wall_us)
 {
     int64_t now_wall = es_clock_wall_us();
     if (n == 0)
@@ -268,12 +290,29 @@ static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8
         return;
     v->packets++;
     last_packet_us = es_clock_mono_us();
+    bool judging = last_packet_us >= judge_from_us;
+    uint16_t seq = (uint16_t)(buf[2] << 8 | buf[3]);
+    if (v->have_seq && judging) {
+        uint16_t gap = (uint16_t)(seq - v->last_seq - 1);
+        if (gap < 1000)
+            v->lost += gap;
+    }
+    if (!v->have_seq || (uint16_t)(seq - v->last_seq) < 1000) {
+        v->last_seq = seq;
+        v->have_seq = true;
+    }
     if (buf[1] & 0x80) {
         v->frames++;
-        if (v->have_sr && delays && delay_count < MAX_DELAYS) {
+        if (v->have_sr && judging && delays && delay_count < MAX_DELAYS) {
             int32_t dt = (int32_t)(rd32(buf + 4) - v->sr_rtp);
             int64_t capture = v->sr_wall_us + (int64_t)dt * 1000 / 90;
-            delays[delay_count++] = now_wall - capture;
+            int64_t delay = arrival_wall_us - capture;
+            delays[delay_count++] = delay;
+            read_delays[read_delay_count++] = now_wall - capture;
+            v->judged++;
+            v->late += delay > held_us;
+            if (delay > v->worst_us)
+                v->worst_us = delay;
         }
     }
 }
@@ -309,6 +348,8 @@ int main(int argc, char **argv)
     double seconds = atof(arg(argc, argv, "--seconds", "5"));
     bool wrong = flag(argc, argv, "--wrong-fingerprint");
     double checks_for = atof(arg(argc, argv, "--checks-for", "0"));
+    double warmup = atof(arg(argc, argv, "--warmup", "0"));
+    held_us = (int64_t)(atof(arg(argc, argv, "--held-ms", "100")) * 1000);
     if (sessions < 1 || sessions > MAX_SESSIONS)
         return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -321,6 +362,7 @@ int main(int argc, char **argv)
         return 1;
     const char *fp = es_dtls_identity_fingerprint(wrong ? other : id);
     delays = malloc(MAX_DELAYS * sizeof(*delays));
+    read_delays = malloc(MAX_DELAYS * sizeof(*read_delays));
     int posted = 0;
     long last_status = 0;
     for (int i = 0; i < sessions; i++) {
@@ -332,6 +374,7 @@ int main(int argc, char **argv)
             viewers[i].failed = true;
     }
     int64_t start = es_clock_mono_us(), end = start + (int64_t)(seconds * 1e6);
+    judge_from_us = start + (int64_t)(warmup * 1e6);
     int64_t connected_by = 0;
     struct pollfd *fds = calloc((size_t)sessions, sizeof(*fds));
     static uint8_t buf[4096];
@@ -360,20 +403,46 @@ int main(int argc, char **argv)
             if (!(fds[i].revents & POLLIN))
                 continue;
             for (int k = 0; k < 64; k++) {
-                ssize_t n = recv(viewers[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+                union {
+                    struct cmsghdr align;
+                    char space[CMSG_SPACE(sizeof(struct timespec))];
+                } control;
+                struct iovec iov = {buf, sizeof(buf)};
+                struct msghdr msg = {.msg_iov = &iov,
+                                     .msg_iovlen = 1,
+                                     .msg_control = control.space,
+                                     .msg_controllen = sizeof(control.space)};
+                ssize_t n = recvmsg(viewers[i].fd, &msg, MSG_DONTWAIT);
                 if (n <= 0)
                     break;
+                int64_t arrival = es_clock_wall_us();
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                        struct timespec ts;
+                        memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+                        arrival = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+                    }
+                }
                 bool was = viewers[i].connected;
-                on_packet(&viewers[i], id, buf, (size_t)n);
+                on_packet(&viewers[i], id, buf, (size_t)n, arrival);
                 if (!was && viewers[i].connected)
                     connected_by = es_clock_mono_us() - start;
             }
         }
     }
-    int connected = 0, failed = 0;
+    int connected = 0, failed = 0, held = 0;
     uint64_t frames_min = UINT64_MAX, frames_total = 0, before_dtls = 0;
+    uint64_t judged_max = 0, late_total = 0, lost_total = 0, viewers_late = 0;
+    for (int i = 0; i < sessions; i++)
+        if (viewers[i].judged > judged_max)
+            judged_max = viewers[i].judged;
     for (int i = 0; i < sessions; i++) {
         struct viewer *v = &viewers[i];
+        late_total += v->late;
+        lost_total += v->lost;
+        viewers_late += v->late > 0;
+        held += v->connected && !v->failed && v->late == 0 && v->lost == 0 &&
+                v->judged > 0 && v->judged + 1 >= judged_max;
         connected += v->connected;
         failed += v->failed;
         before_dtls += v->rtp_before_dtls;
@@ -388,8 +457,9 @@ int main(int argc, char **argv)
             close(v->fd);
     }
     qsort(delays, delay_count, sizeof(*delays), cmp64);
-#define PCT(p)                                                                                     \
-    (delay_count ? (double)delays[(size_t)((double)(delay_count - 1) * (p))] / 1000.0 : -1.0)
+    qsort(read_delays, read_delay_count, sizeof(*read_delays), cmp64);
+#define PCT_OF(a, n, p) ((n) ? (double)(a)[(size_t)((double)((n) - 1) * (p))] / 1000.0 : -1.0)
+#define PCT(p) PCT_OF(delays, delay_count, p)
     size_t late = 0;
     for (size_t i = 0; i < delay_count; i++)
         late += delays[i] > 100000;
@@ -398,17 +468,25 @@ int main(int argc, char **argv)
            "\"frames_min\": %llu, \"seconds\": %.1f, \"connected_after_ms\": %.0f, "
            "\"last_packet_ms\": %.0f, "
            "\"delay_ms\": {\"count\": %zu, \"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, "
-           "\"max\": %.1f, \"over_100ms\": %zu}}\n",
+           "\"max\": %.1f, \"over_100ms\": %zu}, "
+           "\"read_delay_ms\": {\"p50\": %.1f, \"p95\": %.1f, \"max\": %.1f}, "
+           "\"warmup\": %.1f, \"held_ms\": %.0f, \"held\": %d, \"judged_max\": %llu, "
+           "\"late_frames\": %llu, \"viewers_late\": %llu, \"lost_packets\": %llu}\n",
            sessions, posted, last_status, connected, failed, (unsigned long long)before_dtls,
            (unsigned long long)frames_total,
            (unsigned long long)(frames_min == UINT64_MAX ? 0 : frames_min), seconds,
            (double)connected_by / 1000.0,
            last_packet_us ? (double)(last_packet_us - start) / 1000.0 : -1.0, delay_count,
-           PCT(0.50), PCT(0.95), PCT(0.99), PCT(1.0), late);
+           PCT(0.50), PCT(0.95), PCT(0.99), PCT(1.0), late,
+           PCT_OF(read_delays, read_delay_count, 0.50), PCT_OF(read_delays, read_delay_count, 0.95),
+           PCT_OF(read_delays, read_delay_count, 1.0), warmup, (double)held_us / 1000.0, held,
+           (unsigned long long)judged_max, (unsigned long long)late_total,
+           (unsigned long long)viewers_late, (unsigned long long)lost_total);
     es_dtls_identity_destroy(id);
     es_dtls_identity_destroy(other);
     free(fds);
     free(delays);
+    free(read_delays);
     curl_global_cleanup();
     return 0;
 }
