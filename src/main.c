@@ -21,11 +21,19 @@
 #define EXIT_USAGE 2
 
 static atomic_bool stop_requested;
+static atomic_bool reload_requested;
 
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&stop_requested, true);
+}
+
+/* SIGHUP only raises a flag: the app's loop re-reads the config (app.h). */
+static void on_hangup(int sig)
+{
+    (void)sig;
+    atomic_store(&reload_requested, true);
 }
 
 static void usage(FILE *out)
@@ -182,6 +190,33 @@ static int print_ffmpeg_commands(const struct es_config *config, const struct cl
     return 0;
 }
 
+/* Loads the config file as the daemon runs it: the default web root and the
+ * state directory applied, the log level set. At start and at each reload
+ * (so both compare alike); a config that fails leaves `out` empty and says
+ * where, as file:line:column. */
+static enum es_err load_config(const struct cli *cli, struct es_config *out)
+{
+    struct es_config_error error = {0};
+    enum es_err err = es_config_load(cli->config_path, out, &error);
+    if (err != ES_OK) {
+        char message[1024];
+        es_config_error_format(&error, message, sizeof(message));
+        fprintf(stderr, "%sedgestream: %s\n", es_log_prefix(ES_LOG_ERROR), message);
+        return err;
+    }
+    if (!out->origin.web_root)
+        out->origin.web_root = default_web_root();
+    place_in_state_directory(&out->local.root);
+    if (cli->log_level || out->log_level)
+        es_log_set_level(es_log_level_parse(cli->log_level ? cli->log_level : out->log_level));
+    return ES_OK;
+}
+
+static enum es_err reload_config(void *opaque, struct es_config *out)
+{
+    return load_config(opaque, out);
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli = {0};
@@ -195,19 +230,8 @@ int main(int argc, char **argv)
     }
 
     struct es_config config = {0};
-    struct es_config_error error = {0};
-    enum es_err err = es_config_load(cli.config_path, &config, &error);
-    if (err != ES_OK) {
-        char message[1024];
-        es_config_error_format(&error, message, sizeof(message));
-        fprintf(stderr, "%sedgestream: %s\n", es_log_prefix(ES_LOG_ERROR), message);
+    if (load_config(&cli, &config) != ES_OK)
         return EXIT_USAGE;
-    }
-    if (!config.origin.web_root)
-        config.origin.web_root = default_web_root();
-    place_in_state_directory(&config.local.root);
-    if (cli.log_level || config.log_level)
-        es_log_set_level(es_log_level_parse(cli.log_level ? cli.log_level : config.log_level));
 
     if (cli.camera_id && !es_config_find_camera(&config, cli.camera_id)) {
         fprintf(stderr, "edgestream: %s: no camera with id '%s' (have:", cli.config_path,
@@ -245,6 +269,8 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     /* Before any thread starts: it reads (and clears) the environment. */
@@ -257,9 +283,12 @@ int main(int argc, char **argv)
         .duration = cli.duration,
         .status_line = !cli.quiet,
         .stop = &stop_requested,
+        .reload = &reload_requested,
+        .load_config = reload_config,
+        .load_config_opaque = &cli,
         .service = service,
     };
-    err = es_app_run(&config, &options);
+    enum es_err err = es_app_run(&config, &options);
     es_service_close(service);
     es_config_free(&config);
     if (err == ES_ERR_NOT_FOUND) {

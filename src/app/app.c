@@ -2,6 +2,7 @@
 
 #include "app/camera.h"
 #include "app/service.h"
+#include "config/diff.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -17,6 +18,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +46,9 @@ static unsigned target_duration_of(const struct es_camera_config *c)
 /* The origin reads a camera's figures on its own thread. A camera is created
  * after its sinks (the origin's among them), so the origin finds it here. */
 struct camera_slot {
-    struct es_camera *camera;
+    /* Atomic: a camera a reload adds is listed by the origin's thread
+     * while this thread still makes it (NULL until then). */
+    _Atomic(struct es_camera *) camera;
     struct es_uploader *uploader; /* NULL without remote storage */
 };
 
@@ -57,10 +61,11 @@ static void origin_camera_stats(void *opaque, struct es_origin_camera_stats *out
         es_app_test_origin_stall(); /* test-only (app.h): holds the origin's thread */
     memset(out, 0, sizeof(*out));
     out->status = "connecting";
-    if (!slot->camera)
+    struct es_camera *camera = atomic_load(&slot->camera);
+    if (!camera)
         return;
     struct es_camera_stats st;
-    es_camera_stats(slot->camera, &st);
+    es_camera_stats(camera, &st);
     out->status = st.state == ES_CAMERA_LIVE         ? "live"
                   : st.state == ES_CAMERA_CONNECTING ? "connecting"
                                                      : "offline";
@@ -70,7 +75,7 @@ static void origin_camera_stats(void *opaque, struct es_origin_camera_stats *out
     out->segments = st.segments;
     out->reconnects = st.reconnects;
     struct es_upload_camera_totals up;
-    es_uploader_camera_totals(slot->uploader, es_camera_config(slot->camera)->id, &up);
+    es_uploader_camera_totals(slot->uploader, es_camera_config(camera)->id, &up);
     out->has_uploads = up.stores > 0;
     out->uploads = up.uploaded;
     out->upload_retries = up.retries;
@@ -104,7 +109,7 @@ static enum es_err build_camera(const struct es_config *config,
                                 const struct remote_stores *remote, struct es_origin *origin,
                                 struct camera_slot *slot, struct es_camera **out)
 {
-    struct es_sink *sinks[4];
+    struct es_sink *sinks[5];
     size_t sink_count = 0;
     if (config->local.enabled) {
         struct es_local_sink_config lc = {
@@ -138,7 +143,7 @@ static enum es_err build_camera(const struct es_config *config,
         sink_count++;
     enum es_err err = es_camera_create(cam, sinks, sink_count, out);
     if (err == ES_OK)
-        slot->camera = *out;
+        atomic_store(&slot->camera, *out);
     return err;
 }
 
@@ -220,9 +225,32 @@ static void webrtc_audio_tap(void *opaque, const struct AVPacket *pkt,
     es_webrtc_camera_audio(opaque, pkt, par, wall_us);
 }
 
+/* One WebRTC camera per id: WebRTC cannot remove one, so a camera that a
+ * reload stops and starts again (changed, or removed and added back) finds
+ * its own, with its viewers. `camera` is the pipeline that feeds it now
+ * (NULL while none does); the lock keeps a viewer's keyframe request (on
+ * WebRTC's thread) off a camera that is being destroyed. */
+struct webrtc_link {
+    char *id;
+    struct es_webrtc_camera *wcam;
+    pthread_mutex_t lock;
+    struct es_camera *camera;
+};
+
 static void webrtc_keyframe_request(void *opaque)
 {
-    es_camera_request_keyframe(opaque);
+    struct webrtc_link *link = opaque;
+    pthread_mutex_lock(&link->lock);
+    if (link->camera)
+        es_camera_request_keyframe(link->camera);
+    pthread_mutex_unlock(&link->lock);
+}
+
+static void webrtc_link_set_camera(struct webrtc_link *link, struct es_camera *camera)
+{
+    pthread_mutex_lock(&link->lock);
+    link->camera = camera;
+    pthread_mutex_unlock(&link->lock);
 }
 
 /* The service for `origin.webrtc`; NULL when it is off or cannot start (the
@@ -270,14 +298,227 @@ static struct es_webrtc *open_webrtc(const struct es_origin_settings *origin)
     return w;
 }
 
+/* ---- the running cameras, and reloads ---- */
+
+/* A config a reload loaded, kept while a camera it describes streams
+ * (es_camera_create: the config outlives the camera). */
+struct loaded_config {
+    struct es_config config;
+    size_t users;
+};
+
+struct running_camera {
+    struct es_camera *camera;
+    struct camera_slot slot;           /* the origin reads the camera's figures through it */
+    const struct es_camera_config *config;
+    struct loaded_config *from;        /* NULL: the config es_app_run was given */
+    struct webrtc_link *webrtc;        /* NULL without WebRTC */
+};
+
+struct app {
+    /* Storage and origin settings come from the first config for the whole
+     * run: a reload that changes them is told they need a restart. */
+    const struct es_config *base;
+    const struct es_app_options *options;
+    struct remote_stores remote;
+    struct es_origin *origin;
+    struct es_webrtc *webrtc;
+    struct running_camera **running; /* in config order */
+    struct es_camera **cameras;      /* the same, for the status line and the service */
+    struct status_sample *prev;
+    size_t count;
+    struct webrtc_link **links;
+    size_t link_count;
+};
+
+static bool is_selected(const struct es_app_options *options, const struct es_camera_config *cam)
+{
+    return options->all_cameras ? cam->enabled : strcmp(cam->id, options->camera_id) == 0;
+}
+
+static struct webrtc_link *webrtc_link_for(struct app *app, const char *id)
+{
+    for (size_t i = 0; i < app->link_count; i++)
+        if (strcmp(app->links[i]->id, id) == 0)
+            return app->links[i];
+    struct webrtc_link *link = es_calloc(1, sizeof(*link));
+    link->id = es_strdup(id);
+    link->wcam = es_webrtc_add_camera(app->webrtc, id);
+    pthread_mutex_init(&link->lock, NULL);
+    app->links = es_realloc(app->links, (app->link_count + 1) * sizeof(*app->links));
+    app->links[app->link_count++] = link;
+    return link;
+}
+
+/* Makes a camera's sinks and pipeline (not started yet). */
+static enum es_err add_camera(struct app *app, const struct es_camera_config *cam,
+                              struct loaded_config *from, struct running_camera **out)
+{
+    struct running_camera *rc = es_calloc(1, sizeof(*rc));
+    rc->config = cam;
+    rc->from = from;
+    rc->slot.uploader = app->remote.uploader;
+    atomic_init(&rc->slot.camera, NULL);
+    enum es_err err = build_camera(app->base, cam, app->options, &app->remote, app->origin,
+                                   &rc->slot, &rc->camera);
+    if (err != ES_OK) {
+        free(rc);
+        return err;
+    }
+    if (from)
+        from->users++;
+    if (app->webrtc) {
+        rc->webrtc = webrtc_link_for(app, cam->id);
+        struct es_webrtc_camera *wcam = rc->webrtc->wcam;
+        es_camera_set_video_tap(rc->camera, webrtc_video_tap, wcam);
+        es_camera_set_audio_tap(rc->camera, webrtc_audio_tap, wcam);
+        es_webrtc_camera_set_passthrough(wcam, cam->transcode == ES_TRANSCODE_COPY);
+        es_webrtc_camera_on_keyframe_request(wcam, webrtc_keyframe_request, rc->webrtc);
+        webrtc_link_set_camera(rc->webrtc, rc->camera);
+    }
+    *out = rc;
+    return ES_OK;
+}
+
+static void release_config(struct loaded_config *from)
+{
+    if (from && --from->users == 0) {
+        es_config_free(&from->config);
+        free(from);
+    }
+}
+
+/* Joins the camera's thread and frees it with its sinks (the origin's
+ * stream leaves with it while the origin runs). */
+static void remove_camera(struct running_camera *rc)
+{
+    if (rc->webrtc)
+        webrtc_link_set_camera(rc->webrtc, NULL);
+    es_camera_destroy(rc->camera);
+    release_config(rc->from);
+    free(rc);
+}
+
+/* After the running set changed: the arrays the status line and the
+ * service read, and fresh samples (rates restart from here). */
+static void refresh_views(struct app *app)
+{
+    app->cameras = es_realloc(app->cameras, (app->count ? app->count : 1) * sizeof(*app->cameras));
+    app->prev = es_realloc(app->prev, (app->count ? app->count : 1) * sizeof(*app->prev));
+    for (size_t i = 0; i < app->count; i++) {
+        app->cameras[i] = app->running[i]->camera;
+        struct es_camera_stats st;
+        es_camera_stats(app->cameras[i], &st);
+        app->prev[i] = (struct status_sample){st.frames_in, st.frames_out, st.bytes_out};
+    }
+}
+
+static void log_needs_restart(void *opaque, const char *key)
+{
+    (void)opaque;
+    es_log(ES_LOG_WARN, "app",
+           "event=reload_needs_restart key=%s action=\"the running value stays until a restart\"",
+           key);
+}
+
+/* SIGHUP: read the config again and apply what changed. A camera whose
+ * settings are the same keeps streaming, untouched (no reconnect, no
+ * discontinuity); a changed one restarts and continues its media sequence
+ * after a discontinuity (es_camera_create reads where its sinks stopped); a
+ * removed one stops as at a clean stop; an added one starts. */
+static void reload(struct app *app)
+{
+    const struct es_app_options *options = app->options;
+    es_log(ES_LOG_INFO, "app", "event=reload");
+    es_service_reloading(options->service);
+    struct loaded_config *next = es_calloc(1, sizeof(*next));
+    if (options->load_config(options->load_config_opaque, &next->config) != ES_OK) {
+        es_log(ES_LOG_WARN, "app",
+               "event=reload_failed action=\"the running config stays; nothing changed\"");
+        es_config_free(&next->config);
+        free(next);
+        return;
+    }
+    size_t needs_restart = es_config_restart_keys(app->base, &next->config, log_needs_restart,
+                                                  NULL);
+
+    /* Stop what goes first, all at once, then join each: a changed camera's
+     * new sinks read what the old ones left on disk. */
+    size_t kept = 0, restarted = 0, removed = 0, added = 0;
+    bool *keep = es_calloc(app->count ? app->count : 1, sizeof(*keep));
+    for (size_t i = 0; i < app->count; i++) {
+        const struct running_camera *rc = app->running[i];
+        const struct es_camera_config *now = es_config_find_camera(&next->config, rc->config->id);
+        if (now && !is_selected(options, now))
+            now = NULL;
+        const char *difference = now ? es_config_camera_difference(rc->config, now) : NULL;
+        keep[i] = now && !difference;
+        if (keep[i]) {
+            kept++;
+            continue;
+        }
+        if (now) {
+            es_log(ES_LOG_INFO, "app", "camera=%s event=reload_restart key=%s", rc->config->id,
+                   difference);
+            restarted++;
+        } else {
+            es_log(ES_LOG_INFO, "app", "camera=%s event=reload_remove", rc->config->id);
+            removed++;
+        }
+        es_camera_request_stop(rc->camera);
+    }
+    struct running_camera **old = app->running;
+    size_t old_count = app->count;
+    for (size_t i = 0; i < old_count; i++)
+        if (!keep[i])
+            remove_camera(old[i]);
+
+    /* The new running set, in the new file's order. */
+    app->running = es_calloc(next->config.camera_count ? next->config.camera_count : 1,
+                             sizeof(*app->running));
+    app->count = 0;
+    for (size_t j = 0; j < next->config.camera_count; j++) {
+        const struct es_camera_config *cam = &next->config.cameras[j];
+        if (!is_selected(options, cam))
+            continue;
+        struct running_camera *rc = NULL;
+        for (size_t i = 0; i < old_count && !rc; i++)
+            if (keep[i] && strcmp(old[i]->config->id, cam->id) == 0)
+                rc = old[i];
+        if (!rc) {
+            enum es_err err = add_camera(app, cam, next, &rc);
+            if (err == ES_OK && es_camera_start(rc->camera) != ES_OK) {
+                remove_camera(rc);
+                err = ES_ERR_IO;
+            }
+            if (err != ES_OK) {
+                es_log(ES_LOG_ERROR, "app", "camera=%s event=reload_start_failed error=\"%s\"",
+                       cam->id, es_strerror(err));
+                continue;
+            }
+            es_log(ES_LOG_INFO, "app", "camera=%s event=reload_start", cam->id);
+        }
+        app->running[app->count++] = rc;
+    }
+    free(keep);
+    free(old);
+    added = app->count - kept - restarted;
+    if (next->users == 0) {
+        es_config_free(&next->config);
+        free(next);
+    }
+    refresh_views(app);
+    es_log(ES_LOG_INFO, "app",
+           "event=reloaded cameras=%zu kept=%zu restarted=%zu added=%zu removed=%zu "
+           "needs_restart=%zu",
+           app->count, kept, restarted, added, removed, needs_restart);
+}
+
 enum es_err es_app_run(const struct es_config *config, const struct es_app_options *options)
 {
-    struct es_camera **cameras = es_calloc(config->camera_count, sizeof(*cameras));
-    size_t count = 0;
-    struct remote_stores remote = {NULL, NULL, NULL};
-    enum es_err err = open_remote_stores(config, &remote);
-    struct camera_slot *slots = es_calloc(config->camera_count, sizeof(*slots));
-    struct es_origin *origin = NULL;
+    struct app app = {.base = config, .options = options};
+    app.running = es_calloc(config->camera_count ? config->camera_count : 1, sizeof(*app.running));
+    enum es_err err = open_remote_stores(config, &app.remote);
     if (err == ES_OK && config->origin.enabled) {
         struct es_origin_config oc = {
             .listen = config->origin.listen,
@@ -293,89 +534,96 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             .max_parked_per_client = config->origin.max_parked_per_client,
             .max_parked_per_connection = config->origin.max_parked_per_connection,
         };
-        err = es_origin_create(&oc, &origin);
+        err = es_origin_create(&oc, &app.origin);
     }
-    struct es_webrtc *webrtc = err == ES_OK && origin ? open_webrtc(&config->origin) : NULL;
+    app.webrtc = err == ES_OK && app.origin ? open_webrtc(&config->origin) : NULL;
     for (size_t i = 0; i < config->camera_count && err == ES_OK; i++) {
         const struct es_camera_config *cam = &config->cameras[i];
-        bool selected = options->all_cameras ? cam->enabled
-                                             : strcmp(cam->id, options->camera_id) == 0;
-        if (!selected)
+        if (!is_selected(options, cam))
             continue;
-        slots[count].uploader = remote.uploader;
-        err = build_camera(config, cam, options, &remote, origin, &slots[count],
-                           &cameras[count]);
-        if (err == ES_OK && webrtc) {
-            struct es_webrtc_camera *wcam = es_webrtc_add_camera(webrtc, cam->id);
-            es_camera_set_video_tap(cameras[count], webrtc_video_tap, wcam);
-            es_camera_set_audio_tap(cameras[count], webrtc_audio_tap, wcam);
-            es_webrtc_camera_set_passthrough(wcam, cam->transcode == ES_TRANSCODE_COPY);
-            es_webrtc_camera_on_keyframe_request(wcam, webrtc_keyframe_request, cameras[count]);
-        }
+        err = add_camera(&app, cam, NULL, &app.running[app.count]);
         if (err == ES_OK)
-            count++;
+            app.count++;
     }
-    if (err == ES_OK && count == 0)
+    if (err == ES_OK && app.count == 0)
         err = ES_ERR_NOT_FOUND;
-    if (err == ES_OK && webrtc) {
-        /* A taken UDP port costs WebRTC only (logged). */
-        if (es_webrtc_start(webrtc) == ES_OK)
-            es_origin_whep_attach(origin, webrtc);
+    if (err == ES_OK && app.webrtc) {
+        /* A taken UDP port costs WebRTC only (logged): /whep/ then answers
+         * 503 saying so (the service is attached either way). */
+        es_webrtc_start(app.webrtc);
+        es_origin_whep_attach(app.origin, app.webrtc);
     }
     bool listening = false;
-    if (err == ES_OK && origin) {
+    if (err == ES_OK && app.origin) {
         /* A taken port costs the HTTP side only: the cameras still stream to
          * storage (DESIGN invariant 6); the origin has logged why. */
-        listening = es_origin_start(origin) == ES_OK;
+        listening = es_origin_start(app.origin) == ES_OK;
         if (listening && options->status_line)
             printf("origin: watch at %s (playlists at %slive/<camera>/stream.m3u8)\n",
-                   es_origin_url(origin), es_origin_url(origin));
+                   es_origin_url(app.origin), es_origin_url(app.origin));
         fflush(stdout);
     }
-    for (size_t i = 0; i < count && err == ES_OK; i++)
-        err = es_camera_start(cameras[i]);
+    for (size_t i = 0; i < app.count && err == ES_OK; i++)
+        err = es_camera_start(app.running[i]->camera);
 
     if (err == ES_OK) {
-        es_log(ES_LOG_INFO, "app", "event=started cameras=%zu", count);
+        es_log(ES_LOG_INFO, "app", "event=started cameras=%zu", app.count);
+        refresh_views(&app);
         /* Config loaded, sinks made, the origin listening: systemd may start
          * what waits for us. */
-        struct es_service_view view = {cameras, count, listening ? origin : NULL,
-                                       remote.uploader};
+        struct es_service_view view = {app.cameras, app.count, listening ? app.origin : NULL,
+                                       app.remote.uploader};
         es_service_ready(options->service, &view);
         bool tty = options->status_line && isatty(STDOUT_FILENO);
         int64_t interval = tty ? STATUS_INTERVAL_TTY_US : STATUS_INTERVAL_PLAIN_US;
-        struct status_sample *prev = es_calloc(count, sizeof(*prev));
         int64_t start = es_clock_mono_us();
         int64_t last_status = start;
         while (!atomic_load(options->stop)) {
             int64_t now = es_clock_mono_us();
             if (options->duration > 0 && now - start >= (int64_t)(options->duration * 1e6))
                 break;
+            /* Here, not in the signal handler: a reload allocates, logs,
+             * joins threads. */
+            if (options->reload && atomic_exchange(options->reload, false) &&
+                options->load_config) {
+                reload(&app);
+                view.cameras = app.cameras;
+                view.camera_count = app.count;
+                es_service_ready(options->service, &view);
+                now = es_clock_mono_us();
+                last_status = now;
+            }
             es_service_tick(options->service, &view, now);
             if (options->status_line && now - last_status >= interval) {
-                print_status(cameras, count, prev, (double)(now - last_status) / 1e6, tty,
-                             remote.uploader);
+                print_status(app.cameras, app.count, app.prev, (double)(now - last_status) / 1e6,
+                             tty, app.remote.uploader);
                 last_status = now;
             }
             es_clock_sleep_us(100000);
         }
         if (tty)
             fputc('\n', stdout);
-        free(prev);
         es_log(ES_LOG_INFO, "app", "event=stopping");
         es_service_stopping(options->service);
     }
-    for (size_t i = 0; i < count; i++)
-        es_camera_request_stop(cameras[i]);
-    es_origin_stop(origin); /* before the cameras its stats callback reads go */
-    for (size_t i = 0; i < count; i++)
-        es_camera_destroy(cameras[i]);
+    for (size_t i = 0; i < app.count; i++)
+        es_camera_request_stop(app.running[i]->camera);
+    es_origin_stop(app.origin); /* before the cameras its stats callback reads go */
+    for (size_t i = 0; i < app.count; i++)
+        remove_camera(app.running[i]);
     /* After the cameras (their taps feed it) and the origin's thread (WHEP). */
-    es_origin_whep_attach(origin, NULL);
-    es_webrtc_destroy(webrtc);
-    es_origin_destroy(origin);
-    free(slots);
-    es_uploader_destroy(remote.uploader, UPLOAD_DRAIN_SECONDS);
-    free(cameras);
+    es_origin_whep_attach(app.origin, NULL);
+    es_webrtc_destroy(app.webrtc);
+    es_origin_destroy(app.origin);
+    for (size_t i = 0; i < app.link_count; i++) {
+        pthread_mutex_destroy(&app.links[i]->lock);
+        free(app.links[i]->id);
+        free(app.links[i]);
+    }
+    free(app.links);
+    es_uploader_destroy(app.remote.uploader, UPLOAD_DRAIN_SECONDS);
+    free(app.running);
+    free(app.cameras);
+    free(app.prev);
     return err;
 }

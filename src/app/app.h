@@ -24,10 +24,18 @@ struct es_app_options {
     double duration;         /* seconds; <= 0 runs until stopped */
     bool status_line;
     const atomic_bool *stop; /* set by the signal handler */
+    /* Set by SIGHUP; the app's loop clears it and reloads: load_config reads
+     * the file again (NULL: no reloads), and what changed is applied live
+     * (docs/operations.md, "Reload"). A config that fails to load leaves the
+     * running one as it is; load_config has said where it fails. */
+    atomic_bool *reload;
+    enum es_err (*load_config)(void *opaque, struct es_config *out);
+    void *load_config_opaque;
     struct es_service *service; /* systemd notify (app/service.h); NULL when none */
 };
 
-/* Returns ES_OK on a clean stop; ES_ERR_NOT_FOUND for an unknown camera id;
+/* `config` must outlive the call (its cameras keep streaming across reloads
+ * that leave them unchanged). Returns ES_OK on a clean stop; ES_ERR_NOT_FOUND for an unknown camera id;
  * ES_ERR_IO when a sink cannot be set up. */
 enum es_err es_app_run(const struct es_config *config, const struct es_app_options *options);
 

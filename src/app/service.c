@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The notify protocol itself is a stable systemd interface (sd_notify(3),
@@ -197,6 +198,20 @@ void es_service_tick(struct es_service *s, const struct es_service_view *view, i
         memcpy(s->status, status, sizeof(status));
         s->last_status_us = now_us;
     }
+    send_state(s, state);
+}
+
+void es_service_reloading(struct es_service *s)
+{
+    if (!s)
+        return;
+    /* Type=notify-reload (systemd 253) wants MONOTONIC_USEC beside
+     * RELOADING=1; plain Type=notify with ExecReload= ignores it. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    char state[96];
+    snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading",
+             (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
     send_state(s, state);
 }
 

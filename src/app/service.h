@@ -39,6 +39,10 @@ void es_service_ready(struct es_service *service, const struct es_service_view *
 void es_service_tick(struct es_service *service, const struct es_service_view *view,
                      int64_t now_us);
 
+/* Sends RELOADING=1 with MONOTONIC_USEC (sd_notify(3); a reload ends with
+ * es_service_ready()). */
+void es_service_reloading(struct es_service *service);
+
 /* Sends STOPPING=1. */
 void es_service_stopping(struct es_service *service);
 

@@ -21,6 +21,8 @@
 enum origin_msg_kind {
     MSG_TS_SEGMENT = 0,
     MSG_CMAF,
+    MSG_ATTACH, /* a camera added while the loop runs (a reload): list its stream */
+    MSG_DETACH, /* its camera is gone: unlist the stream, free it, set *detached */
 };
 
 struct origin_msg {
@@ -30,6 +32,7 @@ struct origin_msg {
     struct es_published_segment ts; /* MSG_TS_SEGMENT; data is a reference we hold */
     struct es_cmaf_event cmaf;      /* MSG_CMAF; data and init are references we hold */
     int64_t received_wall_us;       /* when the pipeline handed it over */
+    bool *detached;                 /* MSG_DETACH: set under the inbox lock when done */
 };
 
 /* ---- one camera's window ---- */
@@ -197,6 +200,7 @@ struct es_origin {
     size_t stream_count;
 
     pthread_mutex_t inbox_lock;
+    pthread_cond_t detach_done; /* with inbox_lock: a MSG_DETACH was handled */
     struct origin_msg *inbox_head, **inbox_tail;
     bool wake_pending, loop_accepts_wakes, start_failed;
 

@@ -115,12 +115,45 @@ static struct origin_msg *inbox_take(struct es_origin *o)
     return list;
 }
 
+/* A camera added or removed while the loop runs (a reload). Only this
+ * thread walks o->streams, so it alone changes the list: a request for a
+ * removed camera then finds no stream and is answered 404. */
+static void attach_stream(struct es_origin *o, struct origin_stream *stream)
+{
+    o->streams = es_realloc(o->streams, (o->stream_count + 1) * sizeof(*o->streams));
+    o->streams[o->stream_count++] = stream;
+    es_origin_stream_start(stream);
+}
+
+static void detach_stream(struct es_origin *o, struct origin_msg *msg)
+{
+    for (size_t i = 0; i < o->stream_count; i++) {
+        if (o->streams[i] != msg->stream)
+            continue;
+        memmove(&o->streams[i], &o->streams[i + 1],
+                (o->stream_count - i - 1) * sizeof(*o->streams));
+        o->stream_count--;
+        es_origin_stream_stop(msg->stream); /* its held requests are answered */
+        es_origin_stream_destroy(msg->stream);
+        break;
+    }
+    pthread_mutex_lock(&o->inbox_lock);
+    *msg->detached = true;
+    pthread_cond_broadcast(&o->detach_done);
+    pthread_mutex_unlock(&o->inbox_lock);
+}
+
 static void drain_inbox(struct es_origin *o)
 {
     struct origin_msg *msg = inbox_take(o);
     while (msg) {
         struct origin_msg *next = msg->next;
-        es_origin_stream_apply(msg->stream, msg);
+        if (msg->kind == MSG_ATTACH)
+            attach_stream(o, msg->stream);
+        else if (msg->kind == MSG_DETACH)
+            detach_stream(o, msg);
+        else
+            es_origin_stream_apply(msg->stream, msg);
         es_origin_msg_free(msg);
         msg = next;
     }
@@ -183,8 +216,32 @@ static void sink_tick(struct es_sink *sink)
     (void)sink;
 }
 
+/* While the loop runs, the camera's stream leaves with its camera (a reload
+ * removed or changed it): after every message this sink queued, the loop
+ * unlists and frees the stream, and this waits for that, so the camera's
+ * figures (the stats callback) are never read once it is gone. Otherwise
+ * the stream stays until es_origin_destroy(). */
 static void sink_destroy(struct es_sink *sink)
 {
+    struct origin_sink *s = (struct origin_sink *)sink;
+    struct es_origin *o = s->origin;
+    bool detached = false;
+    pthread_mutex_lock(&o->inbox_lock);
+    if (o->loop_accepts_wakes && !atomic_load(&o->stop_requested)) {
+        struct origin_msg *msg = es_calloc(1, sizeof(*msg));
+        msg->stream = s->stream;
+        msg->kind = MSG_DETACH;
+        msg->detached = &detached;
+        *o->inbox_tail = msg;
+        o->inbox_tail = &msg->next;
+        if (!o->wake_pending) {
+            o->wake_pending = true;
+            h2o_multithread_send_message(&o->receiver, NULL);
+        }
+        while (!detached)
+            pthread_cond_wait(&o->detach_done, &o->inbox_lock);
+    }
+    pthread_mutex_unlock(&o->inbox_lock);
     free(sink);
 }
 
@@ -253,6 +310,7 @@ enum es_err es_origin_create(const struct es_origin_config *config, struct es_or
     o->listen_fd = -1;
     es_origin_run_id(es_clock_wall_us(), (uint32_t)getpid(), o->run, sizeof(o->run));
     pthread_mutex_init(&o->inbox_lock, NULL);
+    pthread_cond_init(&o->detach_done, NULL);
     o->inbox_tail = &o->inbox_head;
     h2o_linklist_init_anchor(&o->static_files);
 
@@ -292,11 +350,23 @@ enum es_err es_origin_add_camera(struct es_origin *o, const struct es_origin_cam
                                  struct es_sink **sink_out)
 {
     *sink_out = NULL;
-    if (o->thread_started || !camera->id)
+    if (o->stopped || !camera->id)
         return ES_ERR_INVALID;
-    struct origin_stream *stream = es_origin_stream_create(o, camera, o->stream_count);
-    o->streams = es_realloc(o->streams, (o->stream_count + 1) * sizeof(*o->streams));
-    o->streams[o->stream_count++] = stream;
+    struct origin_stream *stream = es_origin_stream_create(o, camera, 0);
+    pthread_mutex_lock(&o->inbox_lock);
+    bool running = o->loop_accepts_wakes;
+    pthread_mutex_unlock(&o->inbox_lock);
+    if (running) {
+        /* A reload's new camera: the loop lists the stream before anything
+         * the camera publishes (the inbox keeps order). */
+        struct origin_msg *msg = es_calloc(1, sizeof(*msg));
+        msg->stream = stream;
+        msg->kind = MSG_ATTACH;
+        inbox_push(o, msg);
+    } else {
+        o->streams = es_realloc(o->streams, (o->stream_count + 1) * sizeof(*o->streams));
+        o->streams[o->stream_count++] = stream;
+    }
     struct origin_sink *sink = es_calloc(1, sizeof(*sink));
     sink->base = (struct es_sink){
         .kind = "origin",
@@ -874,6 +944,8 @@ void es_origin_destroy(struct es_origin *o)
     struct origin_msg *msg = inbox_take(o);
     while (msg) {
         struct origin_msg *next = msg->next;
+        if (msg->kind == MSG_ATTACH)
+            es_origin_stream_destroy(msg->stream); /* never listed */
         es_origin_msg_free(msg);
         msg = next;
     }
@@ -890,6 +962,7 @@ void es_origin_destroy(struct es_origin *o)
     if (o->ssl_ctx)
         SSL_CTX_free(o->ssl_ctx);
     pthread_mutex_destroy(&o->inbox_lock);
+    pthread_cond_destroy(&o->detach_done);
     free_config(&o->config);
     free(o);
 }

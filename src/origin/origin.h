@@ -68,8 +68,11 @@ struct es_origin;
 /* Validates the config (listen address, TLS files readable) without binding. */
 enum es_err es_origin_create(const struct es_origin_config *config, struct es_origin **out);
 
-/* Before start. The sink feeds this camera's stream; the caller (the camera)
- * owns it and destroys it, before es_origin_destroy(). Strings are copied. */
+/* Before start, or while the origin runs (a reload's new camera). The sink
+ * feeds this camera's stream; the caller (the camera) owns it and destroys
+ * it, before es_origin_destroy(). While the origin runs, destroying the sink
+ * also removes the stream (requests for it are answered 404 from then on)
+ * and waits for the origin's thread to have done so. Strings are copied. */
 enum es_err es_origin_add_camera(struct es_origin *origin, const struct es_origin_camera *camera,
                                  struct es_sink **sink_out);
 

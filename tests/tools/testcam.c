@@ -29,6 +29,8 @@
  * the server socket is listening (with --port 0 the kernel picks the port and
  * the line names it), and exits with status 0 on SIGTERM or SIGINT; with
  * status 3 at once when a GStreamer element it needs is missing.
+ * Each PLAY of a client's session is one stderr line, "session <id> play
+ * <path>" (tests count a camera's RTSP sessions by them).
  */
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -466,6 +468,27 @@ static gboolean clean_sessions(gpointer user_data)
     return G_SOURCE_CONTINUE;
 }
 
+/* One line on stderr per PLAY a client's session makes, "session <id> play
+ * <path>": the reload test counts a camera's sessions by them (an untouched
+ * camera keeps its one session across a reload). */
+static void on_play_request(GstRTSPClient *client, GstRTSPContext *ctx, gpointer user_data)
+{
+    (void)client;
+    (void)user_data;
+    if (ctx->session == NULL || ctx->uri == NULL)
+        return;
+    fprintf(stderr, "session %s play %s\n", gst_rtsp_session_get_sessionid(ctx->session),
+            ctx->uri->abspath);
+    fflush(stderr);
+}
+
+static void on_client_connected(GstRTSPServer *server, GstRTSPClient *client, gpointer user_data)
+{
+    (void)server;
+    (void)user_data;
+    g_signal_connect(client, "play-request", G_CALLBACK(on_play_request), NULL);
+}
+
 static GstRTSPFilterResult close_client(GstRTSPServer *server, GstRTSPClient *client,
                                         gpointer user_data)
 {
@@ -531,6 +554,7 @@ int main(int argc, char **argv)
     gst_rtsp_mount_points_add_factory(mounts, o.path, factory); /* takes factory */
     g_object_unref(mounts);
 
+    g_signal_connect(server, "client-connected", G_CALLBACK(on_client_connected), NULL);
     server_source = gst_rtsp_server_attach(server, NULL);
     if (server_source == 0) {
         fprintf(stderr, "es-testcam: cannot listen on %s:%d\n", o.bind, o.port);
