@@ -69,6 +69,10 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertTrue(self.d.get("WatchdogSec"))
         self.assertEqual(self.d["Restart"], ["on-failure"])
 
+    def test_systemctl_reload_sends_sighup_to_the_daemon(self):
+        # The daemon re-reads its config on SIGHUP (test_reload.py).
+        self.assertEqual(self.d["ExecReload"], ["/bin/kill -HUP $MAINPID"])
+
     def test_it_runs_as_its_own_user_never_root(self):
         self.assertEqual(self.d["User"], ["edgestream"])
         self.assertEqual(self.d["Group"], ["edgestream"])
