@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "origin/origin.h"
 #include "origin/whep.h"
+#include "record/recorder.h"
 #include "segment/cmaf.h"
 #include "sink/local.h"
 #include "sink/remote.h"
@@ -50,6 +51,10 @@ struct camera_slot {
      * while this thread still makes it (NULL until then). */
     _Atomic(struct es_camera *) camera;
     struct es_uploader *uploader; /* NULL without remote storage */
+    /* Recording (docs/recording.md): the camera's recorder sink (the camera
+     * owns it) and its directory; NULL and "" when it is not recorded. */
+    struct es_sink *recorder;
+    char record_dir[1024];
 };
 
 void (*es_app_test_origin_stall)(void);
@@ -82,6 +87,20 @@ static void origin_camera_stats(void *opaque, struct es_origin_camera_stats *out
     out->uploads_dropped = up.dropped;
     out->upload_backlog = up.backlog_segments;
     out->upload_seconds = (double)up.last_upload_ms / 1000.0;
+    if (slot->recorder) {
+        struct es_recorder_stats rec;
+        es_recorder_stats(slot->recorder, &rec);
+        out->record_dir = slot->record_dir;
+        out->record_state = es_recorder_state_name(rec.state);
+        out->record_ok = rec.state == ES_RECORDER_RECORDING;
+        out->record_segments = rec.segments;
+        out->record_bytes = rec.bytes;
+        out->record_oldest_s = (double)rec.oldest_ms / 1000.0;
+        out->record_newest_s = (double)rec.newest_end_ms / 1000.0;
+        out->record_deleted = rec.deleted;
+        out->record_dropped = rec.dropped;
+        out->record_failures = rec.write_failures;
+    }
 }
 
 static enum es_err add_origin_sink(struct es_origin *origin, const struct es_camera_config *cam,
@@ -101,6 +120,41 @@ static enum es_err add_origin_sink(struct es_origin *origin, const struct es_cam
         .stats_opaque = slot,
     };
     return es_origin_add_camera(origin, &oc, out);
+}
+
+/* <record_root>/<camera>: record_root (default "recordings") relative to the
+ * working directory, or under systemd to the state directory, as the local
+ * storage root is (main.c). */
+static enum es_err add_recorder(const struct es_config *config, const struct es_camera_config *cam,
+                                struct camera_slot *slot, struct es_sink **out)
+{
+    const char *root = config->record_root ? config->record_root : "recordings";
+    const char *state = getenv("STATE_DIRECTORY");
+    char resolved[1024];
+    if (root[0] != '/' && state && state[0] == '/') {
+        size_t len = strcspn(state, ":"); /* several directories are ':'-separated */
+        snprintf(resolved, sizeof(resolved), "%.*s/%s", (int)len, state, root);
+        root = resolved;
+    }
+    struct es_recorder_config rc = {
+        .camera_id = cam->id,
+        .root = root,
+        .policy = {
+            .max_age_ms = (int64_t)cam->record_days * 86400 * 1000,
+            .max_bytes = (uint64_t)(cam->record_max_gb * 1e9),
+            .min_free_bytes = (uint64_t)(cam->record_min_free_gb * 1e9),
+        },
+    };
+    int n = snprintf(slot->record_dir, sizeof(slot->record_dir), "%s/%s", root, cam->id);
+    enum es_err err = n > 0 && (size_t)n < sizeof(slot->record_dir) ? es_recorder_create(&rc, out)
+                                                                    : ES_ERR_INVALID;
+    if (err != ES_OK) {
+        es_log(ES_LOG_ERROR, "record", "camera=%s event=not_recording root=%s reason=\"%s\"",
+               cam->id, root, es_strerror(err));
+        return err;
+    }
+    slot->recorder = *out;
+    return ES_OK;
 }
 
 static enum es_err build_camera(const struct es_config *config,
@@ -140,6 +194,10 @@ static enum es_err build_camera(const struct es_config *config,
             sink_count++;
     }
     if (origin && add_origin_sink(origin, cam, slot, &sinks[sink_count]) == ES_OK)
+        sink_count++;
+    /* Last: the origin and the stores get each segment before the
+     * recorder's fsync. A recorder that cannot start costs recording only. */
+    if (cam->record && add_recorder(config, cam, slot, &sinks[sink_count]) == ES_OK)
         sink_count++;
     enum es_err err = es_camera_create(cam, sinks, sink_count, out);
     if (err == ES_OK)

@@ -1262,6 +1262,7 @@ void es_config_free(struct es_config *config)
     free(config->origin.webrtc.turn_username);
     free(config->origin.webrtc.turn_credential);
     free(config->log_level);
+    free(config->record_root);
     memset(config, 0, sizeof(*config));
 }
 

@@ -59,6 +59,11 @@ struct es_camera_config {
     bool rtsp_allow_basic;       /* default false: no Basic auth over plain rtsp:// */
     double delete_grace;         /* seconds; < 0 means playlist duration + 30 s (default) */
     double part_target;          /* LL-HLS part target, seconds; 0 = none (the `ll` profile sets it) */
+    /* Recording (docs/recording.md) */
+    bool record;                 /* default false */
+    unsigned record_days;        /* default 7 */
+    double record_max_gb;        /* per camera, GB (1e9 bytes); 0 = no budget (default) */
+    double record_min_free_gb;   /* free-space floor of the recordings' file system, default 1 */
 };
 
 struct es_local_storage {
@@ -145,6 +150,7 @@ struct es_config {
     struct es_s3_storage s3;
     struct es_origin_settings origin;
     char *log_level; /* NULL = info */
+    char *record_root; /* NULL = "recordings" (relative: see the option's help) */
 };
 
 /* Where a config error is. line/column are 1-based; 0 when unknown (e.g. file
@@ -236,6 +242,7 @@ enum es_config_option_type {
 #define ES_CONFIG_AUTO 0x2u      /* SECONDS: `auto` is accepted and stored as -1 */
 #define ES_CONFIG_EVEN 0x4u      /* UINT: the loader rounds odd values up, with a warning */
 #define ES_CONFIG_KEEP_NULL 0x8u /* the default is documented, the field stays NULL */
+#define ES_CONFIG_AMOUNT 0x10u   /* SECONDS: a plain number (GB, ...), not seconds, in messages and docs */
 
 struct es_config_option {
     enum es_config_section section;

@@ -256,6 +256,11 @@ static const struct es_config_option options[] = {
     {ES_CONFIG_SECTION_TOP, "log_level", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, "info", NULL, 1, 16,
      log_levels, NULL, NULL, offsetof(struct es_config, log_level),
      "Least severe log level written to stderr."},
+    {ES_CONFIG_SECTION_TOP, "record_root", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, "recordings",
+     NULL, 1, 4096, NULL, NULL, NULL, offsetof(struct es_config, record_root),
+     "Directory of the cameras' recordings (`settings.record`); relative paths start at the "
+     "working directory, or under systemd at the state directory (`$STATE_DIRECTORY`: "
+     "`/var/lib/edgestream/recordings` for the packaged service)."},
 
     {ES_CONFIG_SECTION_CAMERA, "id", ES_CONFIG_STRING, ES_CONFIG_REQUIRED, NULL, NULL, 1, 64, NULL,
      check_path_component, NULL, CAMERA(id),
@@ -331,6 +336,23 @@ static const struct es_config_option options[] = {
      "Low-Latency HLS on the origin: the part duration in seconds (PART-TARGET, rounded down "
      "to whole frames); 0 = classic HLS only. The `ll` profile sets 0.2. At most "
      "`segment_duration`."},
+    {ES_CONFIG_SECTION_SETTINGS, "record", ES_CONFIG_BOOL, 0, "false", NULL, 0, 0, NULL, NULL,
+     NULL, CAMERA(record),
+     "Record the camera continuously: its segments are kept under `record_root` "
+     "(`<camera>/YYYY-MM-DD/HH/`), indexed, and played back from the origin's `/vod/` paths "
+     "(docs/recording.md). No second encode."},
+    {ES_CONFIG_SECTION_SETTINGS, "record_days", ES_CONFIG_UINT, 0, "7", NULL, 1, 3650, NULL, NULL,
+     NULL, CAMERA(record_days), "Recordings older than this many days are deleted."},
+    {ES_CONFIG_SECTION_SETTINGS, "record_max_gb", ES_CONFIG_SECONDS, ES_CONFIG_AMOUNT, "0", NULL,
+     0, 1000000, NULL, NULL, NULL, CAMERA(record_max_gb),
+     "The camera's recording budget in GB (10^9 bytes; fractions allowed, e.g. `0.5`); past "
+     "it the oldest segments are deleted. `0` = no budget (age and `record_min_free_gb` "
+     "still apply)."},
+    {ES_CONFIG_SECTION_SETTINGS, "record_min_free_gb", ES_CONFIG_SECONDS, ES_CONFIG_AMOUNT, "1",
+     NULL, 0, 1000000, NULL, NULL, NULL, CAMERA(record_min_free_gb),
+     "Free-space floor in GB on the file system of `record_root`: below it the camera's "
+     "oldest segments are deleted, and with none left its new ones are not recorded, so "
+     "recording never fills the disk. `0` = no floor."},
 
     {ES_CONFIG_SECTION_STORAGE, "backend", ES_CONFIG_STRING, ES_CONFIG_REQUIRED, NULL, NULL, 1, 16,
      storage_backends, NULL, NULL, 0, "Which backend this item configures."},
@@ -673,6 +695,10 @@ void es_config_option_describe(const struct es_config_option *option, char *out,
         snprintf(out, out_size, "an integer from %g to %g", option->min, option->max);
         return;
     case ES_CONFIG_SECONDS:
+        if (option->flags & ES_CONFIG_AMOUNT) {
+            snprintf(out, out_size, "a number from %g to %g", option->min, option->max);
+            return;
+        }
         snprintf(out, out_size, "a number of seconds from %g to %g%s", option->min, option->max,
                  (option->flags & ES_CONFIG_AUTO) ? ", or auto" : "");
         return;
@@ -952,7 +978,8 @@ void es_config_print_reference(void *file)
         for (const struct es_config_option *o = options; o->name; o++) {
             if ((int)o->section != section)
                 continue;
-            fprintf(out, "| `%s` | %s | ", o->name, type_names[o->type]);
+            fprintf(out, "| `%s` | %s | ", o->name,
+                    (o->flags & ES_CONFIG_AMOUNT) ? "number" : type_names[o->type]);
             if (o->default_doc)
                 fprintf(out, "%s", o->default_doc);
             else if (o->flags & ES_CONFIG_REQUIRED)

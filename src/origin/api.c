@@ -3,6 +3,7 @@
 #include "origin/internal.h"
 
 #include "core/clock.h"
+#include "origin/vod.h" /* recording fields (docs/recording.md) */
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@ void es_origin_serve_api_cameras(struct es_origin *o, h2o_req_t *req)
         if (i)
             es_origin_vprintf(&req->pool, &out, ",");
         es_origin_stream_json(o->streams[i], &req->pool, &out);
+        es_origin_vod_json(o->streams[i], &req->pool, &out);
     }
     es_origin_vprintf(&req->pool, &out, "]}\n");
     send_vector(req, "application/json", ROUTE_API, &out);
@@ -98,6 +100,34 @@ static const struct camera_family {
 #undef CAM
 };
 
+/* Recorded cameras only (docs/recording.md); `upload` is unused here. */
+static const struct camera_family RECORD_FAMILIES[] = {
+#define CAM(field) offsetof(struct origin_camera_metrics, field)
+    {"edgestream_record_recording", "gauge",
+     "1 while the camera's recording stores its segments (0: disk floor reached or writes fail)",
+     U64, CAM(camera.record_ok), false},
+    {"edgestream_record_bytes", "gauge", "Bytes of recordings kept", U64,
+     CAM(camera.record_bytes), false},
+    {"edgestream_record_segments", "gauge", "Recorded segments kept", U64,
+     CAM(camera.record_segments), false},
+    {"edgestream_record_oldest_timestamp_seconds", "gauge",
+     "Start of the oldest recording kept (Unix time)", DBL, CAM(camera.record_oldest_s),
+     false},
+    {"edgestream_record_newest_timestamp_seconds", "gauge",
+     "End of the newest recording kept (Unix time)", DBL, CAM(camera.record_newest_s),
+     false},
+    {"edgestream_record_deleted_total", "counter",
+     "Recorded segments deleted by retention (age, budget, free-space floor)", U64,
+     CAM(camera.record_deleted), false},
+    {"edgestream_record_dropped_total", "counter",
+     "Segments not recorded because the free-space floor held and nothing was left to delete",
+     U64, CAM(camera.record_dropped), false},
+    {"edgestream_record_write_failures_total", "counter",
+     "Recorded segments that could not be written or indexed", U64,
+     CAM(camera.record_failures), false},
+#undef CAM
+};
+
 void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req)
 {
     h2o_mem_pool_t *pool = &req->pool;
@@ -106,11 +136,17 @@ void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req)
         h2o_mem_alloc_pool(pool, sizeof(*cams) * (o->stream_count ? o->stream_count : 1));
     for (size_t i = 0; i < o->stream_count; i++)
         es_origin_stream_metric_values(o->streams[i], &cams[i]);
-    for (size_t f = 0; f < sizeof(CAMERA_FAMILIES) / sizeof(CAMERA_FAMILIES[0]); f++) {
-        const struct camera_family *fam = &CAMERA_FAMILIES[f];
+    size_t camera_rows = sizeof(CAMERA_FAMILIES) / sizeof(CAMERA_FAMILIES[0]);
+    size_t record_rows = sizeof(RECORD_FAMILIES) / sizeof(RECORD_FAMILIES[0]);
+    for (size_t f = 0; f < camera_rows + record_rows; f++) {
+        bool record = f >= camera_rows;
+        const struct camera_family *fam =
+            record ? &RECORD_FAMILIES[f - camera_rows] : &CAMERA_FAMILIES[f];
         family(pool, &out, fam->name, fam->type, fam->help);
         for (size_t i = 0; i < o->stream_count; i++) {
             if (fam->upload && !cams[i].camera.has_uploads)
+                continue;
+            if (record && !cams[i].camera.record_dir)
                 continue;
             const char *at = (const char *)&cams[i] + fam->offset;
             const char *id = o->streams[i]->id;

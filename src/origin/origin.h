@@ -48,6 +48,16 @@ struct es_origin_camera_stats {
     bool has_uploads;
     uint64_t uploads, upload_retries, uploads_dropped, upload_backlog;
     double upload_seconds; /* the newest confirmed segment's upload time */
+    /* Recording (docs/recording.md), all zero and record_dir NULL when the
+     * camera does not record. record_dir (<record_root>/<camera>: its index
+     * and segments) is what /vod/ serves from; it stays valid while the
+     * origin lists the camera. */
+    const char *record_dir;
+    const char *record_state; /* "recording", "disk_full", "failing" */
+    uint64_t record_ok;       /* 1 while record_state is "recording" */
+    uint64_t record_segments, record_bytes; /* kept now */
+    double record_oldest_s, record_newest_s; /* epoch seconds; 0 when nothing is kept */
+    uint64_t record_deleted, record_dropped, record_failures; /* since start */
 };
 
 struct es_origin_camera {

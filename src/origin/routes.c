@@ -3,12 +3,15 @@
  *
  *   /live/<camera>/stream.m3u8          playlist (blocking with _HLS_msn/_HLS_part)
  *   /live/<camera>/<run>/<segment|part|init>  media of this run, from memory
+ *   /vod/<camera>/index.m3u8?start=&end=  recordings: VOD playlist (origin/vod.h)
+ *   /vod/<camera>/<recorded segment>    a recorded segment (Range)
  *   /api/cameras                        JSON for the dashboard (docs/web.md)
  *   /metrics                            Prometheus text
  *   /healthz                            liveness
  *   anything else                       the web player's files (origin.web_root)
  */
 #include "origin/internal.h"
+#include "origin/vod.h"  /* recordings (docs/recording.md) */
 #include "origin/whep.h" /* WHEP (docs/webrtc.md) */
 
 #include <arpa/inet.h>
@@ -197,13 +200,14 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
 
     const char *first = path.count ? path.segments[0] : "";
     bool live = strcmp(first, "live") == 0;
+    bool vod = strcmp(first, "vod") == 0;
     bool api = path.count == 2 && strcmp(first, "api") == 0 &&
                strcmp(path.segments[1], "cameras") == 0 && !path.trailing_slash;
     bool metrics = path.count == 1 && strcmp(first, "metrics") == 0 && !path.trailing_slash;
     bool healthz = path.count == 1 && strcmp(first, "healthz") == 0 && !path.trailing_slash;
 
     bool via_query = false;
-    if (o->config.token && (live || api || metrics || strcmp(first, "api") == 0)) {
+    if (o->config.token && (live || vod || api || metrics || strcmp(first, "api") == 0)) {
         enum auth a = check_token(o, req, &query, &via_query);
         if (a != AUTH_OK) {
             o->metrics.auth_failures++;
@@ -233,6 +237,12 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
             }
         }
         es_origin_respond_text(req, 404, "Not Found", "404 no such camera\n", ROUTE_OTHER);
+        return 0;
+    }
+    if (vod) {
+        size_t q = req->input.query_at;
+        es_origin_serve_vod(o, req, &path, q != SIZE_MAX ? target.base + q + 1 : NULL,
+                            q != SIZE_MAX ? target.len - q - 1 : 0, via_query);
         return 0;
     }
     if (api) {
