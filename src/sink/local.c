@@ -23,6 +23,13 @@
  * (the playlist on disk may still name them) up to this many beyond the
  * window; past it, new segments are not written at all until a playlist is. */
 #define UNLISTED_EXTRA 16
+/* A write-failure episode (ENOSPC, a read-only remount, EIO) ends only after
+ * this long without a failed write: on a disk that is nearly full, writes fail
+ * and succeed in turn as deletes free space, and each turn is not news. */
+#define RECOVERED_AFTER_US (10 * 1000000LL)
+/* A delete that failed (a read-only remount) is tried again this much later,
+ * not forgotten: the file would otherwise stay on disk for good. */
+#define DELETE_RETRY_US (2 * 1000000LL)
 
 struct pending_delete {
     char name[ES_PLAYLIST_URI_MAX];
@@ -46,10 +53,15 @@ struct local_sink {
     char (*unlisted)[ES_PLAYLIST_URI_MAX];
     size_t unlisted_count, unlisted_cap;
     bool playlist_dirty; /* the playlist on disk is older than the one in memory */
-    /* Failed writes in the current episode, segments [0] and playlists [1]
-     * apart (one kind failing while the other works is still one episode). */
-    uint64_t write_failures[2];
-    uint64_t dropped; /* segments not written while no playlist could be */
+    /* The current write-failure episode (segment and playlist writes alike;
+     * one kind failing while the other works is still one episode): logged
+     * when it starts or its error changes, and when it ends. */
+    int write_error; /* errno of the latest failure; 0: no episode */
+    int64_t episode_start_us, last_failure_us;
+    uint64_t write_failures;
+    uint64_t dropped; /* segments not written (stored nowhere) in the episode */
+    int delete_error; /* errno of the failing deletes; 0: deletes work */
+    uint64_t delete_failures;
 };
 
 static enum es_err make_dirs(const char *path)
@@ -81,22 +93,36 @@ static void sync_dir(const struct local_sink *s)
     close(fd);
 }
 
-/* A failed write is logged once per episode (ENOSPC would otherwise log every
- * segment); the first success after it says how many failed. */
-static void note_write(struct local_sink *s, const char *name, const char *path, int error)
+/* A failed write is logged when an episode starts or its error changes
+ * (ENOSPC would otherwise log every segment, and a nearly full disk every
+ * other one); the episode ends with the first success RECOVERED_AFTER_US after
+ * the last failure, and that line says how many writes failed. */
+static void note_write(struct local_sink *s, const char *path, int error)
 {
-    uint64_t *failures = &s->write_failures[strcmp(name, PLAYLIST_NAME) == 0];
+    int64_t now = es_clock_mono_us();
     if (error) {
-        es_log(*failures ? ES_LOG_DEBUG : ES_LOG_ERROR, "sink.local",
-               "camera=%s event=write_failed file=%s error=\"%s\"", s->camera_id, path,
-               strerror(error));
-        (*failures)++;
-    } else if (*failures) {
+        bool news = error != s->write_error;
+        if (!s->write_error) {
+            s->episode_start_us = now;
+            s->write_failures = 0;
+            s->dropped = 0;
+        }
+        es_log(news ? ES_LOG_ERROR : ES_LOG_DEBUG, "sink.local",
+               "camera=%s event=write_failed file=%s error=\"%s\"%s", s->camera_id, path,
+               strerror(error),
+               news ? " action=\"retried each segment; the playlist keeps naming only stored "
+                      "segments\""
+                    : "");
+        s->write_error = error;
+        s->write_failures++;
+        s->last_failure_us = now;
+    } else if (s->write_error && now - s->last_failure_us >= RECOVERED_AFTER_US) {
         es_log(ES_LOG_INFO, "sink.local",
-               "camera=%s event=write_recovered file=%s failures=%" PRIu64 " dropped=%" PRIu64,
-               s->camera_id, path, *failures, s->dropped);
-        *failures = 0;
-        s->dropped = 0;
+               "camera=%s event=write_recovered file=%s failures=%" PRIu64 " dropped=%" PRIu64
+               " episode_s=%.1f",
+               s->camera_id, path, s->write_failures, s->dropped,
+               (double)(s->last_failure_us - s->episode_start_us) / 1e6);
+        s->write_error = 0;
     }
 }
 
@@ -142,10 +168,10 @@ static enum es_err write_atomic(struct local_sink *s, const char *name, const vo
     }
     if (s->sync)
         sync_dir(s);
-    note_write(s, name, final, 0);
+    note_write(s, final, 0);
     return ES_OK;
 fail:
-    note_write(s, name, final, error);
+    note_write(s, final, error);
     return ES_ERR_IO;
 }
 
@@ -176,6 +202,9 @@ static double grace_period(const struct local_sink *s)
     return es_playlist_duration(&s->playlist) + DEFAULT_GRACE_EXTRA_S;
 }
 
+/* A delete that fails (EROFS after a read-only remount, EIO) is kept and
+ * retried: forgetting it would leave the file on disk for good. Logged once
+ * per episode, like writes. */
 static void run_due_deletes(struct local_sink *s)
 {
     int64_t now = es_clock_mono_us();
@@ -188,9 +217,24 @@ static void run_due_deletes(struct local_sink *s)
         }
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", s->dir, d->name);
-        if (unlink(path) < 0 && errno != ENOENT)
-            es_log(ES_LOG_WARN, "sink.local", "camera=%s event=delete_failed file=%s error=\"%s\"",
+        if (unlink(path) == 0 || errno == ENOENT) {
+            if (s->delete_error) {
+                es_log(ES_LOG_INFO, "sink.local",
+                       "camera=%s event=delete_recovered file=%s failures=%" PRIu64, s->camera_id,
+                       path, s->delete_failures);
+                s->delete_error = 0;
+                s->delete_failures = 0;
+            }
+            continue;
+        }
+        if (errno != s->delete_error)
+            es_log(ES_LOG_WARN, "sink.local",
+                   "camera=%s event=delete_failed file=%s error=\"%s\" action=\"retried\"",
                    s->camera_id, path, strerror(errno));
+        s->delete_error = errno;
+        s->delete_failures++;
+        d->due_mono_us = now + DELETE_RETRY_US;
+        s->deletes[kept++] = *d;
     }
     s->delete_count = kept;
 }
@@ -366,8 +410,10 @@ static void local_publish(struct es_sink *sink, const struct es_published_segmen
         return;
     }
     if (write_atomic(s, entry.uri, es_blob_data(segment->data), es_blob_size(segment->data)) !=
-        ES_OK)
+        ES_OK) {
+        s->dropped++;
         return; /* the playlist never names a segment that is not stored */
+    }
 
     if (s->playlist.count && segment->msn != s->playlist.media_sequence + s->playlist.count) {
         /* A gap in numbering (segments lost upstream): restart the window. */

@@ -28,6 +28,7 @@ struct es_rtp_stream {
 
     bool have_ssrc;
     uint32_t ssrc;
+    unsigned ssrc_changes; /* this connection's; logged at INFO only the first */
     struct es_rtp_seq seq;
     struct es_rtp_unwrap unwrap;
     bool have_base;
@@ -273,8 +274,12 @@ bool es_rtp_stream_push_rtp(struct es_rtp_stream *s, const uint8_t *data, size_t
     if (s->have_ssrc && p.ssrc != s->ssrc) {
         /* RFC 3550 section 8.2: a new SSRC is a new source, whose timestamps
          * and sequence numbers have nothing to do with the old ones. */
-        es_log(ES_LOG_INFO, COMPONENT, "camera=%s event=ssrc_changed stream=%s",
-               s->config.camera_id, s->video ? "video" : "audio");
+        /* Said once per connection: garbage that happens to look like RTP
+         * changes SSRC with nearly every packet. */
+        s->ssrc_changes++;
+        es_log(s->ssrc_changes == 1 ? ES_LOG_INFO : ES_LOG_DEBUG, COMPONENT,
+               "camera=%s event=ssrc_changed stream=%s changes=%u", s->config.camera_id,
+               s->video ? "video" : "audio", s->ssrc_changes);
         restart(s);
     }
     s->have_ssrc = true;

@@ -44,6 +44,48 @@
 #define POLL_SLICE_MS 100
 #define DEFAULT_SESSION_TIMEOUT_S 60
 
+/* A camera that is down, hung or talking garbage fails the same way at every
+ * reconnect (every second at most). Its failure is logged at WARN when it
+ * differs from the one before, and at DEBUG while it repeats, so the log names
+ * the camera and the reason once per change, not once per attempt. The last
+ * failure is per thread: each camera has its own thread, and a client lives
+ * for one connection. Media delivered (es_rtsp_client_read) ends the run of
+ * failures: the next one is news again. */
+static _Thread_local char last_failure[256];
+static _Thread_local unsigned failure_repeats;
+/* PLAY was answered on this thread and no media came since: a server that
+ * answers the handshake and then sends nothing usable says `playing` once. */
+static _Thread_local bool played_without_media;
+
+static void log_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_failure(const char *fmt, ...)
+{
+    char text[sizeof(last_failure)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (strcmp(text, last_failure) == 0) {
+        failure_repeats++;
+        es_log(ES_LOG_DEBUG, COMPONENT, "%s repeats=%u", text, failure_repeats);
+        return;
+    }
+    if (failure_repeats)
+        es_log(ES_LOG_WARN, COMPONENT, "%s previous_repeats=%u", text, failure_repeats);
+    else
+        es_log(ES_LOG_WARN, COMPONENT, "%s", text);
+    snprintf(last_failure, sizeof(last_failure), "%s", text);
+    failure_repeats = 0;
+}
+
+/* The connection delivered media: a later failure is logged again. */
+static void failures_over(void)
+{
+    last_failure[0] = '\0';
+    failure_repeats = 0;
+    played_without_media = false;
+}
+
 enum auth_scheme {
     AUTH_NONE = 0,
     AUTH_BASIC,
@@ -501,8 +543,8 @@ static enum es_err connect_to(struct es_rtsp_client *c, int64_t deadline_us)
     /* getaddrinfo cannot be bounded; cameras are nearly always addressed by IP. */
     int gai = getaddrinfo(c->host, c->port, &hints, &list);
     if (gai != 0) {
-        es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=resolve_failed url=%s error=\"%s\"",
-               c->camera_id, c->safe_url, gai_strerror(gai));
+        log_failure("camera=%s event=resolve_failed url=%s error=\"%s\"", c->camera_id, c->safe_url,
+                    gai_strerror(gai));
         return ES_ERR_SOURCE;
     }
     enum es_err err = ES_ERR_SOURCE;
@@ -538,9 +580,8 @@ static enum es_err connect_to(struct es_rtsp_client *c, int64_t deadline_us)
     }
     freeaddrinfo(list);
     if (err != ES_OK) {
-        es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=connect_failed url=%s error=\"%s\"",
-               c->camera_id, c->safe_url,
-               err == ES_ERR_SOURCE ? strerror(last_errno) : es_strerror(err));
+        log_failure("camera=%s event=connect_failed url=%s error=\"%s\"", c->camera_id, c->safe_url,
+                    err == ES_ERR_SOURCE ? strerror(last_errno) : es_strerror(err));
         return err;
     }
     /* Requests are single small writes; do not let Nagle hold them. */
@@ -599,10 +640,9 @@ static void enqueue(void *opaque, AVPacket *pkt, int64_t capture_us, bool from_c
          * the open (a camera that streams on without answering is broken). */
         if ((c->q_count > ES_RTSP_MAX_EARLY_UNITS || c->q_bytes > ES_RTSP_MAX_EARLY_BYTES) &&
             c->failed == ES_OK) {
-            es_log(ES_LOG_WARN, COMPONENT,
-                   "camera=%s event=play_reply_missing queued_units=%zu queued_bytes=%zu "
-                   "hint=\"the camera streams without answering PLAY\"",
-                   c->camera_id, c->q_count, c->q_bytes);
+            log_failure("camera=%s event=play_reply_missing queued_units=%zu queued_bytes=%zu "
+                        "hint=\"the camera streams without answering PLAY\"",
+                        c->camera_id, c->q_count, c->q_bytes);
             c->failed = ES_ERR_SOURCE;
         }
     }
@@ -628,8 +668,7 @@ static void handle_keepalive_reply(struct es_rtsp_client *c, const struct es_rtp
         return;
     }
     if (m->status == 454 || m->status == 401) {
-        es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=session_lost status=%d", c->camera_id,
-               m->status);
+        log_failure("camera=%s event=session_lost status=%d", c->camera_id, m->status);
         c->failed = ES_ERR_SOURCE;
         return;
     }
@@ -719,7 +758,7 @@ static enum es_err pump(struct es_rtsp_client *c, int timeout_ms)
         ssize_t got = recv(c->fd, c->buf + c->len, room < RECV_CHUNK ? room : RECV_CHUNK, 0);
         c->stats.recv_calls++;
         if (got == 0) {
-            es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=connection_closed", c->camera_id);
+            log_failure("camera=%s event=connection_closed", c->camera_id);
             return ES_ERR_SOURCE;
         }
         if (got < 0) {
@@ -727,8 +766,7 @@ static enum es_err pump(struct es_rtsp_client *c, int timeout_ms)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return ES_OK;
-            es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=recv_failed error=\"%s\"", c->camera_id,
-                   strerror(errno));
+            log_failure("camera=%s event=recv_failed error=\"%s\"", c->camera_id, strerror(errno));
             return ES_ERR_SOURCE;
         }
         c->stats.bytes += (uint64_t)got;
@@ -740,7 +778,7 @@ static enum es_err pump(struct es_rtsp_client *c, int timeout_ms)
         for (;;) {
             struct es_rtp_frame f;
             if (es_rtp_framer_next(c->buf + off, c->len - off, &f) != ES_OK) {
-                es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=protocol_error", c->camera_id);
+                log_failure("camera=%s event=protocol_error", c->camera_id);
                 return ES_ERR_SOURCE;
             }
             if (f.kind == ES_RTP_FRAME_NONE)
@@ -819,8 +857,8 @@ static enum es_err request(struct es_rtsp_client *c, const char *method, const c
             err = wait_response(c, cseq, deadline_us, reply);
         if (err != ES_OK) {
             if (err != ES_ERR_STOPPED)
-                es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=request_failed method=%s error=%s",
-                       c->camera_id, method, es_strerror(err));
+                log_failure("camera=%s event=request_failed method=%s error=%s", c->camera_id,
+                            method, es_strerror(err));
             return err;
         }
         if (reply->status != 401)
@@ -854,8 +892,8 @@ static enum es_err reply_error(struct es_rtsp_client *c, const char *method,
                c->camera_id, method, m->status);
         return ES_ERR_UNSUPPORTED;
     }
-    es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=request_refused url=%s method=%s status=%d",
-           c->camera_id, c->safe_url, method, m->status);
+    log_failure("camera=%s event=request_refused url=%s method=%s status=%d", c->camera_id,
+                c->safe_url, method, m->status);
     return ES_ERR_SOURCE;
 }
 
@@ -900,7 +938,7 @@ static enum es_err take_session(struct es_rtsp_client *c, const struct es_rtp_me
     if (!h) {
         if (c->session[0])
             return ES_OK;
-        es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=no_session", c->camera_id);
+        log_failure("camera=%s event=no_session", c->camera_id);
         return ES_ERR_SOURCE;
     }
     size_t n = strcspn(h, "; \t");
@@ -945,7 +983,7 @@ static enum es_err take_transport(struct es_rtsp_client *c, struct track *t,
     }
     for (struct track *o = c->tracks; o < t; o++)
         if (o->rtp_channel == t->rtp_channel || o->rtp_channel == t->rtcp_channel) {
-            es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=channel_conflict", c->camera_id);
+            log_failure("camera=%s event=channel_conflict", c->camera_id);
             return ES_ERR_SOURCE;
         }
     return ES_OK;
@@ -1065,8 +1103,7 @@ static enum es_err choose_tracks(struct es_rtsp_client *c, const struct es_sdp *
             audio = m;
     }
     if (!video) {
-        es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=no_video url=%s", c->camera_id,
-               c->safe_url);
+        log_failure("camera=%s event=no_video url=%s", c->camera_id, c->safe_url);
         return ES_ERR_SOURCE;
     }
     enum es_err err = add_track(c, video, base);
@@ -1159,8 +1196,7 @@ enum es_err es_rtsp_client_open(const struct es_rtsp_client_config *config,
         if (err == ES_ERR_UNSUPPORTED)
             unsupported(c, "scheme");
         else
-            es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=bad_url url=%s", c->camera_id,
-                   c->safe_url);
+            log_failure("camera=%s event=bad_url url=%s", c->camera_id, c->safe_url);
         es_rtsp_client_close(c);
         return err == ES_ERR_UNSUPPORTED ? err : ES_ERR_SOURCE;
     }
@@ -1184,11 +1220,12 @@ enum es_err es_rtsp_client_open(const struct es_rtsp_client_config *config,
     const char *audio = !c->audio                                             ? "none"
                         : c->audio->st->codecpar->codec_id == AV_CODEC_ID_AAC ? "aac"
                                                                               : "g711";
-    es_log(ES_LOG_INFO, COMPONENT,
+    es_log(played_without_media ? ES_LOG_DEBUG : ES_LOG_INFO, COMPONENT,
            "camera=%s event=playing url=%s video=h264 width=%d height=%d audio=%s "
            "session_timeout_s=%u keepalive=%s",
            c->camera_id, c->safe_url, v->width, v->height, audio, c->session_timeout_s,
            c->keepalive_get_parameter ? "GET_PARAMETER" : "OPTIONS");
+    played_without_media = true;
     *out = c;
     return ES_OK;
 }
@@ -1214,6 +1251,8 @@ enum es_err es_rtsp_client_read(struct es_rtsp_client *c, AVPacket *pkt, int64_t
             av_packet_free(&q->pkt);
             *capture_us = q->capture_us;
             *from_camera_clock = q->from_camera;
+            if (last_failure[0] || played_without_media)
+                failures_over();
             c->q_head = (c->q_head + 1) % c->q_cap;
             c->q_count--;
             return ES_OK;
@@ -1222,8 +1261,8 @@ enum es_err es_rtsp_client_read(struct es_rtsp_client *c, AVPacket *pkt, int64_t
             return c->failed;
         int64_t now = es_clock_mono_us();
         if (now >= c->media_deadline_us) {
-            es_log(ES_LOG_WARN, COMPONENT, "camera=%s event=read_timeout timeout_ms=%u",
-                   c->camera_id, c->read_timeout_ms);
+            log_failure("camera=%s event=read_timeout timeout_ms=%u", c->camera_id,
+                        c->read_timeout_ms);
             c->failed = ES_ERR_TIMEOUT;
             continue;
         }
