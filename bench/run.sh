@@ -14,3 +14,6 @@ python3 bench/upload_latency.py --build "$build" --cameras 1,8 \
 # Issue 4: the origin: glass-to-glass latency in Chromium with hls.js, LL-HLS fan-out
 # and the same classic load against nginx (about 10 minutes).
 python3 bench/origin_bench.py --build "$build" --out bench/RESULTS.md
+# Issue 12: WebRTC glass-to-glass against LL-HLS in Chromium, and WebRTC viewers per
+# 2 cores (about 15 minutes), appended as a dated subsection.
+bench/webrtc.sh "$build" >> bench/RESULTS.md

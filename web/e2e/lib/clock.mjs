@@ -6,7 +6,8 @@
 //   import { clockSampler, summarize } from './lib/clock.mjs';
 //   await page.addInitScript(clockSampler);          // before the page's own scripts
 //   ... later: const r = await page.evaluate(() => window.__glass.take());
-//   // r.samples: [{ captureMs, displayMs }], r.misses: frames without a readable code
+//   // r.samples: [{ captureMs, displayMs, mediaMs }], r.misses: frames without a readable code
+//   const { kept, mismatched } = consistentSamples(r.samples); // see below
 //
 // `clockSampler` runs IN THE PAGE (playwright serializes it: it must not use anything from
 // this module's scope). It watches the first <video> that shows frames (and moves to a new one
@@ -22,6 +23,11 @@
 //     clock, the camera's clock on this same machine. It is the display moment, not the
 //     callback's (which runs before it), so glass-to-glass = displayMs - captureMs includes
 //     the last compositor frame. Headless Chromium composites on a simulated 60 Hz vsync.
+//   - mediaMs = the frame's own timestamp from the same metadata: rtpTimestamp / 90 for WebRTC,
+//     mediaTime * 1000 otherwise. drawImage() draws the video's *current* frame, which on a
+//     busy main thread (the callback running late) can already be a newer frame than the one
+//     the metadata describes; captureMs - mediaMs is constant for matching pairs (one clock
+//     mapping per stream), so consistentSamples() drops the pairs that do not match.
 export function clockSampler() {
   const COLS = 32, ROWS = 18, FIRST_ROW = 16, CELLS = 64, TIME_BITS = 42, MIN_CONTRAST = 48;
   const g = {
@@ -99,7 +105,8 @@ export function clockSampler() {
     else if (captureMs === g.lastCapture) g.repeats++;
     else {
       g.lastCapture = captureMs;
-      g.samples.push({ captureMs, displayMs: performance.timeOrigin + meta.expectedDisplayTime });
+      const mediaMs = typeof meta.rtpTimestamp === 'number' ? meta.rtpTimestamp / 90 : meta.mediaTime * 1000;
+      g.samples.push({ captureMs, displayMs: performance.timeOrigin + meta.expectedDisplayTime, mediaMs });
     }
     video.requestVideoFrameCallback(onFrame(video));
   };
@@ -125,6 +132,27 @@ export function clockSampler() {
     return r;
   };
   window.__glass = g;
+}
+
+/**
+ * The samples whose drawn frame is the frame their metadata describes: captureMs - mediaMs
+ * within `toleranceMs` of its median over the samples (camera frames are 40 ms apart, so a
+ * neighbour's code is off by a frame interval). RTP timestamps wrap every 2^32 / 90 ms.
+ */
+export function consistentSamples(samples, toleranceMs = 25) {
+  const WRAP = 2 ** 32 / 90;
+  const offsets = samples.map((s) => (((s.captureMs - s.mediaMs) % WRAP) + WRAP) % WRAP);
+  const sorted = [...offsets].sort((a, b) => a - b);
+  const mid = sorted[Math.floor(sorted.length / 2)];
+  const kept = [];
+  let mismatched = 0;
+  samples.forEach((s, i) => {
+    let d = Math.abs(offsets[i] - mid);
+    d = Math.min(d, WRAP - d);
+    if (d <= toleranceMs) kept.push(s);
+    else mismatched++;
+  });
+  return { kept, mismatched };
 }
 
 /** Sorted-sample percentile (nearest rank). */
