@@ -24,6 +24,7 @@ packages=(
     # programs the tests, the demo and the benches run (scripts/tools.list)
     ffmpeg chromium postgresql nginx nghttp2-client curl openssl
     python3 procps git ca-certificates
+    util-linux iproute2 nftables  # the WebRTC tests' private network namespace and port blocks
 )
 
 # Node.js 20.19+ runs the web build (Vite 8) and the browser tests. Debian 12's
