@@ -207,8 +207,9 @@ static enum es_err load_config(const struct cli *cli, struct es_config *out)
     if (!out->origin.web_root)
         out->origin.web_root = default_web_root();
     place_in_state_directory(&out->local.root);
-    if (cli->log_level || out->log_level)
-        es_log_set_level(es_log_level_parse(cli->log_level ? cli->log_level : out->log_level));
+    /* At a reload too: a log_level removed from the file goes back to info. */
+    const char *level = cli->log_level ? cli->log_level : out->log_level;
+    es_log_set_level(level ? es_log_level_parse(level) : ES_LOG_INFO);
     return ES_OK;
 }
 

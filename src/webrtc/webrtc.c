@@ -95,9 +95,14 @@ struct es_webrtc_camera *es_webrtc_add_camera(struct es_webrtc *w, const char *i
     atomic_init(&c->audio_viewers, 0);
     es_h264_packetizer_init(&c->packetizer);
     c->queue_tail = &c->queue_head;
+    /* Also while running (a reload's new camera): the list only grows at its
+     * head, and the node is complete before it is published, so a reader
+     * walking it without the lock sees the old list or the new one. */
+    pthread_mutex_lock(&w->lock);
     c->next = w->cameras;
-    w->cameras = c;
+    __atomic_store_n(&w->cameras, c, __ATOMIC_RELEASE);
     w->camera_count++;
+    pthread_mutex_unlock(&w->lock);
     return (struct es_webrtc_camera *)c;
 }
 

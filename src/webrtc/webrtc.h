@@ -38,7 +38,8 @@ struct es_webrtc;
 struct es_webrtc_camera;
 
 enum es_err es_webrtc_create(const struct es_webrtc_config *config, struct es_webrtc **out);
-/* Before start. `id` is copied. */
+/* Before start, or while running (a reload's new camera; cameras are never
+ * removed before destroy). `id` is copied. */
 struct es_webrtc_camera *es_webrtc_add_camera(struct es_webrtc *w, const char *id);
 /* Binds the UDP port and starts the thread. ES_ERR_IO when it cannot bind. */
 enum es_err es_webrtc_start(struct es_webrtc *w);
