@@ -14,6 +14,7 @@ segments_to_keep, `gone` removed, `new` added (on gone's test camera). After SIG
 - new produces segments, on disk and on the origin;
 - the origin, asked for every playlist and /api/cameras all along, answers each request
   (404 for a camera that is not there);
+- origin.max_connections, also changed, is named as needing a restart (WARN);
 - systemd hears RELOADING=1 (with MONOTONIC_USEC), then READY=1.
 
 Then a config with a YAML syntax error is sent by SIGHUP: the log names it as
@@ -53,11 +54,12 @@ def knows_option(name):
     return f"`{name}`" in out
 
 
-def config_text(root, http_port, udp_port, cameras):
+def config_text(root, http_port, udp_port, cameras, max_connections=4096):
     # WebRTC on (its cameras follow reloads too), on ports of this test's own.
     lines = ["# written by tests/integration/test_reload.py",
              "storage:", "  - backend: local", f'    root: "{root}"',
              "origin:", f'  listen: "127.0.0.1:{http_port}"',
+             f"  max_connections: {max_connections}",
              "  webrtc:", f"    udp_port: {udp_port}"]
     if WEBRTC_TCP:
         lines.append("    tcp_port: 0")
@@ -230,8 +232,8 @@ class ReloadTest(h.LiveTest):
             raise
 
     @classmethod
-    def write(cls, cameras):
-        text = config_text(cls.root, cls.http_port, cls.udp_port, cameras)
+    def write(cls, cameras, **origin):
+        text = config_text(cls.root, cls.http_port, cls.udp_port, cameras, **origin)
         tmp = cls.config + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)
@@ -254,7 +256,7 @@ class ReloadTest(h.LiveTest):
         changed = dict(SETTINGS, segments_to_keep=6)
         cls.write([("keep", cls.cams["keep"].url, SETTINGS),
                    ("change", cls.cams["change"].url, changed),
-                   ("new", cls.cams["gone"].url, SETTINGS)])
+                   ("new", cls.cams["gone"].url, SETTINGS)], max_connections=1000)
         cls.reload_line = len(d.log_lines())
         cls.reload_time = time.monotonic()
         os.kill(d.pid, signal.SIGHUP)
@@ -377,6 +379,7 @@ class ReloadTest(h.LiveTest):
         fields = h.parse_log_line(line)[3]
         self.assertEqual((fields["kept"], fields["restarted"], fields["added"], fields["removed"]),
                          ("1", "1", "1", "1"), line)
+        self.assertEqual(fields["needs_restart"], "1", line)
         text = "\n".join(self.notify.messages)
         self.assertRegex(text, r"RELOADING=1\nMONOTONIC_USEC=\d+")
         reloading = [i for i, m in enumerate(self.notify.messages) if "RELOADING=1" in m]
@@ -384,6 +387,15 @@ class ReloadTest(h.LiveTest):
         self.assertEqual(len(reloading), 2, self.notify.messages)  # the good and the broken one
         self.assertTrue(all(any(r > i for r in ready) for i in reloading),
                         "READY=1 after each RELOADING=1")
+
+    def test_an_origin_setting_is_named_as_needing_a_restart(self):
+        lines = [l for l in self.daemon.log_lines()[self.reload_line:]
+                 if "event=reload_needs_restart" in l]
+        self.assertEqual(len(lines), 1, lines)
+        level, fields = h.parse_log_line(lines[0])[1], h.parse_log_line(lines[0])[3]
+        self.assertEqual((level, fields["key"]), ("WARN", "origin.max_connections"))
+        # The running value stays: the origin answered on its port all along.
+        self.assertEqual(self.origin_keep[0], 200)
 
     def test_broken_config_changes_nothing_and_names_where(self):
         lines = self.daemon.log_lines()[self.broken_line:]
