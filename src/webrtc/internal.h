@@ -4,9 +4,11 @@
 #define ES_WEBRTC_INTERNAL_H
 
 #include "webrtc/dtls.h"
+#include "webrtc/keyframe_gate.h"
 #include "webrtc/opus.h"
 #include "webrtc/rtp_h264.h"
 #include "webrtc/srtp.h"
+#include "webrtc/timeline.h"
 #include "webrtc/webrtc.h"
 
 #include <netinet/in.h>
@@ -35,7 +37,8 @@ struct wsession {
     uint8_t pt;
     uint32_t ssrc, ts_offset;
     uint16_t seq;
-    bool waiting_idr;
+    struct es_keyframe_gate gate; /* video waits for a keyframe while closed */
+    int64_t connected_us;         /* monotonic; 0 until DTLS completes */
     uint32_t packets, octets, last_rtp_ts;
     int64_t last_wall_us;
     /* Opus (RFC 7587), when the offer took it: -1 = no audio */
@@ -50,6 +53,7 @@ struct wsession {
 struct frame_msg {
     struct frame_msg *next;
     bool audio; /* one Opus packet as the frame's only payload */
+    bool new_run; /* the first video frame after the camera's timeline restarted */
     struct es_rtp_frame frame;
     int64_t pts_ticks, wall_us;
 };
@@ -67,6 +71,8 @@ struct wcamera {
     const void *opus_par;                           /* the parameters it was made for */
     const void *opus_failed;                        /* parameters Opus could not be made for */
     int64_t audio_anchor_pts, audio_anchor_wall_us; /* the newest AAC packet's times */
+    struct es_rtp_timeline timeline; /* pipeline thread only (timeline.h) */
+    uint64_t video_runs;             /* timeline.runs as of the last video frame */
     struct frame_msg *queue_head, **queue_tail;     /* under the lock */
     size_t queued;
     bool broken; /* a frame was dropped: sessions wait for the next IDR */

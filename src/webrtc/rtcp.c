@@ -58,6 +58,29 @@ size_t es_rtcp_write_sr(uint8_t *out, size_t cap, uint32_t ssrc, int64_t wall_us
     return 28 + sdes;
 }
 
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* RFC 3550 §6.4.1/§6.4.2: `count` report blocks of 24 bytes each, after
+ * `skip` bytes of the packet (header and sender SSRC, plus sender info in an
+ * SR). */
+static void read_blocks(const uint8_t *h, size_t size, size_t skip, unsigned count,
+                        struct es_rtcp_feedback *out)
+{
+    for (unsigned i = 0; i < count && skip + 24 * (i + 1) <= size; i++) {
+        if (out->block_count == ES_RTCP_MAX_BLOCKS)
+            return;
+        const uint8_t *b = h + skip + 24 * i;
+        uint32_t lost = (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+        struct es_rtcp_report_block *r = &out->blocks[out->block_count++];
+        r->ssrc = rd32(b);
+        r->fraction_lost = b[4];
+        r->cumulative_lost = (int32_t)(lost & 0x800000 ? lost | 0xFF000000u : lost);
+    }
+}
+
 bool es_rtcp_parse(const uint8_t *data, size_t len, struct es_rtcp_feedback *out)
 {
     size_t at = 0;
@@ -74,6 +97,10 @@ bool es_rtcp_parse(const uint8_t *data, size_t len, struct es_rtcp_feedback *out
         switch (h[1]) {
         case PT_RR:
             out->receiver_reports++;
+            read_blocks(h, size, 8, fmt, out);
+            break;
+        case PT_SR:
+            read_blocks(h, size, 28, fmt, out);
             break;
         case PT_RTPFB:
             if (fmt == 1)

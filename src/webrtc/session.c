@@ -18,8 +18,17 @@
 #define CONSENT_EXPIRY_US 30000000
 /* Janus gives a handshake 20 s; a viewer that never completes one goes. */
 #define DTLS_DEADLINE_US 20000000
-/* RFC 3550 §6.4.1 / libwebrtc rtcp_sender.cc: video every second. */
+/* RFC 3550 §6.4.1 / libwebrtc rtcp_sender.cc: video every second, audio
+ * every 5 s. A receiver maps RTP to the sender's clock only from its second
+ * sender report of each stream on (a regression over the last ones), and
+ * Chromium's estimatedPlayoutTimestamp (the player's latency figure) needs
+ * both streams mapped: with audio every 5 s the figure came ~7 s after the
+ * picture. So each stream's first SR follows its first packet at once, and
+ * both go every half second for the first seconds after DTLS completes. */
 #define SR_INTERVAL_US 1000000
+#define AUDIO_SR_INTERVAL_US 5000000
+#define SR_EARLY_INTERVAL_US 500000
+#define SR_EARLY_PERIOD_US 5000000
 #define KEYFRAME_REQUEST_GAP_US 500000
 #define RTP_HEADER 12
 #define IDLE_TICK_US 200000
@@ -89,7 +98,7 @@ struct wsession *es_wsession_create(struct es_webrtc *w, struct wcamera *camera,
         s->audio_ssrc++;
     s->audio_seq = (uint16_t)random32();
     s->audio_ts_offset = random32();
-    s->waiting_idr = true;
+    es_keyframe_gate_init(&s->gate); /* a viewer starts at an IDR */
     s->created_us = s->consent_us = es_clock_mono_us();
     return s;
 }
@@ -142,7 +151,8 @@ void es_wsession_on_dtls(struct wsession *s, const uint8_t *data, size_t len)
         int profile = (int)keys.profile;
         OPENSSL_cleanse(&keys, sizeof(keys));
         s->w->stats.sessions_connected++;
-        s->next_sr_us = es_clock_mono_us() + SR_INTERVAL_US;
+        s->connected_us = es_clock_mono_us();
+        s->next_sr_us = s->next_audio_sr_us = s->connected_us; /* once media flows */
         es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=connected profile=%d",
                s->camera->id, s->id, profile);
         /* Ask for an IDR so the viewer need not wait for the next GOP. */
@@ -176,6 +186,19 @@ void es_wsession_on_rtcp(struct wsession *s, uint8_t *data, size_t len)
      * wants STUN); PLI and FIR ask for an IDR (RFC 4585, RFC 5104). */
     if (fb.pli || fb.fir)
         request_keyframe(s->camera);
+    if (!s->camera->passthrough)
+        return;
+    /* Passthrough cannot force an IDR: a viewer that asks for one, or whose
+     * reports show lost video, gets nothing more until the camera's next
+     * keyframe rather than frames that reference what it never had. */
+    if (fb.pli || fb.fir)
+        es_keyframe_gate_close(&s->gate);
+    for (size_t i = 0; i < fb.block_count; i++)
+        if (fb.blocks[i].ssrc == s->ssrc &&
+            es_keyframe_gate_on_lost(&s->gate, fb.blocks[i].cumulative_lost))
+            es_log(ES_LOG_DEBUG, "webrtc",
+                   "camera=%s session=%.8s event=loss_wait_keyframe lost=%" PRId32,
+                   s->camera->id, s->id, fb.blocks[i].cumulative_lost);
 }
 
 static void wr16(uint8_t *p, uint16_t v)
@@ -192,16 +215,17 @@ static void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
+static void send_sr(struct wsession *s);
+static void send_audio_sr(struct wsession *s);
+
 void es_wsession_send_frame(struct wsession *s, const struct frame_msg *m)
 {
     /* RTP leaves only after DTLS has completed (and keys exist). */
     if (!s->srtp || !s->have_addr || s->ended)
         return;
-    if (s->waiting_idr) {
-        if (!m->frame.idr)
-            return;
-        s->waiting_idr = false;
-    }
+    if (!es_keyframe_gate_pass(&s->gate, m->frame.idr))
+        return;
+    bool first = s->packets == 0;
     uint32_t ts = s->ts_offset + (uint32_t)(uint64_t)m->pts_ticks;
     uint8_t buf[RTP_HEADER + ES_RTP_MAX_PAYLOAD + ES_SRTP_TRAILER];
     for (size_t i = 0; i < m->frame.count; i++) {
@@ -219,12 +243,20 @@ void es_wsession_send_frame(struct wsession *s, const struct frame_msg *m)
         size_t len = RTP_HEADER + p->size;
         if (es_srtp_protect(s->srtp, buf, &len) != ES_OK)
             continue;
+        /* The service counts a packet the socket would not take; in
+         * passthrough that viewer's picture is broken until the next
+         * keyframe, so the rest waits for it (keyframe_gate.h). */
+        uint64_t dropped = s->w->stats.packets_dropped;
         es_webrtc_send_to(s->w, &s->addr, s->addr_len, buf, len);
+        if (s->w->stats.packets_dropped != dropped && s->camera->passthrough)
+            es_keyframe_gate_close(&s->gate);
         s->packets++;
         s->octets += (uint32_t)p->size;
     }
     s->last_rtp_ts = ts;
     s->last_wall_us = m->wall_us;
+    if (first && s->packets)
+        send_sr(s);
 }
 
 void es_wsession_send_audio(struct wsession *s, const struct frame_msg *m)
@@ -251,6 +283,8 @@ void es_wsession_send_audio(struct wsession *s, const struct frame_msg *m)
     s->audio_octets += (uint32_t)p->size;
     s->audio_last_rtp_ts = ts;
     s->audio_last_wall_us = m->wall_us;
+    if (s->audio_packets == 1)
+        send_audio_sr(s);
 }
 
 /* The RTP time of "now" on the camera's clock for one stream: its newest
@@ -274,6 +308,13 @@ static void send_sr(struct wsession *s)
     /* Maps RTP to capture time, so rVFC captureTime means the camera's clock. */
     if (s->packets)
         send_sr_of(s, s->ssrc, s->last_rtp_ts, s->last_wall_us, 90, s->packets, s->octets);
+}
+
+static void send_audio_sr(struct wsession *s)
+{
+    if (s->audio_packets)
+        send_sr_of(s, s->audio_ssrc, s->audio_last_rtp_ts, s->audio_last_wall_us, 48,
+                   s->audio_packets, s->audio_octets);
 }
 
 int64_t es_wsession_tick(struct wsession *s, int64_t now)
@@ -306,18 +347,19 @@ int64_t es_wsession_tick(struct wsession *s, int64_t now)
         if (t > 0 && t < wait)
             wait = t;
     } else if (s->srtp) {
+        bool early = now - s->connected_us < SR_EARLY_PERIOD_US;
         if (now >= s->next_sr_us) {
             send_sr(s);
-            s->next_sr_us = now + SR_INTERVAL_US;
+            s->next_sr_us = now + (early ? SR_EARLY_INTERVAL_US : SR_INTERVAL_US);
         }
-        /* Audio every 5 s (libwebrtc rtcp_sender.cc). */
         if (s->audio_packets && now >= s->next_audio_sr_us) {
-            send_sr_of(s, s->audio_ssrc, s->audio_last_rtp_ts, s->audio_last_wall_us, 48,
-                       s->audio_packets, s->audio_octets);
-            s->next_audio_sr_us = now + 5 * SR_INTERVAL_US;
+            send_audio_sr(s);
+            s->next_audio_sr_us = now + (early ? SR_EARLY_INTERVAL_US : AUDIO_SR_INTERVAL_US);
         }
         if (s->next_sr_us - now < wait)
             wait = s->next_sr_us - now;
+        if (s->audio_packets && s->next_audio_sr_us - now < wait)
+            wait = s->next_audio_sr_us - now;
     }
     return wait;
 }

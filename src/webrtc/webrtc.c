@@ -278,6 +278,10 @@ void es_webrtc_camera_video(struct es_webrtc_camera *camera, const uint8_t *au, 
         return;
     if (c->passthrough)
         note_sps(c, au, size);
+    /* RTP time follows the wall clock across a camera's reconnect (timeline.h). */
+    int64_t rtp_ticks = es_rtp_timeline_map(&c->timeline, pts_ticks, es_clock_mono_us(), NULL);
+    bool new_run = c->timeline.runs != c->video_runs; /* audio may have seen it first */
+    c->video_runs = c->timeline.runs;
     if (atomic_load(&c->viewers) == 0)
         return;
     /* Packetized here, once, on the pipeline thread; sessions only add their
@@ -288,7 +292,8 @@ void es_webrtc_camera_video(struct es_webrtc_camera *camera, const uint8_t *au, 
         free(m);
         return;
     }
-    m->pts_ticks = pts_ticks;
+    m->pts_ticks = rtp_ticks;
+    m->new_run = new_run;
     m->wall_us = wall_us;
     if (!enqueue(c, m)) {
         es_rtp_frame_free(&m->frame);
@@ -307,7 +312,7 @@ static void on_opus(void *opaque, const uint8_t *data, size_t size, int64_t pts_
     m->frame.payloads = es_malloc(sizeof(*m->frame.payloads));
     m->frame.payloads[0] = (struct es_rtp_payload){0, size, false};
     m->frame.count = m->frame.payload_cap = 1;
-    m->pts_ticks = pts_ticks;
+    m->pts_ticks = pts_ticks + c->timeline.offset; /* the encoder is this run's (below) */
     /* The capture wall clock of this sample, on the video's mapping. */
     m->wall_us = c->audio_anchor_wall_us + (pts_ticks - c->audio_anchor_pts) * 1000 / 90;
     if (!enqueue(c, m)) {
@@ -324,8 +329,13 @@ void es_webrtc_camera_audio(struct es_webrtc_camera *camera, const struct AVPack
         return;
     c->audio_anchor_pts = pkt->pts;
     c->audio_anchor_wall_us = wall_us;
+    bool new_run = false;
+    es_rtp_timeline_map(&c->timeline, pkt->pts, es_clock_mono_us(), &new_run);
     unsigned listeners = atomic_load(&c->audio_viewers);
-    if (listeners == 0 || c->opus_par != par) {
+    /* A new run (the camera reconnected) gets a new encoder too: the old one
+     * would go on counting samples from the old run's start, and its
+     * parameters may sit at the same address (freed and allocated again). */
+    if (listeners == 0 || c->opus_par != par || new_run) {
         /* Nobody watches (or the camera reconnected with new parameters):
          * the encoder goes, and is made again when needed. */
         es_opus_destroy(c->opus);
@@ -360,8 +370,8 @@ static void fan_out(struct es_webrtc *w)
                     es_wsession_send_audio(s, m);
                     continue;
                 }
-                if (broken)
-                    s->waiting_idr = true;
+                if (broken || m->new_run)
+                    es_keyframe_gate_close(&s->gate);
                 es_wsession_send_frame(s, m);
             }
             if (!m->audio)

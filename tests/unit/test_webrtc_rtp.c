@@ -206,6 +206,36 @@ static void test_rtcp_sender_report_and_feedback(void **state)
     assert_false(es_rtcp_is(c, 4));
 }
 
+/* RR report blocks (RFC 3550 §6.4.2): the cumulative loss per SSRC, as the
+ * passthrough keyframe gate reads it; a negative count (duplicates) keeps its
+ * sign. */
+static void test_rtcp_receiver_report_blocks_carry_the_loss_count(void **state)
+{
+    (void)state;
+    uint8_t rr[8 + 2 * 24] = {0x82, 201, 0, 13, 0xaa, 0xbb, 0xcc, 0xdd};
+    uint8_t *b = rr + 8;
+    b[0] = 0x11, b[1] = 0x22, b[2] = 0x33, b[3] = 0x44; /* video SSRC */
+    b[4] = 26;                                          /* ~10 % of 256 */
+    b[5] = 0x00, b[6] = 0x01, b[7] = 0x02;              /* 258 lost */
+    b += 24;
+    b[0] = 0x55, b[1] = 0x66, b[2] = 0x77, b[3] = 0x88; /* audio SSRC */
+    b[5] = 0xff, b[6] = 0xff, b[7] = 0xfe;              /* -2: duplicates */
+    struct es_rtcp_feedback fb = {0};
+    assert_true(es_rtcp_parse(rr, sizeof(rr), &fb));
+    assert_int_equal(fb.receiver_reports, 1);
+    assert_int_equal(fb.block_count, 2);
+    assert_int_equal(fb.blocks[0].ssrc, 0x11223344);
+    assert_int_equal(fb.blocks[0].fraction_lost, 26);
+    assert_int_equal(fb.blocks[0].cumulative_lost, 258);
+    assert_int_equal(fb.blocks[1].ssrc, 0x55667788);
+    assert_int_equal(fb.blocks[1].cumulative_lost, -2);
+    /* A report count larger than the packet holds reads only what is there. */
+    rr[0] = 0x85;
+    memset(&fb, 0, sizeof(fb));
+    assert_true(es_rtcp_parse(rr, sizeof(rr), &fb));
+    assert_int_equal(fb.block_count, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_rtp_large_idr_splits_into_fu_a_that_reassembles),
         cmocka_unit_test(test_rtp_access_unit_without_slices_is_refused),
         cmocka_unit_test(test_rtcp_sender_report_and_feedback),
+        cmocka_unit_test(test_rtcp_receiver_report_blocks_carry_the_loss_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,11 +50,15 @@ try {
     video.autoplay = true;
     video.playsInline = true;
     document.body.appendChild(video);
+    // Both tracks in one stream on the (muted) element, as a player does: Chromium syncs
+    // audio and video only when both play, and only then has estimatedPlayoutTimestamp.
+    const stream = new MediaStream();
     pc.ontrack = (e) => {
+      stream.addTrack(e.track);
       if (e.track.kind !== 'video') return;
       // Render as soon as possible (webrtc-rules.md §7.3).
       try { e.receiver.jitterBufferTarget = 0; } catch { /* older Chromium */ }
-      video.srcObject = new MediaStream([e.track]);
+      video.srcObject = stream;
     };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
@@ -71,6 +75,20 @@ try {
     }
     r.answer_has_ice_lite = answer.includes('a=ice-lite');
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    // How long until Chromium can map the picture to the sender's clock (the player's
+    // latency figure: inbound-rtp estimatedPlayoutTimestamp, which needs sender reports of
+    // both streams), polled every 100 ms for up to 20 s, from the answer on.
+    const tAnswer = performance.now();
+    r.first_playout_estimate_ms = null;
+    (async () => {
+      while (performance.now() - tAnswer < 20000 && pc.connectionState !== 'closed') {
+        const s = await pc.getStats();
+        let est = null;
+        s.forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === 'video' && x.estimatedPlayoutTimestamp) est = x.estimatedPlayoutTimestamp; });
+        if (est) { r.first_playout_estimate_ms = Math.round(performance.now() - tAnswer); return; }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    })();
     // Frames: rVFC timestamps; the first frame marks the start of the watch.
     const frameTimes = [];
     const frameWall = []; // Date.now() of each presented frame, to compare with the test's clock
@@ -98,7 +116,22 @@ try {
     };
     const audioBefore = await statsOf('audio');
     const before = await statsOf();
-    await new Promise((res) => setTimeout(res, seconds * 1000));
+    // One sample of the video receiver a second (wall clock, cumulative counters), so a
+    // test can judge any window: frames decoded per second, jitter buffer delay per frame.
+    r.samples = [];
+    const watchEnd = performance.now() + seconds * 1000;
+    while (performance.now() < watchEnd) {
+      await new Promise((res) => setTimeout(res, Math.min(1000, Math.max(0, watchEnd - performance.now()))));
+      const v = await statsOf();
+      if (v) {
+        r.samples.push({
+          wall_ms: Date.now(), frames_received: v.framesReceived, frames_decoded: v.framesDecoded,
+          frames_dropped: v.framesDropped, freezes: v.freezeCount,
+          jitter_buffer_delay: v.jitterBufferDelay, jitter_buffer_emitted: v.jitterBufferEmittedCount,
+          estimated_playout_ms: v.estimatedPlayoutTimestamp ?? null,
+        });
+      }
+    }
     const after = await statsOf();
     const watched = frameTimes.slice(watchStart - 1);
     let maxGap = 0;

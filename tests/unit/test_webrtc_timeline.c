@@ -1,0 +1,111 @@
+/* Unit tests for src/webrtc/timeline.c: RTP time of a camera for WebRTC
+ * viewers follows media time within a run and the wall clock across a
+ * reconnect (the pipeline's media time moves on by ~1 s there, however long
+ * the camera was away: app/camera.c run_base). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "webrtc/timeline.h"
+
+#define FRAME 6000 /* 15 fps at 90 kHz */
+#define FRAME_US 66667
+
+static void test_timeline_follows_media_time_within_a_run(void **state)
+{
+    (void)state;
+    struct es_rtp_timeline t = {0};
+    bool new_run = true;
+    int64_t mono = 1000000;
+    for (int i = 0; i < 100; i++) {
+        /* Arrival is bursty (three frames at once, then a pause): RTP time
+         * still follows capture (media) time, not arrival. */
+        if (i % 3 == 0)
+            mono += 3 * FRAME_US;
+        assert_int_equal(es_rtp_timeline_map(&t, 900000 + i * FRAME, mono, &new_run),
+                         900000 + i * FRAME);
+        assert_false(new_run);
+    }
+    assert_int_equal(t.runs, 0);
+}
+
+static void test_timeline_reconnect_advances_by_the_wall_clock_gap(void **state)
+{
+    (void)state;
+    struct es_rtp_timeline t = {0};
+    bool new_run;
+    int64_t pts = 900000, mono = 5000000;
+    for (int i = 0; i < 30; i++, pts += FRAME, mono += FRAME_US)
+        es_rtp_timeline_map(&t, pts, mono, &new_run);
+    int64_t last_pts = pts - FRAME, last_mono = mono - FRAME_US;
+    /* The camera is away 11.5 s; the pipeline's next run starts 1 s after
+     * its last output. */
+    int64_t run_pts = last_pts + 90000, run_mono = last_mono + 11500000;
+    int64_t rtp = es_rtp_timeline_map(&t, run_pts, run_mono, &new_run);
+    assert_true(new_run);
+    assert_int_equal(t.runs, 1);
+    assert_int_equal(rtp - last_pts, 11500000LL * 90 / 1000);
+    /* Then media time again, from there: a 15 fps run stays 6000 ticks apart. */
+    for (int i = 1; i < 20; i++) {
+        int64_t next = es_rtp_timeline_map(&t, run_pts + i * FRAME, run_mono + i * FRAME_US,
+                                           &new_run);
+        assert_false(new_run);
+        assert_int_equal(next - rtp, i * FRAME);
+    }
+}
+
+static void test_timeline_audio_first_in_a_new_run_moves_video_too(void **state)
+{
+    (void)state;
+    struct es_rtp_timeline t = {0};
+    bool new_run;
+    es_rtp_timeline_map(&t, 900000, 1000000, &new_run);
+    /* New run: audio (AAC's 21 ms priming ahead of the video) comes first. */
+    int64_t audio = es_rtp_timeline_map(&t, 990000 - 1920, 6000000, &new_run);
+    assert_true(new_run);
+    int64_t video = es_rtp_timeline_map(&t, 990000, 6010000, &new_run);
+    assert_false(new_run); /* the same run */
+    assert_int_equal(video - audio, 1920);
+    assert_int_equal(audio - 900000, 5000000LL * 90 / 1000);
+    assert_int_equal(t.runs, 1);
+}
+
+static void test_timeline_pause_within_a_run_keeps_media_time(void **state)
+{
+    (void)state;
+    struct es_rtp_timeline t = {0};
+    bool new_run;
+    es_rtp_timeline_map(&t, 900000, 1000000, &new_run);
+    /* A camera that sent nothing for 2 s, and says so in its timestamps. */
+    int64_t rtp = es_rtp_timeline_map(&t, 900000 + 180000, 3000000, &new_run);
+    assert_true(new_run);
+    assert_int_equal(rtp, 900000 + 180000);
+}
+
+static void test_timeline_quick_reconnect_still_moves_forward(void **state)
+{
+    (void)state;
+    struct es_rtp_timeline t = {0};
+    bool new_run;
+    es_rtp_timeline_map(&t, 900000, 1000000, &new_run);
+    /* Back after 0.2 s of wall time, media time +1 s: RTP follows the wall
+     * clock, and never steps back even with no time elapsed at all. */
+    assert_int_equal(es_rtp_timeline_map(&t, 990000, 1200000, &new_run), 900000 + 18000);
+    int64_t before = es_rtp_timeline_map(&t, 996000, 1266667, &new_run);
+    int64_t after = es_rtp_timeline_map(&t, 996000 + 90000, 1266667, &new_run);
+    assert_true(new_run);
+    assert_true(after > before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timeline_follows_media_time_within_a_run),
+        cmocka_unit_test(test_timeline_reconnect_advances_by_the_wall_clock_gap),
+        cmocka_unit_test(test_timeline_audio_first_in_a_new_run_moves_video_too),
+        cmocka_unit_test(test_timeline_pause_within_a_run_keeps_media_time),
+        cmocka_unit_test(test_timeline_quick_reconnect_still_moves_forward),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
