@@ -46,6 +46,13 @@ demo: build
 bench: build
 	bench/run.sh $(BUILD)
 
+# Thirty minutes of four cameras under churn (camera flaps, storage outages, 50 LL
+# viewers), sampling the daemon's RSS, fds and threads; writes its bench/RESULTS.md
+# section (bench/soak.py). Not part of `make test`. SOAK_MINUTES=3 for a short trial.
+.PHONY: soak
+soak: build
+	nice -n 5 bench/soak.py $(BUILD)
+
 # The README's two commands on a clean Debian 12 root (mmdebstrap + chroot, as
 # root, about half an hour): proves deps.sh lacks nothing. Not part of `make test`.
 fresh-check:
