@@ -6,8 +6,8 @@
 //   import { clockSampler, summarize } from './lib/clock.mjs';
 //   await page.addInitScript(clockSampler);          // before the page's own scripts
 //   ... later: const r = await page.evaluate(() => window.__glass.take());
-//   // r.samples: [{ captureMs, displayMs, mediaMs }], r.misses: frames without a readable code
-//   const { kept, mismatched } = consistentSamples(r.samples); // see below
+//   // r.samples: [{ captureMs, displayMs, mediaMs }], r.misses: frames without a readable code,
+//   // r.late: frames dropped because the callback ran too late to be sure what it drew
 //
 // `clockSampler` runs IN THE PAGE (playwright serializes it: it must not use anything from
 // this module's scope). It watches the first <video> that shows frames (and moves to a new one
@@ -23,11 +23,13 @@
 //     clock, the camera's clock on this same machine. It is the display moment, not the
 //     callback's (which runs before it), so glass-to-glass = displayMs - captureMs includes
 //     the last compositor frame. Headless Chromium composites on a simulated 60 Hz vsync.
-//   - mediaMs = the frame's own timestamp from the same metadata: rtpTimestamp / 90 for WebRTC,
-//     mediaTime * 1000 otherwise. drawImage() draws the video's *current* frame, which on a
-//     busy main thread (the callback running late) can already be a newer frame than the one
-//     the metadata describes; captureMs - mediaMs is constant for matching pairs (one clock
-//     mapping per stream), so consistentSamples() drops the pairs that do not match.
+//   - drawImage() draws the video's *current* frame. On a busy main thread the callback can run
+//     so late that the compositor has already taken the NEXT frame, and the code read would
+//     then be that frame's (a newer capture against this frame's display time: too low a
+//     figure). So a sample is kept only once the next callback shows that the next frame was
+//     due after the draw: its presentedFrames is exactly one more, and its expectedDisplayTime
+//     lies more than one vsync (20 ms) after the moment of the draw. The rest count as `late`.
+//   - mediaMs (rtpTimestamp / 90 for WebRTC, else mediaTime * 1000) is kept for analysis.
 export function clockSampler() {
   const COLS = 32, ROWS = 18, FIRST_ROW = 16, CELLS = 64, TIME_BITS = 42, MIN_CONTRAST = 48;
   const g = {
@@ -37,7 +39,10 @@ export function clockSampler() {
     video: null,
     lastCapture: 0,
     repeats: 0, // presented frames carrying the same code as the previous one (not sampled)
+    late: 0, // samples dropped: the next frame may already have been current when drawn
+    pending: null, // the newest sample, until the next callback confirms it
   };
+  const VSYNC_MS = 20;
   const canvas = document.createElement('canvas');
   let ctx = null;
 
@@ -95,7 +100,14 @@ export function clockSampler() {
   const onFrame = (video) => (_now, meta) => {
     if (g.video !== video) return; // the player replaced its element: the new one is watched
     g.frames++;
+    const p = g.pending;
+    g.pending = null;
+    if (p) {
+      if (meta.presentedFrames === p.presentedFrames + 1 && meta.expectedDisplayTime - VSYNC_MS > p.drawnAt) g.samples.push(p.sample);
+      else g.late++;
+    }
     let captureMs = null;
+    const drawnAt = performance.now();
     try {
       captureMs = read(video);
     } catch {
@@ -106,7 +118,11 @@ export function clockSampler() {
     else {
       g.lastCapture = captureMs;
       const mediaMs = typeof meta.rtpTimestamp === 'number' ? meta.rtpTimestamp / 90 : meta.mediaTime * 1000;
-      g.samples.push({ captureMs, displayMs: performance.timeOrigin + meta.expectedDisplayTime, mediaMs });
+      g.pending = {
+        presentedFrames: meta.presentedFrames,
+        drawnAt,
+        sample: { captureMs, displayMs: performance.timeOrigin + meta.expectedDisplayTime, mediaMs },
+      };
     }
     video.requestVideoFrameCallback(onFrame(video));
   };
@@ -118,41 +134,22 @@ export function clockSampler() {
     if (v && v !== g.video && 'requestVideoFrameCallback' in v) {
       g.video = v;
       g.lastCapture = 0;
+      g.pending = null;
       v.requestVideoFrameCallback(onFrame(v));
     }
   }, 100);
 
   // Everything sampled since the last take (and the counters), then starts afresh.
   g.take = () => {
-    const r = { samples: g.samples, misses: g.misses, frames: g.frames, repeats: g.repeats };
+    const r = { samples: g.samples, misses: g.misses, frames: g.frames, repeats: g.repeats, late: g.late };
     g.samples = [];
     g.misses = 0;
     g.frames = 0;
     g.repeats = 0;
+    g.late = 0;
     return r;
   };
   window.__glass = g;
-}
-
-/**
- * The samples whose drawn frame is the frame their metadata describes: captureMs - mediaMs
- * within `toleranceMs` of its median over the samples (camera frames are 40 ms apart, so a
- * neighbour's code is off by a frame interval). RTP timestamps wrap every 2^32 / 90 ms.
- */
-export function consistentSamples(samples, toleranceMs = 25) {
-  const WRAP = 2 ** 32 / 90;
-  const offsets = samples.map((s) => (((s.captureMs - s.mediaMs) % WRAP) + WRAP) % WRAP);
-  const sorted = [...offsets].sort((a, b) => a - b);
-  const mid = sorted[Math.floor(sorted.length / 2)];
-  const kept = [];
-  let mismatched = 0;
-  samples.forEach((s, i) => {
-    let d = Math.abs(offsets[i] - mid);
-    d = Math.min(d, WRAP - d);
-    if (d <= toleranceMs) kept.push(s);
-    else mismatched++;
-  });
-  return { kept, mismatched };
 }
 
 /** Sorted-sample percentile (nearest rank). */
