@@ -140,6 +140,17 @@ static bool content_type_is_sdp(h2o_req_t *req)
            (v.len == n || v.base[n] == ';' || v.base[n] == ' ');
 }
 
+/* Whether the origin lists `camera` now (its thread only). A camera a reload
+ * removed keeps its WebRTC entry (WebRTC never removes one), so this, not
+ * WebRTC, says whether it still exists. */
+static bool origin_lists(struct es_origin *o, const char *camera)
+{
+    for (size_t i = 0; i < o->stream_count; i++)
+        if (strcmp(o->streams[i]->id, camera) == 0)
+            return true;
+    return false;
+}
+
 static void post_offer(struct es_webrtc *w, h2o_req_t *req, const char *camera)
 {
     if (!content_type_is_sdp(req)) {
@@ -153,6 +164,10 @@ static void post_offer(struct es_webrtc *w, h2o_req_t *req, const char *camera)
     }
     if (req->entity.len > MAX_OFFER_BYTES) {
         reply(req, 413, "Payload Too Large", "413 offer too large\n");
+        return;
+    }
+    if (!origin_lists(es_origin_of_req(req), camera)) {
+        reply(req, 404, "Not Found", "404 no such camera\n");
         return;
     }
     struct es_webrtc_answer answer;

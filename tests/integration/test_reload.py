@@ -9,7 +9,7 @@ segments_to_keep, `gone` removed, `new` added (on gone's test camera). After SIG
   never shows a discontinuity nor a gap in its media sequence, and its test camera saw one
   RTSP session (one PLAY) in all; the daemon logged one connect for it;
 - gone's last playlist names only files that exist, and stays as it was; the origin
-  answers 404 for it;
+  answers 404 for it (playlist and WHEP);
 - change's sequence continues (first new msn = last old msn + 1) with a discontinuity;
 - new produces segments, on disk and on the origin;
 - the origin, asked for every playlist and /api/cameras all along, answers each request
@@ -150,9 +150,10 @@ def sessions(cam):
         return []
 
 
-def http_status(url):
+def http_status(url, data=None, headers=None):
+    req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -274,6 +275,12 @@ class ReloadTest(h.LiveTest):
         cls.origin_new = http_status(f"http://127.0.0.1:{cls.http_port}/live/new/stream.m3u8")
         cls.origin_gone = http_status(f"http://127.0.0.1:{cls.http_port}/live/gone/stream.m3u8")
         cls.origin_keep = http_status(f"http://127.0.0.1:{cls.http_port}/live/keep/stream.m3u8")
+        # WHEP: an offer that does not parse is refused (400) for a listed camera; a removed
+        # camera is not there at all (404), though WebRTC keeps its entry.
+        cls.whep = {n: http_status(f"http://127.0.0.1:{cls.http_port}/whep/{n}",
+                                   data=b"v=0\r\n",
+                                   headers={"Content-Type": "application/sdp"})[0]
+                    for n in ("keep", "new", "gone")}
         cls.gone_files_later = sorted(os.listdir(cls.gone_dir))
         with open(os.path.join(cls.gone_dir, "stream.m3u8")) as f:
             cls.gone_playlist_later = f.read()
@@ -341,6 +348,7 @@ class ReloadTest(h.LiveTest):
         self.assertEqual(final.text, self.gone_after_reload.text,
                          "the removed camera's playlist changed after the reload")
         self.assertEqual(self.origin_gone[0], 404)
+        self.assertEqual(self.whep, {"keep": 400, "new": 400, "gone": 404})
         self.assertTrue(any("camera=gone event=reload_remove" in l
                             for l in self.daemon.log_lines()))
 
