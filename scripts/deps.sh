@@ -16,6 +16,7 @@ packages=(
     libavdevice-dev libavfilter-dev
     libyaml-dev libcmocka-dev libcurl4-openssl-dev libssl-dev libsrtp2-dev
     libh2o-evloop-dev zlib1g-dev
+    libsqlite3-dev               # the recording index (docs/recording.md)
     debhelper dpkg-dev systemd   # make package (debian/) and the unit's check
     # the test camera (es-testcam) and its GStreamer elements
     libgstrtspserver-1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good

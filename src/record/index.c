@@ -13,7 +13,7 @@
 struct es_record_index {
     sqlite3 *db;
     char *path;
-    sqlite3_stmt *add, *remove, *query, *oldest, *has, *totals;
+    sqlite3_stmt *add, *remove, *query, *oldest, *has, *totals, *breaks, *end_before, *break_at;
 };
 
 /* The covering index holds every column a range query reads, so a query
@@ -26,7 +26,9 @@ static const char SCHEMA[] =
     " bytes INTEGER NOT NULL,"
     " discontinuity INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS segments_by_start"
-    " ON segments (start_ms, duration_ms, discontinuity, bytes);";
+    " ON segments (start_ms, duration_ms, discontinuity, bytes);"
+    /* Only the segments that start a run: the timeline reads these. */
+    "CREATE INDEX IF NOT EXISTS segments_breaks ON segments (start_ms) WHERE discontinuity = 1;";
 
 static void log_sqlite(const struct es_record_index *x, const char *what, int rc)
 {
@@ -69,7 +71,8 @@ void es_record_index_close(struct es_record_index *x)
 {
     if (!x)
         return;
-    sqlite3_stmt *all[] = {x->add, x->remove, x->query, x->oldest, x->has, x->totals};
+    sqlite3_stmt *all[] = {x->add,    x->remove, x->query,  x->oldest,
+                           x->has,    x->totals, x->breaks, x->end_before, x->break_at};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(x->db);
@@ -140,6 +143,12 @@ enum es_err es_record_index_open(const char *path, bool read_only, struct es_rec
         {&x->oldest, "SELECT msn, start_ms, duration_ms, bytes, discontinuity FROM segments "
                      "ORDER BY start_ms, msn LIMIT ?"},
         {&x->has, "SELECT 1 FROM segments WHERE msn = ?"},
+        {&x->breaks, "SELECT start_ms FROM segments WHERE discontinuity = 1 AND start_ms > ? "
+                     "AND start_ms < ? ORDER BY start_ms"},
+        {&x->break_at, "SELECT start_ms FROM segments WHERE discontinuity = 1 AND start_ms <= ? "
+                       "ORDER BY start_ms DESC LIMIT 1"},
+        {&x->end_before, "SELECT start_ms + duration_ms FROM segments WHERE start_ms < ? "
+                         "ORDER BY start_ms DESC LIMIT 1"},
         {&x->totals, "SELECT COUNT(*), TOTAL(bytes), MIN(start_ms), "
                      "(SELECT start_ms + duration_ms FROM segments ORDER BY start_ms DESC, "
                      "msn DESC LIMIT 1), MAX(msn) FROM segments"},
@@ -284,6 +293,71 @@ bool es_record_index_has(struct es_record_index *x, uint64_t msn)
     bool found = sqlite3_step(x->has) == SQLITE_ROW;
     sqlite3_reset(x->has);
     return found;
+}
+
+static void first_overlapping(void *opaque, const struct es_record_entry *e)
+{
+    *(int64_t *)opaque = e->start_ms;
+}
+
+/* End of the last segment that starts before `before_ms`. */
+static bool end_before(struct es_record_index *x, int64_t before_ms, int64_t *end_ms)
+{
+    sqlite3_bind_int64(x->end_before, 1, before_ms);
+    bool found = sqlite3_step(x->end_before) == SQLITE_ROW;
+    if (found)
+        *end_ms = sqlite3_column_int64(x->end_before, 0);
+    sqlite3_reset(x->end_before);
+    return found;
+}
+
+enum es_err es_record_index_spans(struct es_record_index *x, int64_t from_ms, int64_t to_ms,
+                                  es_record_span_fn fn, void *opaque, size_t *count)
+{
+    *count = 0;
+    int64_t run_start = 0;
+    size_t n;
+    bool truncated;
+    /* The first run starts at the first segment in range (its flag may have
+     * gone with an older segment that retention deleted). */
+    enum es_err err = es_record_index_query(x, from_ms, to_ms, 1, first_overlapping, &run_start,
+                                            &n, &truncated);
+    if (err != ES_OK || n == 0)
+        return err;
+    /* Its run began at the latest break up to it, or at the oldest segment
+     * kept when retention took that break away. */
+    struct es_record_entry oldest;
+    size_t found = 0;
+    es_record_index_oldest(x, &oldest, 1, &found);
+    sqlite3_bind_int64(x->break_at, 1, run_start);
+    int64_t began = found ? oldest.start_ms : run_start;
+    if (sqlite3_step(x->break_at) == SQLITE_ROW && sqlite3_column_int64(x->break_at, 0) > began)
+        began = sqlite3_column_int64(x->break_at, 0);
+    sqlite3_reset(x->break_at);
+    run_start = began;
+    /* Each run ends where the next begins; the last one in range where the
+     * first break after the range begins (or with the newest segment). */
+    sqlite3_bind_int64(x->breaks, 1, run_start);
+    sqlite3_bind_int64(x->breaks, 2, INT64_MAX);
+    int rc;
+    for (;;) {
+        rc = sqlite3_step(x->breaks);
+        int64_t next = rc == SQLITE_ROW ? sqlite3_column_int64(x->breaks, 0) : INT64_MAX;
+        int64_t end;
+        if (end_before(x, next, &end)) {
+            fn(opaque, run_start, end);
+            (*count)++;
+        }
+        if (rc != SQLITE_ROW || next >= to_ms)
+            break;
+        run_start = next;
+    }
+    sqlite3_reset(x->breaks);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        log_sqlite(x, "spans", rc);
+        return ES_ERR_IO;
+    }
+    return ES_OK;
 }
 
 struct reconcile {

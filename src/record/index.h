@@ -52,6 +52,15 @@ typedef void (*es_record_entry_fn)(void *opaque, const struct es_record_entry *e
 enum es_err es_record_index_query(struct es_record_index *index, int64_t from_ms, int64_t to_ms,
                                   size_t max, es_record_entry_fn fn, void *opaque,
                                   size_t *count, bool *truncated);
+/* What is recorded between from_ms and to_ms as runs of continuous
+ * recording, oldest first: [start_ms, end_ms) of each, unclipped. A run
+ * ends where a segment carries the discontinuity flag (camera reconnect,
+ * restart, a segment the recorder could not store), so the answer costs one
+ * indexed lookup per run, not a pass over the segments: a month is a few
+ * dozen lookups (bench/record_bench.c). The timeline's question. */
+typedef void (*es_record_span_fn)(void *opaque, int64_t start_ms, int64_t end_ms);
+enum es_err es_record_index_spans(struct es_record_index *index, int64_t from_ms, int64_t to_ms,
+                                  es_record_span_fn fn, void *opaque, size_t *count);
 /* The `max` oldest segments (retention), oldest first; *count of them. */
 enum es_err es_record_index_oldest(struct es_record_index *index, struct es_record_entry *out,
                                    size_t max, size_t *count);

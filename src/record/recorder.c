@@ -36,6 +36,9 @@ struct recorder {
     uint64_t max_msn;
     int64_t next_age_check_us;
     bool failing, disk_full; /* episodes, logged once each */
+    /* The next recorded segment starts a run (es_record_index_spans): the
+     * first after start, and the first after one that was not stored. */
+    bool broke;
 
     /* Read by any thread (es_recorder_stats). */
     atomic_int state;
@@ -103,10 +106,20 @@ static void run_retention(struct recorder *r, bool *below_floor)
     size_t n = es_record_retention_run(r->index, r->dir, &r->policy, es_clock_wall_us() / 1000,
                                        &r->bytes_used, DELETES_PER_RUN, &freed, below_floor);
     if (n) {
+        /* Updated in place: a full count over a month of rows costs ~170 ms
+         * (bench/record_bench.c), too much for a camera thread per segment. */
         atomic_fetch_add(&r->deleted, n);
+        uint64_t kept = atomic_load(&r->segments);
+        atomic_store(&r->segments, kept > n ? kept - n : 0);
+        atomic_store(&r->bytes, r->bytes_used);
+        struct es_record_entry oldest;
+        size_t found = 0;
+        es_record_index_oldest(r->index, &oldest, 1, &found);
+        atomic_store(&r->oldest_ms, found ? oldest.start_ms : 0);
+        if (!found)
+            atomic_store(&r->newest_end_ms, 0);
         es_log(ES_LOG_DEBUG, "record", "camera=%s event=retention deleted=%zu freed_bytes=%" PRIu64
                " kept_bytes=%" PRIu64, r->camera_id, n, freed, r->bytes_used);
-        refresh_totals(r);
     }
 }
 
@@ -175,6 +188,7 @@ static void note_failure(struct recorder *r, const char *what, const char *path,
 {
     atomic_fetch_add(&r->write_failures, 1);
     atomic_store(&r->state, ES_RECORDER_FAILING);
+    r->broke = true;
     if (!r->failing)
         es_log(ES_LOG_ERROR, "record", "camera=%s event=%s file=%s error=\"%s\"", r->camera_id,
                what, path, strerror(error));
@@ -193,6 +207,7 @@ static void recorder_publish(struct es_sink *sink, const struct es_published_seg
     };
     if (e.start_ms <= 0 || e.bytes == 0)
         return;
+    e.discontinuity = e.discontinuity || r->broke;
     /* Room first: the budget and the floor hold before a byte is written. */
     bool below_floor = false;
     run_retention(r, &below_floor);
@@ -207,6 +222,7 @@ static void recorder_publish(struct es_sink *sink, const struct es_published_seg
                    " action=\"segments not recorded until space is free\"",
                    r->camera_id, r->dir, r->policy.min_free_bytes);
         r->disk_full = true;
+        r->broke = true;
         return;
     }
     char rel[ES_RECORD_REL_MAX], hour_dir[PATH_MAX], name[ES_RECORD_NAME_MAX];
@@ -224,12 +240,13 @@ static void recorder_publish(struct es_sink *sink, const struct es_published_seg
     if (es_record_index_add(r->index, &e) != ES_OK) {
         /* The file stays (files are the truth); the next start indexes it. */
         atomic_fetch_add(&r->write_failures, 1);
+        r->broke = true;
         return;
     }
     if (r->failing || r->disk_full)
         es_log(ES_LOG_INFO, "record", "camera=%s event=recording_resumed msn=%" PRIu64,
                r->camera_id, e.msn);
-    r->failing = r->disk_full = false;
+    r->failing = r->disk_full = r->broke = false;
     r->bytes_used += e.bytes;
     if (!r->have_msn || e.msn > r->max_msn) {
         r->have_msn = true;
@@ -342,6 +359,7 @@ enum es_err es_recorder_create(const struct es_recorder_config *config, struct e
     snprintf(r->dir, len, "%s/%s", config->root, config->camera_id);
     r->policy = config->policy;
     r->sync = !config->no_fsync;
+    r->broke = true;
     if (make_dirs(r->dir) != ES_OK) {
         es_log(ES_LOG_ERROR, "record", "camera=%s event=mkdir_failed dir=%s error=\"%s\"",
                r->camera_id, r->dir, strerror(errno));
