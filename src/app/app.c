@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include "app/camera.h"
+#include "app/registry.h"
 #include "app/service.h"
 #include "config/diff.h"
 #include "core/alloc.h"
@@ -632,6 +633,9 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
         struct es_service_view view = {app.cameras, app.count, listening ? app.origin : NULL,
                                        app.remote.uploader};
         es_service_ready(options->service, &view);
+        /* The `cameras` table (issue 13): its own thread, never in the way. */
+        struct es_registry *registry = NULL;
+        es_registry_create(&config->supabase, app.remote.uploader, &registry);
         bool tty = options->status_line && isatty(STDOUT_FILENO);
         int64_t interval = tty ? STATUS_INTERVAL_TTY_US : STATUS_INTERVAL_PLAIN_US;
         int64_t start = es_clock_mono_us();
@@ -652,6 +656,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
                 last_status = now;
             }
             es_service_tick(options->service, &view, now);
+            es_registry_observe(registry, app.cameras, app.count);
             if (options->status_line && now - last_status >= interval) {
                 print_status(app.cameras, app.count, app.prev, (double)(now - last_status) / 1e6,
                              tty, app.remote.uploader);
@@ -663,6 +668,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             fputc('\n', stdout);
         es_log(ES_LOG_INFO, "app", "event=stopping");
         es_service_stopping(options->service);
+        es_registry_destroy(registry); /* reports the cameras offline */
     }
     for (size_t i = 0; i < app.count; i++)
         es_camera_request_stop(app.running[i]->camera);

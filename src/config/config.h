@@ -91,6 +91,8 @@ struct es_supabase_storage {
     char *url;    /* project URL; $SUPABASE_URL when the item has none */
     char *key;    /* service key; $SUPABASE_KEY when the item has none. Never printed. */
     char *bucket; /* default "streams" */
+    bool register_cameras; /* keep the `cameras` table current (app/registry.h), default true */
+    unsigned heartbeat_s;  /* last_seen_at of a live camera is renewed this often, default 30 */
 };
 
 enum es_s3_url_style {

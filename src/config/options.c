@@ -407,6 +407,15 @@ static const struct es_config_option options[] = {
      check_bucket, NULL, SUPABASE(bucket),
      "Bucket that receives `<location>/<id>/stream.m3u8` and the segments. Public, for "
      "viewers to read it."},
+    {ES_CONFIG_SECTION_SUPABASE, "register_cameras", ES_CONFIG_BOOL, 0, "true", NULL, 0, 0, NULL,
+     NULL, NULL, SUPABASE(register_cameras),
+     "Keep each camera's row in the `cameras` table current (upsert on `camera_key`: "
+     "`stream_url`, `status` active/offline, `last_seen_at`, latency figures; "
+     "docs/storage.md). Needs the migrations in `supabase/migrations/`."},
+    {ES_CONFIG_SECTION_SUPABASE, "heartbeat_s", ES_CONFIG_UINT, 0, "30", NULL, 1, 3600, NULL, NULL,
+     NULL, SUPABASE(heartbeat_s),
+     "How often a live camera's `last_seen_at` is renewed (seconds); a status change is "
+     "sent at once. Dashboards call a camera offline when it is 3 heartbeats old."},
 
 #define S3(field) offsetof(struct es_s3_storage, field)
     {ES_CONFIG_SECTION_S3, "bucket", ES_CONFIG_STRING, ES_CONFIG_REQUIRED, NULL, NULL, 3, 63, NULL,

@@ -23,8 +23,12 @@
 #define SLOW_BACKOFF_BASE_MS 5000
 #define SLOW_BACKOFF_MAX_MS 60000
 #define RETRY_AFTER_MAX_MS 60000
-#define RECOVERY_TIMEOUT_US 10000000
-#define RECOVERY_WAIT_US 15000000
+/* How long a camera's start waits for the store's answer about what an earlier
+ * run left there (shared by every camera of the store): a healthy store answers
+ * in milliseconds, and then every sink continues from the same number. A store
+ * that fails or does not answer by then costs the start nothing more: the
+ * camera streams locally at once and the remote sink catches up (numbering). */
+#define START_WAIT_US 1500000
 #define DEFAULT_GRACE_EXTRA_S 30.0
 #define TOTAL_TIMEOUT_MS 600000 /* a hard stop; stalls end far sooner (stall_timeout_ms) */
 #define RESPONSE_CAP (8u << 20)
@@ -78,7 +82,7 @@ struct es_upload_store {
     int64_t next_delete_batch_us;
     char delete_error_logged[64];
     /* Under up->lock: streams opened while the store has never answered share one
-     * recovery deadline, so N cameras on a dead store start after 10 s, not N x 10 s. */
+     * start wait (START_WAIT_US), so N cameras on a dead store wait once, not N times. */
     bool ever_answered;
     int64_t first_open_us;
     /* Stats; written by the uploader thread, read by es_uploader_stats. */
@@ -91,6 +95,7 @@ struct stream_status {
     char state[16];
     char last_name[ES_PLAYLIST_URI_MAX];
     int64_t last_upload_ms;
+    int64_t edge_latency_ms; /* -1: none yet */
     uint64_t retries, dropped, uploaded;
     size_t backlog_segments, backlog_bytes;
     int64_t playlist_wall_us;
@@ -112,6 +117,8 @@ struct es_upload_stream {
     bool closing;
     bool recovered, have_last;
     uint64_t last_msn;
+    bool unreachable;        /* recovery failed at least once: last_msn() stops waiting */
+    int64_t start_wait_until_us;
     struct stream_status status;
 
     /* Uploader thread only. */
@@ -119,7 +126,16 @@ struct es_upload_stream {
     size_t pending_count, pending_cap, pending_bytes;
     struct lane seg, pl, rec;
     enum recovery_step recovery;
-    int64_t recovery_deadline_us;
+    /* Segment numbers in this store. The camera numbers segments from what its
+     * sinks knew at start; the store's own answer may come later (it was down).
+     * Once it has, the first segment decides one offset for the stream's life:
+     * 0 when the camera's number is already above everything stored (the usual
+     * case: the local sink knew), else enough to continue after the stored
+     * names, so no name is ever reused and the numbers stay continuous. */
+    bool numbered;
+    uint64_t msn_floor; /* the lowest number the store may take */
+    uint64_t msn_offset;
+    int64_t edge_latency_ms; /* capture end of the newest listed segment -> its playlist stored */
     char list_cursor[1024];
     bool listed_any;
     uint64_t listed_max;
@@ -159,6 +175,7 @@ struct request {
     char *body;
     size_t body_len, body_cap;
     int64_t started_us;
+    int64_t capture_end_us; /* playlists: wall clock at the end of the newest segment's capture */
     bool probe;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -259,14 +276,6 @@ static void schedule_delete(struct es_upload_store *b, const char *name, int64_t
         b->deletes = es_realloc(b->deletes, b->delete_cap * sizeof(*b->deletes));
     }
     b->deletes[b->delete_count++] = (struct pending_delete){es_strdup(name), due_us, 0};
-}
-
-/* A number no earlier run can have reached: runs number segments from what
- * they found, at most two a second (segments are >= 0.5 s), while this grows
- * ten a second. Used only when the store could not be read at start. */
-static uint64_t fallback_msn(void)
-{
-    return (uint64_t)(es_clock_wall_us() / 100000);
 }
 
 /* ---- Requests ------------------------------------------------------------------ */
@@ -564,8 +573,27 @@ static void enforce_backlog(struct es_upload_stream *s)
     }
 }
 
+/* Decides the stream's offset from its first segment after recovery (see
+ * `numbered`). */
+static void decide_numbering(struct es_upload_stream *s, uint64_t first_msn)
+{
+    s->numbered = true;
+    s->msn_offset = first_msn < s->msn_floor ? s->msn_floor - first_msn : 0;
+    if (s->msn_offset)
+        es_log(ES_LOG_INFO, component(s->b),
+               "camera=%s event=renumbered first=%" PRIu64 " stored_as=%" PRIu64
+               " hint=\"the store holds higher numbers than this run started from; its names "
+               "continue after them\"",
+               s->camera_id, first_msn, first_msn + s->msn_offset);
+}
+
 static void admit(struct es_upload_stream *s, struct queued_segment *g)
 {
+    if (s->recovery == RECOVER_DONE) {
+        if (!s->numbered)
+            decide_numbering(s, g->msn);
+        g->msn += s->msn_offset;
+    }
     if (s->pending_count == s->pending_cap) {
         s->pending_cap = s->pending_cap ? s->pending_cap * 2 : 16;
         s->pending = es_realloc(s->pending, s->pending_cap * sizeof(*s->pending));
@@ -639,31 +667,34 @@ static bool names(const struct es_playlist *pl, uint64_t msn, const char *name)
            strcmp(pl->segments[msn - pl->media_sequence].uri, name) == 0;
 }
 
-static void recovery_done(struct es_upload_stream *s, bool from_store, const char *why)
+/* The store has been read: what it holds sets the floor of this stream's
+ * numbers. There is no other way out of recovery: segments are never sent
+ * to a store that could not be read (a name could be reused), they wait in
+ * the bounded backlog instead. */
+static void recovery_done(struct es_upload_stream *s)
 {
     struct es_uploader *up = s->up;
     uint64_t last = 0;
     bool have = false;
-    if (from_store) {
-        if (s->playlist.count) {
-            last = s->playlist.media_sequence + s->playlist.count - 1;
-            have = true;
-        }
-        if (s->have_listed_max && (!have || s->listed_max > last)) {
-            last = s->listed_max;
-            have = true;
-        }
-    } else {
-        /* The store could not be read: never risk reusing a name. */
-        es_playlist_clear(&s->playlist);
-        es_playlist_init(&s->playlist, s->playlist.target_duration);
-        last = fallback_msn();
+    if (s->playlist.count) {
+        last = s->playlist.media_sequence + s->playlist.count - 1;
         have = true;
-        es_log(ES_LOG_WARN, component(s->b),
-               "camera=%s event=recovery_failed reason=\"%s\" next_msn=%" PRIu64
-               " hint=\"segment numbers jump past anything an earlier run can have written\"",
-               s->camera_id, why, last + 1);
     }
+    if (s->have_listed_max && (!have || s->listed_max > last)) {
+        last = s->listed_max;
+        have = true;
+    }
+    s->msn_floor = have ? last + 1 : 0;
+    /* Segments that waited for the answer take their store numbers now. */
+    if (s->pending_count) {
+        decide_numbering(s, s->pending[0].msn);
+        for (size_t i = 0; i < s->pending_count; i++)
+            s->pending[i].msn += s->msn_offset;
+    }
+    /* This run's first segment follows another run's window: mark the join,
+     * whatever the camera knew when it started. */
+    if (s->playlist.count)
+        s->gap = true;
     /* Objects outside the adopted window are leftovers of an earlier run
      * (deletes it did not get to, uploads a crash kept out of its playlist).
      * Only names this sink would have written are ever deleted (on_listed
@@ -691,12 +722,11 @@ static void recovery_done(struct es_upload_stream *s, bool from_store, const cha
     s->listed_count = s->listed_cap = 0;
     s->recovery = RECOVER_DONE;
     lane_ok(&s->rec);
-    if (from_store)
-        es_log(ES_LOG_INFO, component(s->b),
-               "camera=%s event=store_read playlist_segments=%zu media_sequence=%" PRIu64
-               " last_msn=%s%" PRIu64,
-               s->camera_id, s->playlist.count, s->playlist.media_sequence, have ? "" : "none/",
-               have ? last : 0);
+    es_log(ES_LOG_INFO, component(s->b),
+           "camera=%s event=store_read playlist_segments=%zu media_sequence=%" PRIu64
+           " last_msn=%s%" PRIu64,
+           s->camera_id, s->playlist.count, s->playlist.media_sequence, have ? "" : "none/",
+           have ? last : 0);
     pthread_mutex_lock(&up->lock);
     s->recovered = true;
     s->have_last = have;
@@ -928,6 +958,10 @@ static void finish_playlist(struct es_uploader *up, struct request *r,
         s->playlist_refused = false;
         s->playlists++;
         s->playlist_wall_us = es_clock_wall_us();
+        /* How old the live edge is when viewers of the store can first learn of
+         * it (before the CDN and the player's buffer add their part). */
+        if (r->capture_end_us && s->playlist_wall_us >= r->capture_end_us)
+            s->edge_latency_ms = (s->playlist_wall_us - r->capture_end_us) / 1000;
         playlist_stored(s, r->version);
         es_log(ES_LOG_DEBUG, component(r->b),
                "camera=%s event=playlist_uploaded media_sequence=%" PRIu64 " last=%s ms=%" PRId64,
@@ -1009,6 +1043,17 @@ static void finish_delete(struct es_uploader *up, struct request *r,
                given_up, DELETE_MAX_ATTEMPTS);
 }
 
+/* The camera need not wait for this stream any longer (last_msn()). */
+static void recovery_unanswered(struct es_upload_stream *s)
+{
+    if (s->unreachable)
+        return;
+    pthread_mutex_lock(&s->up->lock);
+    s->unreachable = true;
+    pthread_cond_broadcast(&s->up->cond);
+    pthread_mutex_unlock(&s->up->lock);
+}
+
 static void finish_recovery(struct es_uploader *up, struct request *r,
                             const struct es_store_result *res, int64_t retry_after_ms, int64_t now)
 {
@@ -1017,17 +1062,16 @@ static void finish_recovery(struct es_uploader *up, struct request *r,
     if (res->verdict == ES_STORE_TRANSIENT || res->verdict == ES_STORE_TRANSIENT_SLOW) {
         lane->failures++;
         int64_t delay = backoff_us(up, r->b, lane->failures, false, retry_after_ms);
-        if (now + delay >= s->recovery_deadline_us) {
-            recovery_done(s, false, res->reason);
-            return;
-        }
         lane->due_us = now + delay;
         note_failure(s, r, res, delay);
+        recovery_unanswered(s);
         return;
     }
     if (res->verdict == ES_STORE_PERMANENT_STORE) {
+        /* Asked again with the store's probe, every recheck_s. */
         park(r->b, r, res);
-        recovery_done(s, false, res->reason);
+        lane->due_us = r->b->recheck_us;
+        recovery_unanswered(s);
         return;
     }
     note_recovered(r);
@@ -1049,7 +1093,7 @@ static void finish_recovery(struct es_uploader *up, struct request *r,
                "camera=%s event=list_failed code=%s reason=\"%s\" hint=\"old segments may stay "
                "in the store\"",
                s->camera_id, res->code, res->reason);
-        recovery_done(s, true, NULL);
+        recovery_done(s);
         return;
     }
     struct es_store_response resp = {
@@ -1059,7 +1103,7 @@ static void finish_recovery(struct es_uploader *up, struct request *r,
     if (!r->b->store->ops->parse_list(r->b->store, &resp, s->prefix, on_listed, s, cursor,
                                       sizeof(cursor))) {
         es_log(ES_LOG_WARN, component(r->b), "camera=%s event=list_unreadable", s->camera_id);
-        recovery_done(s, true, NULL);
+        recovery_done(s);
         return;
     }
     s->listed_any = true;
@@ -1068,7 +1112,7 @@ static void finish_recovery(struct es_uploader *up, struct request *r,
         return; /* next page */
     }
     check_window_against_listing(s);
-    recovery_done(s, true, NULL);
+    recovery_done(s);
 }
 
 static void finish(struct es_uploader *up, CURLMsg *msg)
@@ -1169,19 +1213,12 @@ static bool start_recovery(struct es_uploader *up, struct es_upload_stream *s, i
 {
     if (s->recovery == RECOVER_DONE || !lane_ready(&s->rec, now))
         return false;
-    if (s->b->parked && !store_admits(s->b, now)) {
-        /* Another camera's request was refused for good: the store cannot be read. */
-        char why[128];
-        snprintf(why, sizeof(why), "the store refused an earlier request (%s)", s->b->park_code);
-        recovery_done(s, false, why);
+    /* A parked store (refused for good) is read again only as its probe. */
+    if (!store_admits(s->b, now)) {
+        if (s->b->parked)
+            recovery_unanswered(s);
         return false;
     }
-    if (now >= s->recovery_deadline_us) {
-        recovery_done(s, false, "the store did not answer in time");
-        return false;
-    }
-    if (!store_admits(s->b, now))
-        return false;
     struct request *r =
         new_request(s->b, s, s->recovery == RECOVER_GET ? ES_STORE_GET : ES_STORE_LIST);
     if (r->op == ES_STORE_GET)
@@ -1201,6 +1238,9 @@ static bool start_playlist(struct es_uploader *up, struct es_upload_stream *s, i
     size_t len;
     char *text = render_playlist(s, &len);
     r->version = s->version;
+    const struct es_playlist_segment *newest = &s->playlist.segments[s->playlist.count - 1];
+    if (newest->program_date_time_us)
+        r->capture_end_us = newest->program_date_time_us + (int64_t)(newest->duration * 1e6);
     s->b->store->ops->put(s->b->store, s->playlist_name, (const uint8_t *)text, len, PLAYLIST_TYPE,
                           s->b->settings.playlist_cache_control, true, &r->sreq);
     r->sreq.owned_body = (uint8_t *)text; /* the request owns the rendering */
@@ -1329,6 +1369,8 @@ static bool drained(struct es_uploader *up)
         struct es_upload_stream *s = up->t_streams[i];
         if (s->b->parked)
             continue; /* nothing will get through before the deadline */
+        if (s->recovery != RECOVER_DONE && s->rec.failures)
+            continue; /* the store has not been readable: nothing may be sent */
         if (s->held && s->playlist_refused && !s->seg.active && !s->pl.active)
             continue; /* likewise: the store refuses the playlist */
         if (s->seg.active || s->pl.active || s->pending_count ||
@@ -1355,6 +1397,7 @@ static void publish_status(struct es_upload_stream *s, int64_t now)
     snprintf(st.state, sizeof(st.state), "%s", state);
     snprintf(st.last_name, sizeof(st.last_name), "%s", s->last_name);
     st.last_upload_ms = s->last_upload_ms;
+    st.edge_latency_ms = s->edge_latency_ms;
     st.retries = s->retries;
     st.dropped = s->dropped;
     st.uploaded = s->uploaded;
@@ -1526,13 +1569,15 @@ enum es_err es_uploader_open(struct es_uploader *up, struct es_upload_store *b,
     es_playlist_init(&s->playlist, config->target_duration);
     s->playlist.independent_segments = true;
     s->recovery = RECOVER_GET;
+    s->edge_latency_ms = -1;
+    s->status.edge_latency_ms = -1;
     snprintf(s->status.state, sizeof(s->status.state), "reading");
 
     pthread_mutex_lock(&up->lock);
     int64_t now = es_clock_mono_us();
     if (!b->first_open_us)
         b->first_open_us = now;
-    s->recovery_deadline_us = (b->ever_answered ? now : b->first_open_us) + RECOVERY_TIMEOUT_US;
+    s->start_wait_until_us = (b->ever_answered ? now : b->first_open_us) + START_WAIT_US;
     if (up->stream_count == up->stream_cap) {
         up->stream_cap = up->stream_cap ? up->stream_cap * 2 : 8;
         up->streams = es_realloc(up->streams, up->stream_cap * sizeof(*up->streams));
@@ -1550,25 +1595,29 @@ enum es_err es_uploader_open(struct es_uploader *up, struct es_upload_store *b,
 bool es_upload_stream_last_msn(struct es_upload_stream *s, uint64_t *msn)
 {
     struct es_uploader *up = s->up;
+    pthread_mutex_lock(&up->lock);
+    int64_t left = s->start_wait_until_us - es_clock_mono_us();
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += RECOVERY_WAIT_US / 1000000;
-    pthread_mutex_lock(&up->lock);
-    while (!s->recovered) {
+    if (left > 0) {
+        int64_t ns = until.tv_nsec + (left % 1000000) * 1000;
+        until.tv_sec += (time_t)(left / 1000000 + ns / 1000000000);
+        until.tv_nsec = (long)(ns % 1000000000);
+    }
+    while (!s->recovered && !s->unreachable && left > 0) {
         if (pthread_cond_timedwait(&up->cond, &up->lock, &until) == ETIMEDOUT)
             break;
     }
-    bool have;
-    if (s->recovered) {
-        have = s->have_last;
+    bool have = s->recovered && s->have_last;
+    if (have)
         *msn = s->last_msn;
-    } else {
-        /* The thread owns the recovery; it gives up at its own deadline. Until
-         * then, be as careful as it will be. */
-        have = true;
-        *msn = fallback_msn();
-    }
+    bool recovered = s->recovered;
     pthread_mutex_unlock(&up->lock);
+    if (!recovered)
+        es_log(ES_LOG_WARN, component(s->b),
+               "camera=%s event=store_not_read_at_start host=%s action=\"streaming locally now; "
+               "uploads start once the store answers, numbered after what it holds\"",
+               s->camera_id, s->b->store->host);
     return have;
 }
 
@@ -1732,6 +1781,7 @@ void es_uploader_camera_totals(struct es_uploader *up, const char *camera_id,
                                struct es_upload_camera_totals *out)
 {
     memset(out, 0, sizeof(*out));
+    out->edge_latency_ms = -1;
     if (!up)
         return;
     pthread_mutex_lock(&up->lock);
@@ -1741,6 +1791,8 @@ void es_uploader_camera_totals(struct es_uploader *up, const char *camera_id,
             continue;
         const struct stream_status *st = &s->status;
         out->stores++;
+        if (st->edge_latency_ms > out->edge_latency_ms)
+            out->edge_latency_ms = st->edge_latency_ms;
         out->uploaded += st->uploaded;
         out->retries += st->retries;
         out->dropped += st->dropped;
@@ -1749,4 +1801,28 @@ void es_uploader_camera_totals(struct es_uploader *up, const char *camera_id,
             out->last_upload_ms = st->last_upload_ms;
     }
     pthread_mutex_unlock(&up->lock);
+}
+
+bool es_uploader_playlist_url(struct es_uploader *up, const char *camera_id, const char *kind,
+                              char *out, size_t out_size)
+{
+    if (!out_size)
+        return false;
+    out[0] = '\0';
+    if (!up)
+        return false;
+    bool found = false;
+    pthread_mutex_lock(&up->lock);
+    for (size_t i = 0; i < up->stream_count && !found; i++) {
+        const struct es_upload_stream *s = up->streams[i];
+        if (strcmp(s->camera_id, camera_id) != 0 || s->closing ||
+            strcmp(s->b->store->kind, kind) != 0 || !s->b->store->public_base[0])
+            continue;
+        int n = snprintf(out, out_size, "%s%s", s->b->store->public_base, s->playlist_name);
+        found = n > 0 && (size_t)n < out_size;
+    }
+    pthread_mutex_unlock(&up->lock);
+    if (!found)
+        out[0] = '\0';
+    return found;
 }

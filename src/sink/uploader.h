@@ -68,10 +68,15 @@ enum es_err es_uploader_open(struct es_uploader *up, struct es_upload_store *sto
                              const struct es_upload_stream_config *config,
                              struct es_upload_stream **out);
 
-/* The highest segment number the store holds from an earlier run. Waits for
- * the recovery started by es_uploader_open (bounded, about 10 s). When the
- * store could not be read, answers a number derived from the wall clock, far
- * above any a past run can have used, so no name is ever reused. */
+/* The highest segment number the store holds from an earlier run, if the
+ * store has answered: waits for the recovery started by es_uploader_open at
+ * most 1.5 s from the store's first open (shared by its cameras), and not at
+ * all once a request of it failed. False when the store is empty or has not
+ * answered: the camera then starts from what its other sinks know, and the
+ * stream, once the store answers, numbers its segments after whatever the
+ * store holds (one fixed offset: names are never reused and stay continuous;
+ * usually 0, since the local sink knew). Until then segments wait in the
+ * bounded backlog. */
 bool es_upload_stream_last_msn(struct es_upload_stream *stream, uint64_t *msn);
 
 /* Queues a segment (refs its blob) and returns at once. Any thread. */
@@ -96,9 +101,19 @@ struct es_upload_camera_totals {
     unsigned stores;
     uint64_t uploaded, retries, dropped, backlog_segments;
     int64_t last_upload_ms; /* the slowest store's newest confirmed segment */
+    /* The slowest store's capture-to-storage delay of the live edge (ms): from
+     * the end of the newest listed segment's capture (its PROGRAM-DATE-TIME +
+     * EXTINF) to its playlist being stored. -1: none yet. */
+    int64_t edge_latency_ms;
 };
 void es_uploader_camera_totals(struct es_uploader *up, const char *camera_id,
                                struct es_upload_camera_totals *out);
+
+/* The public URL of `camera_id`'s playlist in the store of `kind` ("supabase",
+ * "s3"), e.g. https://x.supabase.co/storage/v1/object/public/streams/location_1/
+ * cam_floor/stream.m3u8. False (and "") when there is none. */
+bool es_uploader_playlist_url(struct es_uploader *up, const char *camera_id, const char *kind,
+                              char *out, size_t out_size);
 
 /* Totals over every store. */
 void es_uploader_stats(struct es_uploader *up, struct es_uploader_stats *out);

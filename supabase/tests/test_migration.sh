@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Applies supabase/migrations/*.sql to a throwaway PostgreSQL 15 cluster (Debian's) with
 # Supabase's roles, and proves the cameras table's row-level security:
-#   anon/authenticated see only active cameras and cannot insert, update or delete;
-#   service_role reads everything and writes.
+#   anon/authenticated see only active cameras and cannot insert, update, upsert or delete;
+#   service_role reads everything and writes, including the daemon's registration upsert
+#   (last_seen_at, upload_ms, latency_ms; last_seen_at clamped to now()).
 #
 #   bash supabase/tests/test_migration.sh
 #
@@ -180,6 +181,46 @@ as_role service_role "update public.cameras set is_active = false where camera_k
 expect_value "a camera set inactive by service_role disappears for anon" "Floor Camera" anon \
   "select string_agg(name, ',') from public.cameras"
 
+# Registration (issue 13, 20261203000000_camera_status.sql): the daemon's upsert is what
+# PostgREST runs for POST /rest/v1/cameras?on_conflict=camera_key with
+# Prefer: resolution=merge-duplicates: INSERT ... ON CONFLICT (camera_key) DO UPDATE SET
+# <the payload's columns> = EXCLUDED.<same>.
+upsert_sql() { # camera_key status last_seen_at-sql
+  echo "insert into public.cameras (camera_key, name, stream_url, location_id, profile, status, last_seen_at, upload_ms, latency_ms)
+    values ('$1', 'Cam $1', 'https://x.supabase.co/storage/v1/object/public/streams/location_1/$1/stream.m3u8', 1, 'low', '$2', $3, 12, 2100)
+    on conflict (camera_key) do update set name = excluded.name, stream_url = excluded.stream_url,
+      location_id = excluded.location_id, profile = excluded.profile, status = excluded.status,
+      last_seen_at = excluded.last_seen_at, upload_ms = excluded.upload_ms, latency_ms = excluded.latency_ms"
+}
+expect_value "the new columns exist (last_seen_at timestamptz, upload_ms, latency_ms integer)" \
+  "last_seen_at:timestamp with time zone,latency_ms:integer,upload_ms:integer" service_role \
+  "select string_agg(column_name || ':' || data_type, ',' order by column_name) from information_schema.columns
+   where table_schema = 'public' and table_name = 'cameras' and column_name in ('last_seen_at', 'upload_ms', 'latency_ms')"
+expect_value "service_role upserts: the first report creates the row" "1|active|12|2100" service_role \
+  "$(upsert_sql cam_reg active "now() - interval '5 seconds'");
+   select count(*), min(status), min(upload_ms), min(latency_ms) from public.cameras where camera_key = 'cam_reg'"
+expect_value "service_role upserts again: the same row, updated, last_seen_at advanced" "1|offline|t" service_role \
+  "update public.cameras set is_active = true where camera_key = 'cam_reg';
+   $(upsert_sql cam_reg offline "now()");
+   select count(*), min(status), bool_and(last_seen_at > now() - interval '2 seconds') from public.cameras where camera_key = 'cam_reg'"
+expect_value "an upsert leaves the columns it does not name alone (is_active set by hand)" "f" service_role \
+  "update public.cameras set is_active = false where camera_key = 'cam_reg';
+   insert into public.cameras (camera_key, name, stream_url, status) values ('cam_reg', 'Cam', '/x.m3u8', 'active')
+   on conflict (camera_key) do update set status = excluded.status;
+   select is_active from public.cameras where camera_key = 'cam_reg'"
+expect_value "a last_seen_at from a clock that runs ahead is clamped to now()" "t" service_role \
+  "update public.cameras set is_active = true, last_seen_at = now() + interval '1 hour' where camera_key = 'cam_reg';
+   select last_seen_at <= now() from public.cameras where camera_key = 'cam_reg'"
+expect_value "anon reads the registration columns of an active camera" "cam_reg|active|t" anon \
+  "select camera_key, status, last_seen_at is not null from public.cameras where camera_key = 'cam_reg'"
+expect_refused "anon cannot upsert (INSERT ... ON CONFLICT DO UPDATE)" anon "$(upsert_sql cam_evil active "now()")"
+expect_refused "anon cannot upsert over an existing row" anon "$(upsert_sql cam_reg active "now()")"
+expect_refused "anon cannot refresh last_seen_at (UPDATE)" anon \
+  "update public.cameras set last_seen_at = now(), status = 'active' where camera_key = 'cam_reg'"
+expect_refused "authenticated cannot upsert" authenticated "$(upsert_sql cam_evil active "now()")"
+expect_value "nothing changed after the refused upserts" "0|1" service_role \
+  "select count(*) filter (where camera_key = 'cam_evil'), count(*) filter (where camera_key = 'cam_reg') from public.cameras"
+
 # Constraints keep the dashboard's assumptions true.
 expect_refused_check() { # name sql
   local got
@@ -192,6 +233,10 @@ expect_refused_check "a stream_url that is not http(s) or a path is rejected" \
   "insert into public.cameras (name, stream_url) values ('X', 'javascript:alert(1)')"
 expect_refused_check "an unknown status is rejected" \
   "insert into public.cameras (name, stream_url, status) values ('X', '/x.m3u8', 'exploded')"
+expect_refused_check "a negative latency figure is rejected" \
+  "insert into public.cameras (name, stream_url, latency_ms) values ('X', '/x.m3u8', -1)"
+expect_refused_check "a negative upload time is rejected" \
+  "insert into public.cameras (name, stream_url, upload_ms) values ('X', '/x.m3u8', -5)"
 
 # The login role itself (no SET ROLE) has no access, as in Supabase.
 got="$(psql_as authenticator "select count(*) from public.cameras")"

@@ -22,6 +22,12 @@ What it emulates (all under /storage/v1):
   (read-only); the apikey header as the hosted gateway checks it. Raw and
   multipart/form-data upload bodies, Content-Length or chunked, Expect: 100-continue.
   Bucket config: exists, public, allowed_mime_types, file_size_limit.
+  And, under /rest/v1/ (the same base URL, as in a project), a stand-in of PostgREST over
+  the `cameras` table for the daemon's camera registration: POST upserts (on_conflict,
+  Prefer: resolution=merge-duplicates), GET with eq. filters; the rules, and what the
+  stand-in does NOT cover, are in postgrest_standin.py beside this file. Storage faults
+  and the storage statistics (`routes`, `statuses`) leave /rest/v1/ alone; it has its own
+  control endpoints (below) and fails only when told to, or during an outage.
 
 What it does NOT cover (requests to these get HTTP 501 NotImplemented, or nothing at all):
   - TUS resumable uploads (/upload/resumable), the S3 protocol (/s3), signed URLs
@@ -47,7 +53,10 @@ Control API (no auth; on the main port and, with --control-port, on a second por
 stays up during an outage): GET /__control/stats, GET /__control/writes,
 GET /__control/objects, GET|POST|PATCH /__control/faults, POST /__control/outage,
 POST /__control/reset, POST /__control/release, POST /__control/buckets,
-DELETE /__control/buckets/{name}, POST /__control/keys, GET /__control/health.
+DELETE /__control/buckets/{name}, POST /__control/keys, GET /__control/health,
+GET /__control/rest (the cameras rows and every REST request),
+POST /__control/rest/fail {"status": 503, "count": N} (the next N REST requests get that
+status; count -1: until told {"count": 0}).
 
 Keys are never logged, printed or echoed back.
 """
@@ -75,6 +84,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postgrest_standin  # noqa: E402
+
 API_PREFIX = "/storage/v1"
 CONTROL_PREFIX = "/__control/"
 
@@ -89,7 +101,7 @@ DRAIN_CAP = 64 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
 
 REASONS = {
-    200: "OK", 206: "Partial Content", 304: "Not Modified", 400: "Bad Request",
+    200: "OK", 201: "Created", 206: "Partial Content", 304: "Not Modified", 400: "Bad Request",
     401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
     416: "Range Not Satisfiable", 423: "Locked", 429: "Too Many Requests",
@@ -529,6 +541,8 @@ class Emulator:
         self.rng = random.Random(args.seed)
         self.buckets = {}
         self.objects = {}
+        self.rest = postgrest_standin.CamerasTable()
+        self.rest_fail = {"status": None, "count": 0}
         self.stats = Stats()
         self.faults = default_faults()
         self.stall_generation = 0
@@ -927,7 +941,7 @@ class Handler(BaseHTTPRequestHandler):
         self._sent_status = status
         with self.emu.lock:
             st = self.emu.stats
-            if self.server.kind == "main" and not (self._route or "").startswith("control"):
+            if self.server.kind == "main" and not (self._route or "").startswith(("control", "rest")):
                 st.bump(st.statuses, str(status))
             st.bytes_out += len(payload)
         self.emu.log("%s %s -> %d" % (self.command, self.path.split("?")[0], status))
@@ -961,6 +975,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.kind == "control":
             self._discard_body()
             return self._send_json(404, {"error": "only /__control/ here"})
+        if raw_path == "/rest/v1" or raw_path.startswith("/rest/v1/"):
+            self._route = "rest"
+            return self._serve_rest(raw_path, query)
         try:
             chunked, length = self._body_framing()
             self._body_consumed = not chunked and length == 0
@@ -1050,6 +1067,71 @@ class Handler(BaseHTTPRequestHandler):
             "DELETE /cdn": self._cdn_purge,
         }[route]
         handler(params, query)
+
+    def _serve_rest(self, raw_path, query):
+        """PostgREST stand-in (postgrest_standin.py). Never logs a header or a body."""
+        emu = self.emu
+        try:
+            chunked, length = self._body_framing()
+            self._body_consumed = not chunked and length == 0
+            body = self._read_body(limit=1024 * 1024)
+        except (BodyTooLarge, BadBody):
+            self.close_connection = True
+            return self._send_json(413, {"message": "request body too large"})
+        method = self.command
+        role = None
+        status = 500
+        payload = None
+        try:
+            apikey = self.headers.get("apikey")
+            if apikey is None or not (_eq(apikey, emu.service_key) or _eq(apikey, emu.anon_key)):
+                status = 401
+                return self._send_json(401, {
+                    "message": "Invalid API key" if apikey is not None else "No API key found in request",
+                    "hint": "Double check your Supabase `anon` or `service_role` API key."})
+            bearer = self._bearer()
+            token = bearer if bearer is not None else apikey
+            if emu.service_key and _eq(token, emu.service_key):
+                role = "service"
+            elif emu.anon_key and _eq(token, emu.anon_key):
+                role = "anon"
+            else:
+                status = 401
+                return self._send_json(401, {"code": "PGRST301", "details": None, "hint": None,
+                                             "message": "JWSError JWSInvalidSignature"})
+            with emu.lock:
+                fail = emu.rest_fail
+                if fail["status"] and fail["count"] != 0:
+                    if fail["count"] > 0:
+                        fail["count"] -= 1
+                    status = fail["status"]
+                    return self._send_json(status, {"code": "PGRST000", "details": None, "hint": None,
+                                                    "message": "stand-in fault"})
+            table = raw_path[len("/rest/v1/"):].strip("/")
+            if table != postgrest_standin.TABLE:
+                raise postgrest_standin.RestError(
+                    404, "PGRST205", "Could not find the table 'public.%s' in the schema cache" % table)
+            params = parse_qs(query)
+            if method == "POST":
+                try:
+                    payload = json.loads(body.decode("utf-8"))
+                except (ValueError, UnicodeDecodeError):
+                    raise postgrest_standin.RestError(400, "PGRST102", "Empty or invalid json")
+                prefer = postgrest_standin.prefer_of(self.headers.get("Prefer"))
+                on_conflict = (params.get("on_conflict") or [None])[0]
+                status, out = emu.rest.upsert(role, payload, on_conflict, prefer)
+            elif method in ("GET", "HEAD"):
+                status, out = emu.rest.select(role, query)
+            else:
+                raise postgrest_standin.RestError(501, "PGRST000", "stand-in: %s is not emulated" % method)
+            if out is None:
+                return self._send(status, [("Content-Range", "*/*")])
+            return self._send_json(status, out, [("Content-Range", "0-%d/*" % (len(out) - 1))])
+        except postgrest_standin.RestError as e:
+            status = e.status
+            return self._send_json(e.status, e.body)
+        finally:
+            emu.rest.note(method, role, status, payload)
 
     def _count_request(self):
         with self.emu.lock:
@@ -1514,6 +1596,12 @@ class Handler(BaseHTTPRequestHandler):
                     for k in [k for k in emu.objects if k[0] == name]:
                         del emu.objects[k]
                 return self._send_json(200 if existed else 404, {"deleted": existed})
+            if m == "GET" and p == "rest":
+                return self._send_json(200, emu.rest.snapshot())
+            if m == "POST" and p == "rest/fail":
+                with emu.lock:
+                    emu.rest_fail = {"status": spec.get("status"), "count": int(spec.get("count", -1))}
+                return self._send_json(200, dict(emu.rest_fail))
             if m == "POST" and p == "keys":
                 with emu.lock:
                     if "service_key" in spec:
