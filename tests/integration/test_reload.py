@@ -18,7 +18,8 @@ segments_to_keep, `gone` removed, `new` added (on gone's test camera). After SIG
 - systemd hears RELOADING=1 (with MONOTONIC_USEC), then READY=1.
 
 Then a config with a YAML syntax error is sent by SIGHUP: the log names it as
-file:line:column, nothing restarts, keep still has its one session and streams on.
+file:line:column, nothing restarts, keep still has its one session and streams on. Six
+reloads back to back then remove and add `new` three times: only `new` moves.
 SIGTERM ends the run with status 0 (and, under ES_SANITIZE, no sanitizer report)."""
 
 import os
@@ -297,6 +298,27 @@ class ReloadTest(h.LiveTest):
                    and pollers["new"].last_msn() >= new_at_broken + 2, budget,
                    what="2 more segments of keep and new after the broken config")
         cls.sessions_after = sessions(cls.cams["keep"])
+
+        # Reloads back to back: `new` leaves and comes back three times while the origin
+        # is asked for it all along; the others stay untouched through all of them.
+        cls.flap_line = len(d.log_lines())
+        cls.notify_before_flap = len(cls.notify.messages)
+        cls.gone_cam_sessions = sessions(cls.cams["gone"])
+        cls.flap_summaries = []
+        for i in range(6):
+            cams = [("keep", cls.cams["keep"].url, SETTINGS),
+                    ("change", cls.cams["change"].url, changed)]
+            if i % 2:
+                cams.append(("new", cls.cams["gone"].url, SETTINGS))
+            cls.write(cams, max_connections=1000)
+            mark = len(d.log_lines())
+            os.kill(d.pid, signal.SIGHUP)
+            _, line, _ = d.wait_log(r"event=reloaded ", h.scaled(20), after_line=mark)
+            cls.flap_summaries.append(h.parse_log_line(line)[3])
+        keep_at_flap = pollers["keep"].last_msn()
+        h.wait_for(lambda: pollers["keep"].last_msn() >= keep_at_flap + 2, budget,
+                   what="2 more segments of keep after the back-to-back reloads")
+        cls.sessions_end = sessions(cls.cams["keep"])
         cls.reader.stop()
         for p in pollers.values():
             p.stop()
@@ -378,7 +400,7 @@ class ReloadTest(h.LiveTest):
         self.assertIn(b"#EXTINF", self.origin_new[1])
         self.assertEqual(self.origin_keep[0], 200)
         # gone's test camera now serves `new`: one session for each.
-        paths = [p for _, p in sessions(self.cams["gone"])]
+        paths = [p for _, p in self.gone_cam_sessions]
         self.assertEqual(paths, ["/gone", "/gone"], paths)
 
     def test_reload_is_summarised_and_told_to_systemd(self):
@@ -392,12 +414,15 @@ class ReloadTest(h.LiveTest):
         self.assertRegex(text, r"RELOADING=1\nMONOTONIC_USEC=\d+")
         reloading = [i for i, m in enumerate(self.notify.messages) if "RELOADING=1" in m]
         ready = [i for i, m in enumerate(self.notify.messages) if "READY=1" in m]
-        self.assertEqual(len(reloading), 2, self.notify.messages)  # the good and the broken one
+        # The good and the broken one, then the six back to back.
+        self.assertEqual(len([i for i in reloading if i < self.notify_before_flap]), 2,
+                         self.notify.messages)
+        self.assertEqual(len(reloading), 8, self.notify.messages)
         self.assertTrue(all(any(r > i for r in ready) for i in reloading),
                         "READY=1 after each RELOADING=1")
 
     def test_an_origin_setting_is_named_as_needing_a_restart(self):
-        lines = [l for l in self.daemon.log_lines()[self.reload_line:]
+        lines = [l for l in self.daemon.log_lines()[self.reload_line:self.broken_line]
                  if "event=reload_needs_restart" in l]
         self.assertEqual(len(lines), 1, lines)
         level, fields = h.parse_log_line(lines[0])[1], h.parse_log_line(lines[0])[3]
@@ -406,12 +431,21 @@ class ReloadTest(h.LiveTest):
         self.assertEqual(self.origin_keep[0], 200)
 
     def test_broken_config_changes_nothing_and_names_where(self):
-        lines = self.daemon.log_lines()[self.broken_line:]
+        lines = self.daemon.log_lines()[self.broken_line:self.flap_line]
         where = [l for l in lines if re.search(re.escape(self.config) + r":\d+:\d+:", l)]
         self.assertTrue(where, "no file:line:column in the log:\n" + "\n".join(lines))
         self.assertEqual([l for l in lines if "event=reload_start" in l
                           or "event=reload_remove" in l or "event=connected" in l], [])
         self.assertEqual(self.sessions_after, self.sessions_before)
+
+    def test_back_to_back_reloads_touch_only_what_changed(self):
+        got = [(f["kept"], f["added"], f["removed"], f["restarted"])
+               for f in self.flap_summaries]
+        self.assertEqual(got, [("2", "0", "1", "0"), ("2", "1", "0", "0")] * 3)
+        self.assertEqual(self.sessions_end, self.sessions_before)
+        lines = self.daemon.log_lines()[self.flap_line:]
+        self.assertEqual([l for l in lines if ("camera=keep " in l or "camera=change " in l)
+                          and ("event=reload" in l or "event=connected" in l)], [])
 
     def test_origin_answers_throughout(self):
         st = self.reader.statuses
