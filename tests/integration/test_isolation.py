@@ -35,7 +35,7 @@ OK = "cam_ok"
 SEGMENT = 2
 KEEP = 5
 WATCH = 40.0
-MAX_GAP = 3 * SEGMENT
+MAX_GAP = h.scaled(3 * SEGMENT)  # sanitizer builds run the pipeline 2-3x slower
 # Per broken camera over the whole run (~50 s): a log line per reconnect attempt at 1 s
 # backoff would be ~50; a clear error per change of state is a handful.
 MAX_LINES_PER_BROKEN_CAMERA = 25
