@@ -6,15 +6,37 @@ import type { ProtocolChoice } from './protocol';
 
 export type Badge = 'live' | 'offline' | 'connecting';
 
-/** What the tile's badge says: the player's own view wins; the origin's status fills in. */
-export function badgeFor(apiStatus: CameraStatus, phase: PlayerPhase): Badge {
-  if (phase === 'live' || phase === 'stalled') return 'live';
+/**
+ * What the tile's badge says: the player's own view wins; the origin's status fills in. A
+ * camera whose shop box stopped reporting (Supabase `last_seen_at` stale) is offline unless
+ * frames are arriving right now: a stalled player there is a dead box, not a hiccup.
+ */
+export function badgeFor(apiStatus: CameraStatus, phase: PlayerPhase, stale = false): Badge {
+  if (phase === 'live') return 'live';
+  if (stale) return 'offline';
+  if (phase === 'stalled') return 'live';
   if (phase === 'offline') return 'offline';
   if (apiStatus === 'offline') return 'offline';
   return 'connecting';
 }
 
 const BADGE_TEXT: Record<Badge, string> = { live: 'Live', offline: 'Offline', connecting: 'Connecting' };
+
+/** "14:03" today, else "3 Dec 14:03" (the viewer's locale and time zone). */
+export function formatSeen(iso: string, now: Date = new Date()): string {
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return '';
+  const time = t.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (t.toDateString() === now.toDateString()) return time;
+  return `${t.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })} ${time}`;
+}
+
+/** The offline overlay's words: since when, when the shop box told us. */
+export function offlineText(camera: Pick<Camera, 'stale' | 'lastSeenAt'>, now: Date = new Date()): string {
+  const since = camera.lastSeenAt ? formatSeen(camera.lastSeenAt, now) : '';
+  if (camera.stale) return since ? `No report from the shop since ${since}` : 'No report from the shop';
+  return since ? `No signal since ${since} · reconnecting automatically` : 'No signal · reconnecting automatically';
+}
 
 export function formatSeconds(ms: number | null | undefined, digits = 1): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
@@ -52,7 +74,7 @@ export function CameraTile({ camera, expanded, inert, onToggle, register, protoc
     [camera.id, register],
   );
 
-  const badge = badgeFor(camera.status, phase);
+  const badge = badgeFor(camera.status, phase, camera.stale);
   const latencyMs = badge === 'live' ? stats?.latencyMs ?? null : null;
   const bufferS = badge === 'live' ? stats?.bufferAheadS ?? null : null;
   // The protocol actually delivering frames (stats), not just the rung being tried.
@@ -66,6 +88,7 @@ export function CameraTile({ camera, expanded, inert, onToggle, register, protoc
       data-state={badge}
       data-latency-ms={latencyMs === null ? '' : String(Math.round(latencyMs))}
       data-protocol={playing ?? ''}
+      data-stale={camera.stale ? 'true' : undefined}
       inert={inert || undefined}
     >
       <div
@@ -116,7 +139,7 @@ export function CameraTile({ camera, expanded, inert, onToggle, register, protoc
         </div>
         {badge === 'offline' ? (
           <div className="tile-offline" aria-hidden="true">
-            No signal · reconnecting automatically
+            {offlineText(camera)}
           </div>
         ) : null}
         {expanded ? (

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fromCameraRow, parseApiCameras, resolveUrl, withToken } from './cameras';
-import { badgeFor, formatSeconds } from './CameraTile';
+import { fromCameraRow, isMissingColumn, parseApiCameras, resolveUrl, STALE_AFTER_MS, withToken } from './cameras';
+import { badgeFor, formatSeconds, offlineText } from './CameraTile';
 import { DEFAULT_CONFIG, envConfig, mergeConfig, usesSupabase } from './config';
 
 // The example of the /api/cameras contract (docs/web.md).
@@ -90,6 +90,70 @@ describe('Supabase rows', () => {
     expect(fromCameraRow({ id: 1, name: 'a', stream_url: '/a.m3u8', is_active: false })).toBeNull();
     expect(fromCameraRow({ id: 1, name: 'a', stream_url: '' })).toBeNull();
     expect(fromCameraRow({ id: 1, name: 'a', stream_url: '/a.m3u8', status: 'offline' })?.status).toBe('offline');
+  });
+});
+
+describe('Supabase rows kept current by the daemon (last_seen_at)', () => {
+  const now = Date.parse('2026-12-03T12:00:00.000Z');
+  const row = (lastSeenAgoMs: number | null, status = 'active') => ({
+    id: 3,
+    camera_key: 'cam_door',
+    name: 'Front Door',
+    stream_url: 'https://x.supabase.co/storage/v1/object/public/streams/location_1/cam_door/stream.m3u8',
+    status,
+    is_active: true,
+    last_seen_at: lastSeenAgoMs === null ? null : new Date(now - lastSeenAgoMs).toISOString(),
+    upload_ms: 35,
+    latency_ms: 2150,
+  });
+  it('a fresh active row is not stale and carries its figures', () => {
+    const c = fromCameraRow(row(10_000), now);
+    expect(c?.status).toBe('connecting'); // the player decides 'live'
+    expect(c?.stale).toBe(false);
+    expect(c?.lastSeenAt).toBe('2026-12-03T11:59:50.000Z');
+    expect(c?.latency).toEqual({ storage_ms: 2150, upload_ms: 35 });
+  });
+  it('an active row whose box stopped reporting (last_seen_at older than 90 s) is offline', () => {
+    expect(STALE_AFTER_MS).toBe(90_000);
+    const c = fromCameraRow(row(STALE_AFTER_MS + 1), now);
+    expect(c?.status).toBe('offline');
+    expect(c?.stale).toBe(true);
+    expect(fromCameraRow(row(STALE_AFTER_MS - 1000), now)?.status).toBe('connecting');
+  });
+  it('the same row turns stale as time passes, with no change in the table', () => {
+    const r = row(60_000);
+    expect(fromCameraRow(r, now)?.stale).toBe(false);
+    expect(fromCameraRow(r, now + 31_000)?.stale).toBe(true);
+  });
+  it('an offline row stays offline; rows without last_seen_at are judged by status alone', () => {
+    expect(fromCameraRow(row(5_000, 'offline'), now)?.status).toBe('offline');
+    const legacy = fromCameraRow(row(null), now);
+    expect(legacy?.status).toBe('connecting');
+    expect(legacy?.stale).toBeUndefined();
+    expect(legacy?.lastSeenAt).toBeUndefined();
+  });
+  it('a garbled last_seen_at is ignored, not a crash', () => {
+    const c = fromCameraRow({ ...row(0), last_seen_at: 'yesterday-ish' }, now);
+    expect(c?.status).toBe('connecting');
+    expect(c?.stale).toBeUndefined();
+  });
+  it('knows the answer of a project without the new columns', () => {
+    expect(isMissingColumn({ code: '42703', message: 'column cameras.last_seen_at does not exist' })).toBe(true);
+    expect(isMissingColumn({ message: 'column cameras.upload_ms does not exist' })).toBe(true);
+    expect(isMissingColumn({ code: '42501', message: 'permission denied for table cameras' })).toBe(false);
+  });
+  it("a stale camera's tile says offline unless frames arrive right now", () => {
+    expect(badgeFor('offline', 'stalled', true)).toBe('offline');
+    expect(badgeFor('offline', 'connecting', true)).toBe('offline');
+    expect(badgeFor('offline', 'recovering', true)).toBe('offline');
+    expect(badgeFor('offline', 'live', true)).toBe('live');
+    expect(badgeFor('connecting', 'stalled', false)).toBe('live');
+  });
+  it('the offline overlay says since when', () => {
+    const today = new Date('2026-12-03T12:00:00Z');
+    expect(offlineText({ stale: true, lastSeenAt: '2026-12-03T11:58:00Z' }, today)).toMatch(/^No report from the shop since \S/);
+    expect(offlineText({ stale: false, lastSeenAt: '2026-12-03T11:58:00Z' }, today)).toMatch(/^No signal since .* · reconnecting automatically$/);
+    expect(offlineText({}, today)).toBe('No signal · reconnecting automatically');
   });
 });
 

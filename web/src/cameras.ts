@@ -20,6 +20,13 @@ export interface Camera {
   latency?: Record<string, number>;
   /** The camera's WHEP endpoint when the origin names one (`whep_url`); else derived from the playlist URL. */
   whepUrl?: string;
+  /** Supabase mode: when the shop box last received frames from the camera (`last_seen_at`). */
+  lastSeenAt?: string;
+  /**
+   * Supabase mode: `last_seen_at` is older than STALE_AFTER_MS, so the camera shows offline
+   * whatever its row's status says (the box that reports it may be dead).
+   */
+  stale?: boolean;
 }
 
 function asStatus(v: unknown): CameraStatus {
@@ -68,7 +75,7 @@ export function parseApiCameras(body: unknown, apiBase = ''): Camera[] {
   return out;
 }
 
-/** A row of the Supabase `cameras` table (supabase/migrations/*_cameras.sql). */
+/** A row of the Supabase `cameras` table (supabase/migrations/*.sql). */
 export interface CameraRow {
   id: number | string;
   camera_key?: string | null;
@@ -78,12 +85,33 @@ export interface CameraRow {
   status?: string | null;
   is_active?: boolean | null;
   profile?: string | null;
+  /** Kept current by the edgestream daemon (20261203000000_camera_status.sql). */
+  last_seen_at?: string | null;
+  upload_ms?: number | null;
+  latency_ms?: number | null;
 }
 
-/** Map a table row. The table's status is the operator's word ('active', 'offline', ...). */
-export function fromCameraRow(row: CameraRow): Camera | null {
+/**
+ * A camera whose `last_seen_at` is older than this is offline: the daemon renews it every
+ * 30 s (supabase.heartbeat_s) while the camera streams, so this is three missed renewals.
+ */
+export const STALE_AFTER_MS = 90_000;
+
+/**
+ * Map a table row. `status` is 'active' / 'offline' as the daemon reports it (or the
+ * operator's 'maintenance' / 'disabled'); a stale `last_seen_at` makes an 'active' row
+ * offline too, since a box that died cannot say so. Rows without `last_seen_at` (entered by
+ * hand, no daemon registering them) are judged by their status alone.
+ */
+export function fromCameraRow(row: CameraRow, now: number = Date.now()): Camera | null {
   if (!row || !row.stream_url || row.is_active === false) return null;
-  const status = row.status === 'offline' || row.status === 'disabled' || row.status === 'maintenance' ? 'offline' : row.status === 'live' ? 'live' : 'connecting';
+  let status: CameraStatus = row.status === 'offline' || row.status === 'disabled' || row.status === 'maintenance' ? 'offline' : row.status === 'live' ? 'live' : 'connecting';
+  const seen = typeof row.last_seen_at === 'string' ? Date.parse(row.last_seen_at) : NaN;
+  const stale = Number.isFinite(seen) && now - seen > STALE_AFTER_MS;
+  if (stale) status = 'offline';
+  const latency: Record<string, number> = {};
+  if (typeof row.latency_ms === 'number' && Number.isFinite(row.latency_ms)) latency.storage_ms = row.latency_ms;
+  if (typeof row.upload_ms === 'number' && Number.isFinite(row.upload_ms)) latency.upload_ms = row.upload_ms;
   return {
     id: row.camera_key || String(row.id),
     name: row.name || row.camera_key || String(row.id),
@@ -91,6 +119,8 @@ export function fromCameraRow(row: CameraRow): Camera | null {
     playlistUrl: row.stream_url,
     profile: isProfileName(row.profile) ? row.profile : undefined,
     lastSegmentTime: null,
+    ...(Object.keys(latency).length ? { latency } : {}),
+    ...(Number.isFinite(seen) ? { lastSeenAt: new Date(seen).toISOString(), stale } : {}),
   };
 }
 
@@ -131,6 +161,14 @@ type SupabaseClientLike = {
 
 let supabaseClient: { url: string; client: SupabaseClientLike } | null = null;
 
+const BASE_COLUMNS = 'id,camera_key,name,stream_url,location_id,status,is_active,profile';
+const STATUS_COLUMNS = 'last_seen_at,upload_ms,latency_ms';
+
+/** PostgREST's answer for a column the table does not have (42703 / PGRST204). */
+export function isMissingColumn(error: { message?: string; code?: string }): boolean {
+  return error.code === '42703' || error.code === 'PGRST204' || /column .* does not exist/i.test(error.message ?? '');
+}
+
 export async function fetchSupabaseCameras(config: RuntimeConfig): Promise<Camera[]> {
   if (!config.supabaseUrl || !config.supabaseAnonKey) throw new Error('Supabase is not configured');
   if (!supabaseClient || supabaseClient.url !== config.supabaseUrl) {
@@ -142,16 +180,20 @@ export async function fetchSupabaseCameras(config: RuntimeConfig): Promise<Camer
     supabaseClient = { url: config.supabaseUrl, client: client as unknown as SupabaseClientLike };
   }
   // Row-level security already hides inactive cameras from anon; the filter says so too.
-  type Query = PromiseLike<{ data: CameraRow[] | null; error: { message: string } | null }> & {
+  type Query = PromiseLike<{ data: CameraRow[] | null; error: { message: string; code?: string } | null }> & {
     eq: (c: string, v: unknown) => Query;
     order: (c: string, o?: { ascending: boolean }) => Query;
   };
-  let q = supabaseClient.client
-    .from('cameras')
-    .select('id,camera_key,name,stream_url,location_id,status,is_active,profile')
-    .eq('is_active', true) as Query;
-  if (config.locationId) q = q.eq('location_id', config.locationId);
-  const { data, error } = await q.order('name', { ascending: true });
+  const client = supabaseClient.client;
+  const query = (columns: string) => {
+    let q = client.from('cameras').select(columns).eq('is_active', true) as Query;
+    if (config.locationId) q = q.eq('location_id', config.locationId);
+    return q.order('name', { ascending: true });
+  };
+  let { data, error } = await query(`${BASE_COLUMNS},${STATUS_COLUMNS}`);
+  // A project without the registration migration has no last_seen_at: read what it has.
+  if (error && isMissingColumn(error)) ({ data, error } = await query(BASE_COLUMNS));
   if (error) throw new Error(`Supabase cameras: ${error.message}`);
-  return (data ?? []).map(fromCameraRow).filter((c): c is Camera => c !== null);
+  const now = Date.now();
+  return (data ?? []).map((r) => fromCameraRow(r, now)).filter((c): c is Camera => c !== null);
 }
