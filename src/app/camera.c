@@ -37,6 +37,10 @@ struct es_camera {
     struct es_cmaf_segmenter *cmaf; /* LL-HLS parts when part_target > 0, else NULL */
     struct es_transcoder *transcoder;
     bool streams_set;          /* segmenter has this connection's codec parameters */
+    /* This connection's G.711 audio (NULL for other codecs): the WebRTC audio
+     * tap gets the camera's own packets, so Opus is made from them directly
+     * and not through the AAC encoder (128 ms frames at 8 kHz, plus priming). */
+    const AVCodecParameters *g711_par;
     uint64_t next_msn;
     int64_t conn_origin_ticks; /* first input timestamp of this connection */
     int64_t run_base_ticks;    /* where this connection's timeline starts */
@@ -165,7 +169,7 @@ static void on_transcoded(void *opaque, AVPacket *pkt)
     if (c->video_tap && pkt->stream_index == ES_MEDIA_VIDEO)
         c->video_tap(c->video_tap_opaque, pkt->data, (size_t)pkt->size, pkt->pts,
                      wall_of(c, pkt->pts));
-    if (c->audio_tap && pkt->stream_index == ES_MEDIA_AUDIO)
+    if (c->audio_tap && pkt->stream_index == ES_MEDIA_AUDIO && !c->g711_par)
         c->audio_tap(c->audio_tap_opaque, pkt, es_transcoder_audio_params(c->transcoder),
                      wall_of(c, pkt->pts));
     es_segmenter_write(c->segmenter, pkt);
@@ -240,6 +244,10 @@ static void run_connection(struct es_camera *c, struct es_source *source)
         return;
     }
     c->streams_set = false;
+    c->g711_par = audio && (audio->codecpar->codec_id == AV_CODEC_ID_PCM_MULAW ||
+                            audio->codecpar->codec_id == AV_CODEC_ID_PCM_ALAW)
+                      ? audio->codecpar
+                      : NULL;
     c->conn_origin_ticks = AV_NOPTS_VALUE;
     c->run_base_ticks = c->last_out_ticks ? c->last_out_ticks + ES_TICKS_PER_SECOND
                                           : TIMELINE_START_TICKS;
@@ -265,6 +273,8 @@ static void run_connection(struct es_camera *c, struct es_source *source)
             continue;
         }
         rebase(c, pkt, st->time_base);
+        if (c->g711_par && c->audio_tap && pkt->stream_index == ES_MEDIA_AUDIO)
+            c->audio_tap(c->audio_tap_opaque, pkt, c->g711_par, wall_of(c, pkt->pts));
         if (atomic_load(&c->state) != ES_CAMERA_LIVE)
             atomic_store(&c->state, ES_CAMERA_LIVE);
         if (pkt->stream_index == ES_MEDIA_VIDEO) {
@@ -295,6 +305,7 @@ static void run_connection(struct es_camera *c, struct es_source *source)
     }
     es_transcoder_destroy(c->transcoder);
     c->transcoder = NULL;
+    c->g711_par = NULL; /* the source and its parameters go now */
 }
 
 /* Sleeps for the backoff delay in small steps, ticking sinks (delayed deletes)

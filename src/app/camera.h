@@ -47,7 +47,8 @@ typedef void (*es_camera_video_tap_fn)(void *opaque, const uint8_t *data, size_t
                                        int64_t pts_ticks, int64_t wall_us);
 void es_camera_set_video_tap(struct es_camera *camera, es_camera_video_tap_fn fn, void *opaque);
 /* The same for each encoded audio packet (AAC), with the output's codec
- * parameters (a new pointer after a reconnect). */
+ * parameters (a new pointer after a reconnect); for a G.711 camera (PCMU,
+ * PCMA) the camera's own packets instead, with the source's parameters. */
 struct AVPacket;
 struct AVCodecParameters;
 typedef void (*es_camera_audio_tap_fn)(void *opaque, const struct AVPacket *pkt,

@@ -72,7 +72,6 @@ struct wcamera {
     const void *opus_failed;                        /* parameters Opus could not be made for */
     int64_t audio_anchor_pts, audio_anchor_wall_us; /* the newest AAC packet's times */
     struct es_rtp_timeline timeline; /* pipeline thread only (timeline.h) */
-    uint64_t video_runs;             /* timeline.runs as of the last video frame */
     struct frame_msg *queue_head, **queue_tail;     /* under the lock */
     size_t queued;
     bool broken; /* a frame was dropped: sessions wait for the next IDR */

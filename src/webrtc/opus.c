@@ -1,4 +1,4 @@
-/* AAC → Opus (opus.h). RFC 7587 §4.1: 48 kHz RTP clock whatever the
+/* AAC or G.711 → Opus (opus.h). RFC 7587 §4.1: 48 kHz RTP clock whatever the
  * bandwidth; §7: always "opus/48000/2". */
 #include "webrtc/opus.h"
 

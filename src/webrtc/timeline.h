@@ -15,24 +15,32 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A forward step of media time larger than this is a new run (a reconnect or
- * a camera that paused); frame gaps within a run are a frame interval. */
+/* A step of a stream's media time larger than this is a new run: forward, a
+ * reconnect or a camera that paused; backward, a pipeline restarted by a
+ * config reload (its timeline starts over). Frame steps within a run are a
+ * frame interval. Each stream is judged against itself, so a camera whose
+ * audio runs a second behind its video is no new run at every packet. */
 #define ES_RTP_TIMELINE_GAP_TICKS 45000 /* 0.5 s at 90 kHz */
 
+enum { ES_RTP_TIMELINE_VIDEO, ES_RTP_TIMELINE_AUDIO, ES_RTP_TIMELINE_STREAMS };
+
 struct es_rtp_timeline {
-    bool started;
-    int64_t newest_pts;     /* the newest media time seen (90 kHz ticks) */
-    int64_t newest_mono_us; /* the monotonic clock when it arrived */
-    int64_t offset;         /* RTP time = media time + offset */
-    uint64_t runs;          /* new runs seen after the first */
+    int64_t offset; /* RTP time = media time + offset, for every stream */
+    uint64_t runs;  /* new runs seen after the first */
+    struct es_rtp_timeline_stream {
+        bool started;
+        int64_t newest_pts;     /* its newest media time (90 kHz ticks) */
+        int64_t newest_mono_us; /* the monotonic clock when that arrived */
+        uint64_t runs;          /* `runs` as of its newest packet */
+    } stream[ES_RTP_TIMELINE_STREAMS];
 };
 
-/* The RTP-timeline time (90 kHz) of a packet of media time `pts` that arrives
- * at `mono_us` (any stream of the camera: video and audio share the offset).
- * `*new_run` (may be NULL) is set when this packet starts a new run: the first
- * packet after a gap, whose RTP time is the previous newest one's plus the
- * arrival time elapsed since. */
-int64_t es_rtp_timeline_map(struct es_rtp_timeline *t, int64_t pts, int64_t mono_us,
+/* The RTP-timeline time (90 kHz) of a packet of `stream` with media time
+ * `pts`, arriving at `mono_us`. The first stream to step into a new run sets
+ * the offset: its RTP time is its previous packet's plus the arrival time
+ * elapsed since; the other stream then follows that run's offset. `*new_run`
+ * (may be NULL) is set for the packet that started the run. */
+int64_t es_rtp_timeline_map(struct es_rtp_timeline *t, int stream, int64_t pts, int64_t mono_us,
                             bool *new_run);
 
 #endif

@@ -279,9 +279,10 @@ void es_webrtc_camera_video(struct es_webrtc_camera *camera, const uint8_t *au, 
     if (c->passthrough)
         note_sps(c, au, size);
     /* RTP time follows the wall clock across a camera's reconnect (timeline.h). */
-    int64_t rtp_ticks = es_rtp_timeline_map(&c->timeline, pts_ticks, es_clock_mono_us(), NULL);
-    bool new_run = c->timeline.runs != c->video_runs; /* audio may have seen it first */
-    c->video_runs = c->timeline.runs;
+    uint64_t runs = c->timeline.stream[ES_RTP_TIMELINE_VIDEO].runs;
+    int64_t rtp_ticks = es_rtp_timeline_map(&c->timeline, ES_RTP_TIMELINE_VIDEO, pts_ticks,
+                                            es_clock_mono_us(), NULL);
+    bool new_run = runs != c->timeline.runs; /* audio may have stepped into it first */
     if (atomic_load(&c->viewers) == 0)
         return;
     /* Packetized here, once, on the pipeline thread; sessions only add their
@@ -329,8 +330,9 @@ void es_webrtc_camera_audio(struct es_webrtc_camera *camera, const struct AVPack
         return;
     c->audio_anchor_pts = pkt->pts;
     c->audio_anchor_wall_us = wall_us;
-    bool new_run = false;
-    es_rtp_timeline_map(&c->timeline, pkt->pts, es_clock_mono_us(), &new_run);
+    uint64_t runs = c->timeline.stream[ES_RTP_TIMELINE_AUDIO].runs;
+    es_rtp_timeline_map(&c->timeline, ES_RTP_TIMELINE_AUDIO, pkt->pts, es_clock_mono_us(), NULL);
+    bool new_run = runs != c->timeline.runs;
     unsigned listeners = atomic_load(&c->audio_viewers);
     /* A new run (the camera reconnected) gets a new encoder too: the old one
      * would go on counting samples from the old run's start, and its
@@ -348,6 +350,8 @@ void es_webrtc_camera_audio(struct es_webrtc_camera *camera, const struct AVPack
             return;
         }
         c->opus_par = par;
+        es_log(ES_LOG_INFO, "webrtc", "camera=%s event=opus_started from=%s", c->id,
+               avcodec_get_name(par->codec_id));
     }
     es_opus_push(c->opus, pkt, on_opus, c);
 }

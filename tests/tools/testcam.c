@@ -54,6 +54,7 @@ struct testcam_options {
     int gop;
     int bitrate_kbps;
     gboolean audio;
+    const char *audio_codec; /* "aac" (default), "pcmu" or "pcma" (G.711) */
     gboolean list_elements;
 };
 
@@ -62,7 +63,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: es-testcam [--port N] [--path /cam1] [--bind 127.0.0.1]\n"
             "                  [--width 1280] [--height 720] [--fps 25] [--gop 50]\n"
-            "                  [--bitrate KBPS] [--no-audio]\n"
+            "                  [--bitrate KBPS] [--no-audio] [--audio-codec aac|pcmu|pcma]\n"
             "       es-testcam --list-elements\n"
             "Serves a live H.264 (+ AAC) test pattern over RTSP (TCP only).\n"
             "Prints 'ready rtsp://HOST:PORT/PATH' once listening; --port 0 picks a\n"
@@ -102,6 +103,17 @@ static int parse_args(int argc, char **argv, struct testcam_options *o)
             exit(0);
         } else if (strcmp(a, "--no-audio") == 0) {
             o->audio = FALSE;
+            continue;
+        } else if (strcmp(a, "--audio-codec") == 0) {
+            /* G.711 as many cameras send it: 8 kHz mono, static payload
+             * types 0 (PCMU) and 8 (PCMA), RFC 3551. */
+            if (v == NULL ||
+                (strcmp(v, "aac") != 0 && strcmp(v, "pcmu") != 0 && strcmp(v, "pcma") != 0)) {
+                fprintf(stderr, "es-testcam: --audio-codec must be aac, pcmu or pcma\n");
+                return -1;
+            }
+            o->audio_codec = v;
+            i++;
             continue;
         } else if (strcmp(a, "--list-elements") == 0) {
             o->list_elements = TRUE;
@@ -267,7 +279,24 @@ static gchar *build_launch(const struct testcam_options *o)
         "! video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1 "
         "! rtph264pay name=pay0 pt=96 ",
         o->width, o->height, o->fps, o->gop, o->bitrate_kbps);
-    if (o->audio) {
+    if (o->audio && o->audio_codec && strcmp(o->audio_codec, "aac") != 0) {
+        gboolean mulaw = strcmp(o->audio_codec, "pcmu") == 0;
+        const char *enc = mulaw ? "mulawenc" : "alawenc";
+        const char *pay = mulaw ? "rtppcmupay" : "rtppcmapay";
+        if (element_plugin_file(enc) == NULL || element_plugin_file(pay) == NULL) {
+            fprintf(stderr, "es-testcam: no '%s' or '%s' element: install the Debian package "
+                            "gstreamer1.0-plugins-good\n", enc, pay);
+            g_string_free(s, TRUE);
+            return NULL;
+        }
+        g_string_append_printf(
+            s,
+            "audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
+            "samplesperbuffer=160 "
+            "! audioconvert ! audioresample ! audio/x-raw,rate=8000,channels=1 "
+            "! %s ! %s name=pay1 pt=%d ",
+            enc, pay, mulaw ? 0 : 8);
+    } else if (o->audio) {
         const char *enc = pick_aac_encoder();
         if (enc == NULL) {
             fprintf(stderr, "es-testcam: no AAC encoder element found\n");

@@ -145,6 +145,14 @@ try {
     }
     r.frames_presented = watched.length;
     r.max_gap_ms = Math.round(maxGap);
+    if (!before || !after) {
+      // Seen rarely: no video inbound-rtp in a report. Say which, with what was there.
+      const kinds = [];
+      (await pc.getStats()).forEach((x) => kinds.push(`${x.type}${x.kind ? `/${x.kind}` : ''}`));
+      r.error = `no video inbound-rtp ${before ? 'at the end' : 'after the first frame'}: ${kinds.join(' ')}`;
+      r.ice = pc.iceConnectionState;
+      return r;
+    }
     r.frames_decoded = after.framesDecoded - before.framesDecoded;
     const audioAfter = await statsOf('audio');
     r.audio_packets = audioAfter ? audioAfter.packetsReceived - (audioBefore ? audioBefore.packetsReceived : 0) : 0;
