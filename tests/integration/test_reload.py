@@ -11,7 +11,7 @@ segments_to_keep, `gone` removed, `new` added (on gone's test camera). After SIG
 - gone's last playlist names only files that exist, and stays as it was; the origin
   answers 404 for it (playlist and WHEP);
 - change's sequence continues (first new msn = last old msn + 1) with a discontinuity;
-- new produces segments, on disk and on the origin;
+- new (an LL-HLS camera) produces segments, on disk and on the origin;
 - the origin, asked for every playlist and /api/cameras all along, answers each request
   (404 for a camera that is not there);
 - origin.max_connections, also changed, is named as needing a restart (WARN);
@@ -40,6 +40,8 @@ CAM_ARGS = ["--width", "320", "--height", "240", "--fps", "15", "--gop", "15",
 WEBRTC_TCP = False  # set in setUpClass: whether origin.webrtc.tcp_port exists
 SETTINGS = {"transcode": "copy", "segment_duration": 1, "segments_to_keep": 5,
             "audio": "off"}
+# The added camera is LL-HLS on the origin (fMP4 parts): that path joins and leaves too.
+LL_SETTINGS = {"profile": "ll", "transcode": "copy", "audio": "off"}
 
 
 def udp_free_port():
@@ -258,7 +260,7 @@ class ReloadTest(h.LiveTest):
         changed = dict(SETTINGS, segments_to_keep=6)
         cls.write([("keep", cls.cams["keep"].url, SETTINGS),
                    ("change", cls.cams["change"].url, changed),
-                   ("new", cls.cams["gone"].url, SETTINGS)], max_connections=1000)
+                   ("new", cls.cams["gone"].url, LL_SETTINGS)], max_connections=1000)
         cls.reload_line = len(d.log_lines())
         cls.reload_time = time.monotonic()
         os.kill(d.pid, signal.SIGHUP)
@@ -309,7 +311,7 @@ class ReloadTest(h.LiveTest):
             cams = [("keep", cls.cams["keep"].url, SETTINGS),
                     ("change", cls.cams["change"].url, changed)]
             if i % 2:
-                cams.append(("new", cls.cams["gone"].url, SETTINGS))
+                cams.append(("new", cls.cams["gone"].url, LL_SETTINGS))
             cls.write(cams, max_connections=1000)
             mark = len(d.log_lines())
             os.kill(d.pid, signal.SIGHUP)
@@ -398,6 +400,7 @@ class ReloadTest(h.LiveTest):
         self.assertGreaterEqual(len(self.pollers["new"].segments()), 3)
         self.assertEqual(self.origin_new[0], 200)
         self.assertIn(b"#EXTINF", self.origin_new[1])
+        self.assertIn(b"#EXT-X-PART:", self.origin_new[1])  # LL-HLS on the origin
         self.assertEqual(self.origin_keep[0], 200)
         # gone's test camera now serves `new`: one session for each.
         paths = [p for _, p in self.gone_cam_sessions]
