@@ -343,6 +343,8 @@ static struct es_webrtc *open_webrtc(const struct es_origin_settings *origin)
     struct es_webrtc_config wc = {
         .bind_host = bind,
         .udp_port = (uint16_t)s->udp_port,
+        .ice_tcp = s->tcp_port != 0,
+        .tcp_port = (uint16_t)s->tcp_port,
         .hosts = hosts,
         .host_count = host_count,
         .max_sessions = s->max_sessions,

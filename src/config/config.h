@@ -116,6 +116,7 @@ struct es_s3_storage {
 struct es_webrtc_settings {
     bool enabled;                     /* default true */
     unsigned udp_port;                /* default 8189: every session shares it */
+    unsigned tcp_port;                /* default 8189: ICE-TCP (RFC 6544) for all; 0 = off */
     char *bind;                       /* NULL = the host of origin.listen */
     char *additional_hosts;           /* comma-separated IPs to advertise; NULL = none */
     unsigned max_sessions;            /* default 64 */

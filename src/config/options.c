@@ -502,9 +502,13 @@ static const struct es_config_option options[] = {
     {ES_CONFIG_SECTION_WEBRTC, "udp_port", ES_CONFIG_UINT, 0, "8189", NULL, 1, 65535, NULL, NULL,
      NULL, WEBRTC(udp_port),
      "The one UDP port every WebRTC session shares (STUN, DTLS and SRTP): open it to viewers."},
+    {ES_CONFIG_SECTION_WEBRTC, "tcp_port", ES_CONFIG_UINT, 0, "8189", NULL, 0, 65535, NULL, NULL,
+     NULL, WEBRTC(tcp_port),
+     "The one TCP port for ICE-TCP (a passive candidate, RFC 6544), for viewers whose network "
+     "blocks UDP; on the same host as `udp_port` (the same number is fine); `0` = off."},
     {ES_CONFIG_SECTION_WEBRTC, "bind", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
      "the host of `origin.listen`", 2, 64, NULL, check_ip, NULL, WEBRTC(bind),
-     "Numeric IP address the UDP port binds to (`0.0.0.0` for every interface)."},
+     "Numeric IP address the UDP and ICE-TCP ports bind to (`0.0.0.0` for every interface)."},
     {ES_CONFIG_SECTION_WEBRTC, "additional_hosts", ES_CONFIG_STRING, ES_CONFIG_KEEP_NULL, NULL,
      "none", 2, 1024, NULL, check_ip_list, NULL, WEBRTC(additional_hosts),
      "Comma-separated IP addresses to offer as candidates instead of the bound one (a NAT's "

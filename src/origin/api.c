@@ -1,6 +1,7 @@
 /* /api/cameras (the contract in docs/web.md), /metrics (Prometheus text
  * exposition format 0.0.4) and /healthz. */
 #include "origin/internal.h"
+#include "origin/whep.h"
 
 #include "core/clock.h"
 #include "origin/vod.h" /* recording fields (docs/recording.md) */
@@ -222,6 +223,7 @@ void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req)
            "Times accepting paused because the process ran out of descriptors");
     es_origin_vprintf(pool, &out, "edgestream_http_accept_pauses_total %" PRIu64 "\n",
                       m->accept_pauses);
+    es_origin_whep_metrics(o, pool, &out); /* WebRTC (whep.c) */
     send_vector(req, "text/plain; version=0.0.4; charset=utf-8", ROUTE_METRICS, &out);
 }
 

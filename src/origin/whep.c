@@ -7,6 +7,7 @@
 #include "origin/internal.h"
 #include "webrtc/webrtc.h"
 
+#include <inttypes.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -163,6 +164,8 @@ static void post_offer(struct es_webrtc *w, h2o_req_t *req, const char *camera)
         return;
     }
     if (req->entity.len > MAX_OFFER_BYTES) {
+        /* (h2o itself answers 413 before this for bodies past the origin's
+         * limit, which es_origin_whep_attach raised to this size.) */
         reply(req, 413, "Payload Too Large", "413 offer too large\n");
         return;
     }
@@ -195,10 +198,17 @@ static void post_offer(struct es_webrtc *w, h2o_req_t *req, const char *camera)
         es_origin_add_header(req, "retry-after", "5");
         reply(req, 503, "Service Unavailable", "503 too many WebRTC sessions\n");
         return;
-    case ES_WEBRTC_NOT_RUNNING:
-        es_origin_add_header(req, "retry-after", "5");
-        reply(req, 503, "Service Unavailable", "503 WebRTC is not running\n");
+    case ES_WEBRTC_NOT_RUNNING: {
+        /* Say why (a port another process holds, say): the operator reading
+         * the player's error should not need the log to find out. */
+        const char *why = es_webrtc_failure(w);
+        char body[300];
+        snprintf(body, sizeof(body), "503 WebRTC is not running%s%s; HLS still plays\n",
+                 why[0] ? ": " : "", why);
+        es_origin_add_header(req, "retry-after", "30");
+        reply(req, 503, "Service Unavailable", h2o_strdup(&req->pool, body, SIZE_MAX).base);
         return;
+    }
     }
     char location[160];
     snprintf(location, sizeof(location), "/whep/%s/%s", camera, answer.session_id);
@@ -286,4 +296,87 @@ bool es_origin_whep_serve(struct es_origin *o, h2o_req_t *req)
         reply(req, 404, "Not Found", "404 no such session\n");
     }
     return true;
+}
+
+/* ---- /metrics ---- */
+
+struct camera_lines {
+    h2o_mem_pool_t *pool;
+    h2o_iovec_vector_t *out;
+};
+
+static void camera_line(void *opaque, const char *camera, unsigned sessions)
+{
+    struct camera_lines *l = opaque;
+    es_origin_vprintf(l->pool, l->out, "edgestream_webrtc_sessions{camera=\"%s\"} %u\n", camera,
+                      sessions);
+}
+
+static void metric(h2o_mem_pool_t *pool, h2o_iovec_vector_t *out, const char *name,
+                   const char *type, const char *help)
+{
+    es_origin_vprintf(pool, out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void es_origin_whep_metrics(struct es_origin *o, struct st_h2o_mem_pool_t *pool, void *out_vector)
+{
+    h2o_iovec_vector_t *out = out_vector;
+    struct es_webrtc *w = webrtc_of(o);
+    if (!w)
+        return; /* WebRTC off: no families at all */
+    struct es_webrtc_stats st;
+    es_webrtc_stats(w, &st);
+    metric(pool, out, "edgestream_webrtc_up", "gauge",
+           "1 while the WebRTC service runs (0: its UDP port could not be bound)");
+    es_origin_vprintf(pool, out, "edgestream_webrtc_up %d\n", es_webrtc_failure(w)[0] ? 0 : 1);
+    metric(pool, out, "edgestream_webrtc_sessions", "gauge", "WebRTC sessions of the camera now");
+    struct camera_lines lines = {pool, out};
+    es_webrtc_camera_sessions(w, camera_line, &lines);
+    metric(pool, out, "edgestream_webrtc_sessions_tcp", "gauge",
+           "Sessions whose media path is an ICE-TCP connection now");
+    es_origin_vprintf(pool, out, "edgestream_webrtc_sessions_tcp %" PRIu64 "\n", st.sessions_tcp);
+    metric(pool, out, "edgestream_webrtc_sessions_opened_total", "counter",
+           "Sessions created by a WHEP POST");
+    es_origin_vprintf(pool, out, "edgestream_webrtc_sessions_opened_total %" PRIu64 "\n",
+                      st.sessions_created);
+    metric(pool, out, "edgestream_webrtc_sessions_connected_total", "counter",
+           "Sessions whose DTLS handshake completed");
+    es_origin_vprintf(pool, out, "edgestream_webrtc_sessions_connected_total %" PRIu64 "\n",
+                      st.sessions_connected);
+    metric(pool, out, "edgestream_webrtc_sessions_closed_total", "counter",
+           "Sessions ended, by reason");
+    for (int r = 0; r < ES_WEBRTC_END_REASONS; r++)
+        es_origin_vprintf(pool, out,
+                          "edgestream_webrtc_sessions_closed_total{reason=\"%s\"} %" PRIu64 "\n",
+                          es_webrtc_end_reason_name((enum es_webrtc_end_reason)r), st.ended_by[r]);
+    metric(pool, out, "edgestream_webrtc_packets_sent_total", "counter",
+           "SRTP, SRTCP, DTLS and STUN packets sent, by transport");
+    es_origin_vprintf(pool, out,
+                      "edgestream_webrtc_packets_sent_total{transport=\"udp\"} %" PRIu64 "\n"
+                      "edgestream_webrtc_packets_sent_total{transport=\"tcp\"} %" PRIu64 "\n",
+                      st.packets_sent - st.tcp_packets_sent, st.tcp_packets_sent);
+    metric(pool, out, "edgestream_webrtc_bytes_sent_total", "counter",
+           "Bytes of those packets (without the ICE-TCP length prefix)");
+    es_origin_vprintf(pool, out, "edgestream_webrtc_bytes_sent_total %" PRIu64 "\n", st.bytes_sent);
+    metric(pool, out, "edgestream_webrtc_packets_dropped_total", "counter",
+           "Packets dropped because a viewer's socket or connection buffer was full (slow "
+           "viewers), by transport");
+    es_origin_vprintf(pool, out,
+                      "edgestream_webrtc_packets_dropped_total{transport=\"udp\"} %" PRIu64 "\n"
+                      "edgestream_webrtc_packets_dropped_total{transport=\"tcp\"} %" PRIu64 "\n",
+                      st.packets_dropped - st.tcp_packets_dropped, st.tcp_packets_dropped);
+    metric(pool, out, "edgestream_webrtc_frames_dropped_total", "counter",
+           "Frames dropped for every viewer of a camera because the service fell behind");
+    es_origin_vprintf(pool, out, "edgestream_webrtc_frames_dropped_total %" PRIu64 "\n",
+                      st.frames_dropped);
+    metric(pool, out, "edgestream_webrtc_keyframe_requests_total", "counter",
+           "PLI and FIR messages received from viewers");
+    es_origin_vprintf(pool, out, "edgestream_webrtc_keyframe_requests_total %" PRIu64 "\n",
+                      st.keyframe_requests);
+    metric(pool, out, "edgestream_webrtc_rejected_total", "counter",
+           "STUN messages and ICE-TCP connections refused before reaching a session, by reason");
+    for (int r = 0; r < ES_WEBRTC_REJECTS; r++)
+        es_origin_vprintf(pool, out,
+                          "edgestream_webrtc_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+                          es_webrtc_reject_name((enum es_webrtc_reject)r), st.rejected[r]);
 }

@@ -27,4 +27,9 @@ void es_origin_whep_attach(struct es_origin *origin, struct es_webrtc *webrtc);
  * and has been answered. */
 bool es_origin_whep_serve(struct es_origin *origin, struct st_h2o_req_t *req);
 
+/* /metrics (api.c): the edgestream_webrtc_* families, appended to `out` (an
+ * h2o_iovec_vector_t *, a type h2o leaves unnamed); nothing without WebRTC. */
+struct st_h2o_mem_pool_t;
+void es_origin_whep_metrics(struct es_origin *origin, struct st_h2o_mem_pool_t *pool, void *out);
+
 #endif

@@ -202,8 +202,8 @@ size_t es_ice_tcp_pollfds(struct es_ice_tcp *t, struct pollfd *fds, size_t cap)
 static bool flush(struct es_ice_tcp_conn *c)
 {
     while (c->out_len > c->out_off) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         c->out_off += (size_t)n;
@@ -266,14 +266,11 @@ void es_ice_tcp_handle(struct es_ice_tcp *t, const struct pollfd *fds, size_t n,
         if (!c->closing && (fds[i].revents & POLLOUT) && !flush(c))
             c->closing = true;
     }
-    if (n > 0 && (fds[0].revents & POLLIN))
-        accept_all(t, now);
     for (size_t i = 0; i < t->config.max_connections; i++) {
         struct es_ice_tcp_conn *c = &t->conns[i];
         if (c->fd < 0)
             continue;
-        if (!c->closing && !c->authenticated &&
-            now - c->accepted_us > t->config.pending_timeout_us)
+        if (!c->closing && !c->authenticated && now - c->accepted_us > t->config.pending_timeout_us)
             es_ice_tcp_reject(c, "timeout");
         if (!c->closing && c->authenticated && now - c->last_rx_us > t->config.idle_timeout_us)
             c->closing = true;
@@ -282,6 +279,10 @@ void es_ice_tcp_handle(struct es_ice_tcp *t, const struct pollfd *fds, size_t n,
             conn_free(c);
         }
     }
+    /* Last: the connections that just went no longer count against the
+     * pending cap. */
+    if (n > 0 && (fds[0].revents & POLLIN))
+        accept_all(t, now);
 }
 
 void es_ice_tcp_authenticate(struct es_ice_tcp_conn *c, void *owner)
@@ -347,8 +348,8 @@ void es_ice_tcp_forget_owner(struct es_ice_tcp *t, const void *owner)
     }
 }
 
-bool es_ice_tcp_send(struct es_ice_tcp *t, const struct sockaddr_storage *addr,
-                     const uint8_t *data, size_t len)
+bool es_ice_tcp_send(struct es_ice_tcp *t, const struct sockaddr_storage *addr, const uint8_t *data,
+                     size_t len)
 {
     struct es_ice_tcp_addr a;
     memcpy(&a, addr, sizeof(a));

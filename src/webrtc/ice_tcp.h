@@ -94,7 +94,7 @@ void es_ice_tcp_forget_owner(struct es_ice_tcp *t, const void *owner);
 
 /* One frame to the connection `addr` names. Never blocks: false when it was
  * dropped (no such connection, or its output is full). */
-bool es_ice_tcp_send(struct es_ice_tcp *t, const struct sockaddr_storage *addr,
-                     const uint8_t *data, size_t len);
+bool es_ice_tcp_send(struct es_ice_tcp *t, const struct sockaddr_storage *addr, const uint8_t *data,
+                     size_t len);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "webrtc/dtls.h"
 #include "webrtc/keyframe_gate.h"
+#include "webrtc/ice_tcp.h"
 #include "webrtc/opus.h"
 #include "webrtc/rtp_h264.h"
 #include "webrtc/srtp.h"
@@ -48,6 +49,7 @@ struct wsession {
     uint32_t audio_packets, audio_octets, audio_last_rtp_ts;
     int64_t audio_last_wall_us, next_audio_sr_us;
     bool ended;
+    int end_reason; /* enum es_webrtc_end_reason when webrtc.c ends it; 0 = inferred at reap */
 };
 
 struct frame_msg {
@@ -95,6 +97,10 @@ struct es_webrtc {
 
     int fd, wake_fd;
     uint16_t port;
+    struct es_ice_tcp *tcp; /* NULL = no ICE-TCP candidate */
+    struct pollfd *pollfds; /* the thread's poll set: UDP, eventfd, ICE-TCP */
+    size_t pollfd_cap;
+    char failure[200]; /* why start failed, for the 503 body */
     pthread_t thread;
     bool running;
     atomic_bool stop;

@@ -394,6 +394,13 @@ static void put_candidates(struct strbuf *b, const struct es_sdp_answer_params *
     for (size_t i = 0; i < p->host_count; i++)
         put(b, "a=candidate:%zu 1 udp %u %s %u typ host\r\n", i + 1, 2130706431u - (unsigned)i,
             p->hosts[i], p->port);
+    /* RFC 6544 §4.2: a passive TCP host candidate per address, below every
+     * UDP one, so a browser that reaches both uses UDP: type preference 126,
+     * local preference (direction 4 for passive << 13) | 8191 (other). A
+     * foundation of its own: a different protocol (RFC 8445 §5.1.1.3). */
+    for (size_t i = 0; p->tcp_port && i < p->host_count; i++)
+        put(b, "a=candidate:%zu 1 tcp %u %s %u typ host tcptype passive\r\n", 101 + i,
+            (126u << 24 | (4u << 13 | 8191u) << 8 | 255u) - (unsigned)i, p->hosts[i], p->tcp_port);
     put(b, "a=end-of-candidates\r\n");
 }
 

@@ -74,6 +74,7 @@ struct es_sdp_answer_params {
     const char *cname;     /* RTCP CNAME */
     const char *stream_id; /* msid stream */
     uint64_t session_version;
+    uint16_t tcp_port; /* the shared ICE-TCP port (RFC 6544 passive); 0 = none */
 };
 
 /* Writes the answer: every offered m-line in order with its mid, video

@@ -147,11 +147,23 @@ void es_webrtc_send_to(struct es_webrtc *w, const struct sockaddr_storage *addr,
 {
     /* A full socket buffer drops this packet for this viewer only: a slow
      * viewer loses packets, it never holds the others up. */
+    if (addr->ss_family == ES_ICE_TCP_FAMILY) {
+        /* An ICE-TCP connection (ice_tcp.h): the same rule, per connection. */
+        bool ok = w->tcp && es_ice_tcp_send(w->tcp, addr, data, size);
+        w->stats.packets_sent += ok;
+        w->stats.tcp_packets_sent += ok;
+        w->stats.packets_dropped += !ok;
+        w->stats.tcp_packets_dropped += !ok;
+        w->stats.bytes_sent += ok ? size : 0;
+        return;
+    }
     ssize_t n = sendto(w->fd, data, size, MSG_DONTWAIT, (const struct sockaddr *)addr, len);
-    if (n < 0)
+    if (n < 0) {
         w->stats.packets_dropped++;
-    else
+    } else {
         w->stats.packets_sent++;
+        w->stats.bytes_sent += size;
+    }
 }
 
 static struct wsession *session_by_addr(struct es_webrtc *w, const struct sockaddr *a,
@@ -163,34 +175,70 @@ static struct wsession *session_by_addr(struct es_webrtc *w, const struct sockad
     return NULL;
 }
 
+/* ICE-TCP connections one session may hold (Chrome opens one per local
+ * candidate it pairs with ours). */
+#define MAX_TCP_PER_SESSION 4
+
+/* A Binding request from UDP address `from`, or from ICE-TCP connection
+ * `conn` (then `from` is the connection as an address, ice_tcp.h). */
 static void on_stun(struct es_webrtc *w, const uint8_t *msg, size_t len,
-                    const struct sockaddr *from, socklen_t from_len)
+                    const struct sockaddr *from, socklen_t from_len, struct es_ice_tcp_conn *conn)
 {
     struct es_stun_request req;
-    if (es_stun_parse_request(msg, len, &req) != ES_OK || !req.username)
+    if (es_stun_parse_request(msg, len, &req) != ES_OK || !req.username) {
+        w->stats.rejected[ES_WEBRTC_REJECT_STUN_MALFORMED]++;
         return;
+    }
     /* RFC 8445 §7.2.2: USERNAME is "<our ufrag>:<their ufrag>". */
     const char *colon = memchr(req.username, ':', req.username_len);
-    if (!colon)
-        return;
-    size_t ours = (size_t)(colon - req.username);
-    struct wsession *s = w->sessions;
+    size_t ours = colon ? (size_t)(colon - req.username) : 0;
+    struct wsession *s = colon ? w->sessions : NULL;
     while (s && !(strlen(s->ufrag) == ours && memcmp(s->ufrag, req.username, ours) == 0))
         s = s->next;
-    if (!s || s->ended)
+    size_t theirs = colon ? req.username_len - ours - 1 : 0;
+    if (!s || s->ended || strlen(s->remote_ufrag) != theirs ||
+        memcmp(s->remote_ufrag, colon + 1, theirs) != 0) {
+        w->stats.rejected[ES_WEBRTC_REJECT_STUN_UNKNOWN_USER]++;
         return;
-    size_t theirs = req.username_len - ours - 1;
-    if (strlen(s->remote_ufrag) != theirs || memcmp(s->remote_ufrag, colon + 1, theirs) != 0)
-        return;
+    }
     if (!es_stun_integrity_ok(msg, len, &req, s->pwd)) {
         w->stats.stun_bad_integrity++; /* dropped without an answer (RFC 8489 §9.1.3) */
+        w->stats.rejected[ES_WEBRTC_REJECT_STUN_INTEGRITY]++;
         return;
+    }
+    const struct sockaddr *mapped = from;
+    socklen_t mapped_len = from_len;
+    if (conn) {
+        /* The connection belongs to the session its first valid check
+         * names, and to no other. */
+        if (!es_ice_tcp_authenticated(conn)) {
+            if (es_ice_tcp_owner_count(w->tcp, s) >= MAX_TCP_PER_SESSION)
+                return; /* left pending: ice_tcp.c closes it */
+            es_ice_tcp_authenticate(conn, s);
+            es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=tcp_connected",
+                   s->camera->id, s->id);
+        } else if (es_ice_tcp_owner(conn) != s) {
+            return;
+        }
+        mapped = es_ice_tcp_peer(conn, &mapped_len);
     }
     es_wsession_on_stun(s, msg, len, from, from_len, req.use_candidate);
     uint8_t out[256];
-    size_t n = es_stun_write_success(req.txid, from, s->pwd, out, sizeof(out));
-    if (n)
+    size_t n = es_stun_write_success(req.txid, mapped, s->pwd, out, sizeof(out));
+    if (n && conn)
+        es_ice_tcp_send(w->tcp, (const struct sockaddr_storage *)(const void *)from, out, n);
+    else if (n)
         sendto(w->fd, out, n, MSG_DONTWAIT, from, from_len);
+}
+
+/* DTLS and RTCP of a session, however they came. */
+static void on_session_packet(struct wsession *s, uint8_t *data, size_t len)
+{
+    uint8_t b = data[0];
+    if (b >= 20 && b <= 63)
+        es_wsession_on_dtls(s, data, len);
+    else if (b >= 128 && b <= 191 && es_rtcp_is(data, len))
+        es_wsession_on_rtcp(s, data, len);
 }
 
 /* RFC 7983 §7: the first byte tells STUN, DTLS and RTP/RTCP apart. */
@@ -202,17 +250,68 @@ static void on_datagram(struct es_webrtc *w, uint8_t *data, size_t len, const st
     uint8_t b = data[0];
     if (b <= 3) {
         if (es_stun_is(data, len))
-            on_stun(w, data, len, from, from_len);
+            on_stun(w, data, len, from, from_len, NULL);
+        else
+            w->stats.rejected[ES_WEBRTC_REJECT_STUN_MALFORMED]++;
         return;
     }
     /* Anything else only from an address a valid check bound to a session. */
     struct wsession *s = session_by_addr(w, from, from_len);
     if (!s || s->ended)
         return;
-    if (b >= 20 && b <= 63)
-        es_wsession_on_dtls(s, data, len);
-    else if (b >= 128 && b <= 191 && es_rtcp_is(data, len))
-        es_wsession_on_rtcp(s, data, len);
+    on_session_packet(s, data, len);
+}
+
+/* ---- ICE-TCP (ice_tcp.h): frames are datagrams of the connection ---- */
+
+static void on_tcp_frame(void *opaque, struct es_ice_tcp_conn *c, uint8_t *data, size_t len)
+{
+    struct es_webrtc *w = opaque;
+    struct sockaddr_storage addr;
+    socklen_t addr_len = es_ice_tcp_addr_of(c, &addr);
+    if (data[0] <= 3) {
+        /* A pending connection's first frame must be a valid check: one
+         * that is not leaves it unauthenticated, and ice_tcp.c closes it. */
+        if (es_stun_is(data, len))
+            on_stun(w, data, len, (struct sockaddr *)&addr, addr_len, c);
+        else
+            w->stats.rejected[ES_WEBRTC_REJECT_STUN_MALFORMED]++;
+        return;
+    }
+    struct wsession *s = es_ice_tcp_authenticated(c) ? es_ice_tcp_owner(c) : NULL;
+    if (s && !s->ended)
+        on_session_packet(s, data, len);
+}
+
+static void on_tcp_close(void *opaque, struct es_ice_tcp_conn *c, void *owner)
+{
+    (void)opaque;
+    struct wsession *s = owner;
+    struct sockaddr_storage addr;
+    socklen_t addr_len = es_ice_tcp_addr_of(c, &addr);
+    /* The path in use went: the browser's ICE fails it too (RFC 6544 §7.1).
+     * Another connection, or UDP, leaves the session be. */
+    if (s && !s->ended && s->have_addr && s->addr_len == addr_len &&
+        memcmp(&s->addr, &addr, addr_len) == 0) {
+        es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=tcp_closed", s->camera->id,
+               s->id);
+        s->ended = true;
+        s->end_reason = ES_WEBRTC_END_TCP_CLOSED;
+    }
+}
+
+static void on_tcp_reject(void *opaque, const char *why)
+{
+    struct es_webrtc *w = opaque;
+    enum es_webrtc_reject r = ES_WEBRTC_REJECT_TCP_UNAUTHENTICATED;
+    if (strcmp(why, "cap") == 0)
+        r = ES_WEBRTC_REJECT_TCP_CAP;
+    else if (strcmp(why, "oversize") == 0 || strcmp(why, "empty_frame") == 0)
+        r = ES_WEBRTC_REJECT_TCP_OVERSIZE;
+    else if (strcmp(why, "timeout") == 0)
+        r = ES_WEBRTC_REJECT_TCP_TIMEOUT;
+    w->stats.rejected[r]++;
+    es_log(ES_LOG_DEBUG, "webrtc", "event=tcp_refused reason=%s", why);
 }
 
 static void receive_all(struct es_webrtc *w)
@@ -389,6 +488,41 @@ static void fan_out(struct es_webrtc *w)
 
 /* ---- the thread ---- */
 
+const char *es_webrtc_end_reason_name(enum es_webrtc_end_reason r)
+{
+    static const char *const names[ES_WEBRTC_END_REASONS] = {
+        "error",        "delete",          "dtls_closed", "dtls_failed",
+        "dtls_timeout", "consent_expired", "tcp_closed",  "shutdown"};
+    return (unsigned)r < ES_WEBRTC_END_REASONS ? names[r] : "error";
+}
+
+const char *es_webrtc_reject_name(enum es_webrtc_reject r)
+{
+    static const char *const names[ES_WEBRTC_REJECTS] = {
+        "stun_malformed",      "stun_unknown_user", "stun_integrity", "tcp_cap",
+        "tcp_unauthenticated", "tcp_oversize",      "tcp_timeout"};
+    return (unsigned)r < ES_WEBRTC_REJECTS ? names[r] : "stun_malformed";
+}
+
+/* Why a session ended that session.c ended itself (it logs the event; the
+ * state it leaves tells which). Same limits as session.c's. */
+static enum es_webrtc_end_reason end_reason_of(const struct wsession *s)
+{
+    if (s->end_reason)
+        return (enum es_webrtc_end_reason)s->end_reason;
+    enum es_dtls_state st = es_dtls_state(s->dtls);
+    int64_t now = es_clock_mono_us();
+    if (st == ES_DTLS_FAILED)
+        return ES_WEBRTC_END_DTLS_FAILED;
+    if (st == ES_DTLS_CLOSED)
+        return ES_WEBRTC_END_DTLS_CLOSED;
+    if (now - s->consent_us > 30000000)
+        return ES_WEBRTC_END_CONSENT_EXPIRED;
+    if (st == ES_DTLS_HANDSHAKING && now - s->created_us > 20000000)
+        return ES_WEBRTC_END_DTLS_TIMEOUT;
+    return ES_WEBRTC_END_ERROR;
+}
+
 static void reap(struct es_webrtc *w)
 {
     struct wsession **at = &w->sessions;
@@ -404,8 +538,14 @@ static void reap(struct es_webrtc *w)
             atomic_fetch_sub(&s->camera->audio_viewers, 1);
         w->session_count--;
         w->stats.sessions_ended++;
-        es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=ended packets=%u",
-               s->camera->id, s->id, s->packets);
+        enum es_webrtc_end_reason why = end_reason_of(s);
+        w->stats.ended_by[why]++;
+        es_log(ES_LOG_INFO, "webrtc", "camera=%s session=%.8s event=ended packets=%u reason=%s",
+               s->camera->id, s->id, s->packets, es_webrtc_end_reason_name(why));
+        /* Its connections close on the thread's next turn, after the
+         * close_notify that destroy queues on them. */
+        if (w->tcp)
+            es_ice_tcp_forget_owner(w->tcp, s);
         es_wsession_destroy(s);
     }
 }
@@ -416,9 +556,16 @@ static void *webrtc_main(void *arg)
     pthread_setname_np(pthread_self(), "es-webrtc");
     int64_t wait_us = 200000;
     while (!atomic_load(&w->stop)) {
-        struct pollfd fds[2] = {{w->fd, POLLIN, 0}, {w->wake_fd, POLLIN, 0}};
+        struct pollfd *fds = w->pollfds;
+        fds[0] = (struct pollfd){w->fd, POLLIN, 0};
+        fds[1] = (struct pollfd){w->wake_fd, POLLIN, 0};
+        /* The ICE-TCP set is made under the lock (a DELETE on the origin's
+         * thread may mark connections); only this thread frees them. */
+        pthread_mutex_lock(&w->lock);
+        size_t tcp_n = w->tcp ? es_ice_tcp_pollfds(w->tcp, fds + 2, w->pollfd_cap - 2) : 0;
+        pthread_mutex_unlock(&w->lock);
         int timeout_ms = (int)((wait_us + 999) / 1000);
-        int n = poll(fds, 2, timeout_ms < 1 ? 1 : timeout_ms);
+        int n = poll(fds, 2 + tcp_n, timeout_ms < 1 ? 1 : timeout_ms);
         if (n < 0 && errno != EINTR)
             break;
         if (fds[1].revents & POLLIN) {
@@ -430,6 +577,8 @@ static void *webrtc_main(void *arg)
         pthread_mutex_lock(&w->lock);
         if (fds[0].revents & POLLIN)
             receive_all(w);
+        if (w->tcp)
+            es_ice_tcp_handle(w->tcp, fds + 2, tcp_n, es_clock_mono_us());
         fan_out(w);
         int64_t now = es_clock_mono_us();
         wait_us = 200000;
@@ -460,6 +609,38 @@ static void add_interface_hosts(struct es_webrtc *w)
     freeifaddrs(list);
 }
 
+/* Unauthenticated ICE-TCP connections at once, and how long one may take to
+ * send its first valid check (a browser sends it at once). */
+#define TCP_MAX_PENDING 32
+#define TCP_PENDING_TIMEOUT_US 5000000
+#define TCP_IDLE_TIMEOUT_US 30000000 /* RFC 7675's consent expiry */
+
+static size_t tcp_max_connections(const struct es_webrtc *w)
+{
+    size_t n = TCP_MAX_PENDING + (size_t)w->config.max_sessions * MAX_TCP_PER_SESSION;
+    return n > 0xffff ? 0xffff : n; /* a connection id holds a 16-bit slot */
+}
+
+/* The ICE-TCP port, on the UDP port's host. Failing costs the TCP candidate
+ * only (logged), as a taken UDP port costs WebRTC only. */
+static void open_ice_tcp(struct es_webrtc *w)
+{
+    struct es_ice_tcp_config tc = {
+        .bind_host = w->config.bind_host,
+        .port = w->config.tcp_port,
+        .max_pending = TCP_MAX_PENDING,
+        .max_connections = tcp_max_connections(w),
+        .pending_timeout_us = TCP_PENDING_TIMEOUT_US,
+        .idle_timeout_us = TCP_IDLE_TIMEOUT_US,
+        .cb = {on_tcp_frame, on_tcp_close, on_tcp_reject, w},
+    };
+    if (es_ice_tcp_open(&tc, &w->tcp) != ES_OK) {
+        es_log(ES_LOG_WARN, "webrtc", "event=tcp_bind_failed host=%s port=%u error=\"%s\"",
+               w->config.bind_host, w->config.tcp_port, strerror(errno));
+        w->tcp = NULL;
+    }
+}
+
 enum es_err es_webrtc_start(struct es_webrtc *w)
 {
     /* The host may be a name when it comes from origin.listen ("localhost"):
@@ -484,6 +665,8 @@ enum es_err es_webrtc_start(struct es_webrtc *w)
          * daemon on the box) costs this path, not the cameras, so WARN. */
         es_log(ES_LOG_WARN, "webrtc", "event=bind_failed host=%s port=%u error=\"%s\"",
                w->config.bind_host, w->config.udp_port, strerror(errno));
+        snprintf(w->failure, sizeof(w->failure), "its UDP port %s:%u could not be bound (%s)",
+                 w->config.bind_host, w->config.udp_port, strerror(errno));
         freeaddrinfo(ai);
         return ES_ERR_IO;
     }
@@ -503,18 +686,34 @@ enum es_err es_webrtc_start(struct es_webrtc *w)
                              0, NI_NUMERICHOST) == 0)
             add_host(w, numeric);
     }
+    if (w->config.ice_tcp)
+        open_ice_tcp(w);
+    w->pollfd_cap = 2 + (w->tcp ? 1 + tcp_max_connections(w) : 0);
+    w->pollfds = es_calloc(w->pollfd_cap, sizeof(*w->pollfds));
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (w->wake_fd < 0 || pthread_create(&w->thread, NULL, webrtc_main, w) != 0)
+    if (w->wake_fd < 0 || pthread_create(&w->thread, NULL, webrtc_main, w) != 0) {
+        snprintf(w->failure, sizeof(w->failure), "its thread could not start");
         return ES_ERR_IO;
+    }
     w->running = true;
-    es_log(ES_LOG_INFO, "webrtc", "event=listening host=%s udp_port=%u candidates=%zu",
-           w->config.bind_host, w->port, w->host_count);
+    es_log(ES_LOG_INFO, "webrtc", "event=listening host=%s udp_port=%u tcp_port=%u candidates=%zu",
+           w->config.bind_host, w->port, w->tcp ? es_ice_tcp_port(w->tcp) : 0, w->host_count);
     return ES_OK;
 }
 
 uint16_t es_webrtc_port(const struct es_webrtc *w)
 {
     return w->port;
+}
+
+uint16_t es_webrtc_tcp_port(const struct es_webrtc *w)
+{
+    return w->tcp ? es_ice_tcp_port(w->tcp) : 0;
+}
+
+const char *es_webrtc_failure(const struct es_webrtc *w)
+{
+    return w->failure;
 }
 
 void es_webrtc_stop(struct es_webrtc *w)
@@ -528,8 +727,10 @@ void es_webrtc_stop(struct es_webrtc *w)
     }
     pthread_join(w->thread, NULL);
     pthread_mutex_lock(&w->lock);
-    for (struct wsession *s = w->sessions; s; s = s->next)
+    for (struct wsession *s = w->sessions; s; s = s->next) {
         s->ended = true;
+        s->end_reason = ES_WEBRTC_END_SHUTDOWN;
+    }
     reap(w);
     w->running = false;
     pthread_mutex_unlock(&w->lock);
@@ -556,6 +757,8 @@ void es_webrtc_destroy(struct es_webrtc *w)
         close(w->fd);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
+    es_ice_tcp_destroy(w->tcp);
+    free(w->pollfds);
     for (size_t i = 0; i < w->host_count; i++)
         free(w->hosts[i]);
     free(w->hosts);
@@ -629,6 +832,7 @@ enum es_webrtc_result es_webrtc_session_create(struct es_webrtc *w, const char *
                 .hosts = (const char *const *)w->hosts,
                 .host_count = w->host_count,
                 .port = w->port,
+                .tcp_port = w->tcp ? es_ice_tcp_port(w->tcp) : 0,
                 .video_ssrc = s->ssrc,
                 .audio_ssrc = s->audio_ssrc,
                 .cname = "edgestream",
@@ -661,6 +865,7 @@ enum es_err es_webrtc_session_delete(struct es_webrtc *w, const char *camera_id,
     for (struct wsession *s = w->sessions; s; s = s->next) {
         if (!s->ended && strcmp(s->id, session_id) == 0 && strcmp(s->camera->id, camera_id) == 0) {
             s->ended = true;
+            s->end_reason = ES_WEBRTC_END_DELETE;
             err = ES_OK;
             break;
         }
@@ -698,5 +903,18 @@ void es_webrtc_stats(struct es_webrtc *w, struct es_webrtc_stats *out)
     pthread_mutex_lock(&w->lock);
     *out = w->stats;
     out->sessions = w->session_count;
+    out->sessions_tcp = 0;
+    for (struct wsession *s = w->sessions; s; s = s->next)
+        out->sessions_tcp += s->have_addr && s->addr.ss_family == ES_ICE_TCP_FAMILY;
     pthread_mutex_unlock(&w->lock);
+}
+
+void es_webrtc_camera_sessions(struct es_webrtc *w,
+                               void (*fn)(void *opaque, const char *camera, unsigned sessions),
+                               void *opaque)
+{
+    /* The list only grows at its head (es_webrtc_add_camera); the counts
+     * are atomics. */
+    for (struct wcamera *c = __atomic_load_n(&w->cameras, __ATOMIC_ACQUIRE); c; c = c->next)
+        fn(opaque, c->id, atomic_load(&c->viewers));
 }

@@ -21,8 +21,12 @@
 #include <stdint.h>
 
 struct es_webrtc_config {
-    const char *bind_host;    /* numeric IP the UDP port binds to, e.g. "127.0.0.1" */
-    uint16_t udp_port;        /* 8189 by default; 0 = any free port (tests) */
+    const char *bind_host; /* numeric IP the UDP port binds to, e.g. "127.0.0.1" */
+    uint16_t udp_port;     /* 8189 by default; 0 = any free port (tests) */
+    /* ICE-TCP (RFC 6544 passive candidate, ice_tcp.h) on this TCP port, on
+     * the same host; 0 = any free port (tests). Only when ice_tcp is set. */
+    bool ice_tcp;
+    uint16_t tcp_port;
     const char *const *hosts; /* addresses to advertise as candidates; none = bind_host,
                                  or every interface's IPv4 address when it is a wildcard */
     size_t host_count;
@@ -41,9 +45,15 @@ enum es_err es_webrtc_create(const struct es_webrtc_config *config, struct es_we
 /* Before start, or while running (a reload's new camera; cameras are never
  * removed before destroy). `id` is copied. */
 struct es_webrtc_camera *es_webrtc_add_camera(struct es_webrtc *w, const char *id);
-/* Binds the UDP port and starts the thread. ES_ERR_IO when it cannot bind. */
+/* Binds the UDP port (and the ICE-TCP port, which may fail alone: logged,
+ * no TCP candidate) and starts the thread. ES_ERR_IO when the UDP port cannot
+ * be bound: es_webrtc_session_create then answers ES_WEBRTC_NOT_RUNNING and
+ * es_webrtc_failure says why. */
 enum es_err es_webrtc_start(struct es_webrtc *w);
-uint16_t es_webrtc_port(const struct es_webrtc *w); /* after start */
+uint16_t es_webrtc_port(const struct es_webrtc *w);     /* after start */
+uint16_t es_webrtc_tcp_port(const struct es_webrtc *w); /* after start; 0 = no ICE-TCP */
+/* Why the service is not running ("" when it is, or was never started). */
+const char *es_webrtc_failure(const struct es_webrtc *w);
 /* Ends every session (close_notify) and joins the thread. Idempotent. */
 void es_webrtc_stop(struct es_webrtc *w);
 void es_webrtc_destroy(struct es_webrtc *w); /* NULL is fine; stops first */
@@ -106,12 +116,49 @@ enum es_err es_webrtc_session_delete(struct es_webrtc *w, const char *camera_id,
  * configured ICE server; returns how many were written (at most `max`). */
 size_t es_webrtc_ice_links(const struct es_webrtc *w, char out[][600], size_t max);
 
+/* Why a session ended (/metrics counts each). */
+enum es_webrtc_end_reason {
+    ES_WEBRTC_END_ERROR = 0, /* SRTP keys could not be made, or unknown */
+    ES_WEBRTC_END_DELETE,    /* WHEP DELETE */
+    ES_WEBRTC_END_DTLS_CLOSED,
+    ES_WEBRTC_END_DTLS_FAILED, /* handshake error, wrong fingerprint */
+    ES_WEBRTC_END_DTLS_TIMEOUT,
+    ES_WEBRTC_END_CONSENT_EXPIRED,
+    ES_WEBRTC_END_TCP_CLOSED, /* its ICE-TCP connection, the path in use, closed */
+    ES_WEBRTC_END_SHUTDOWN,
+    ES_WEBRTC_END_REASONS
+};
+const char *es_webrtc_end_reason_name(enum es_webrtc_end_reason r);
+
+/* STUN and ICE-TCP traffic refused before it reached a session. */
+enum es_webrtc_reject {
+    ES_WEBRTC_REJECT_STUN_MALFORMED = 0,  /* not a Binding request we can parse */
+    ES_WEBRTC_REJECT_STUN_UNKNOWN_USER,   /* no live session has that ufrag pair */
+    ES_WEBRTC_REJECT_STUN_INTEGRITY,      /* bad or missing MESSAGE-INTEGRITY */
+    ES_WEBRTC_REJECT_TCP_CAP,             /* ICE-TCP: too many connections */
+    ES_WEBRTC_REJECT_TCP_UNAUTHENTICATED, /* ICE-TCP: first frame not a valid check */
+    ES_WEBRTC_REJECT_TCP_OVERSIZE,        /* ICE-TCP: frame length over the limit, or 0 */
+    ES_WEBRTC_REJECT_TCP_TIMEOUT,         /* ICE-TCP: no valid check in time */
+    ES_WEBRTC_REJECTS
+};
+const char *es_webrtc_reject_name(enum es_webrtc_reject r);
+
 struct es_webrtc_stats {
     uint64_t sessions, sessions_connected;
     uint64_t sessions_created, sessions_ended;
     uint64_t stun_bad_integrity, packets_sent, packets_dropped, frames_dropped;
     uint64_t keyframe_requests;
+    uint64_t bytes_sent;                            /* SRTP/SRTCP/DTLS/STUN bytes on both ports */
+    uint64_t tcp_packets_sent, tcp_packets_dropped; /* the ICE-TCP share of the above */
+    uint64_t sessions_tcp;                          /* sessions whose media path is ICE-TCP now */
+    uint64_t ended_by[ES_WEBRTC_END_REASONS];
+    uint64_t rejected[ES_WEBRTC_REJECTS];
 };
 void es_webrtc_stats(struct es_webrtc *w, struct es_webrtc_stats *out);
+
+/* Each camera's current number of sessions, camera by camera. */
+void es_webrtc_camera_sessions(struct es_webrtc *w,
+                               void (*fn)(void *opaque, const char *camera, unsigned sessions),
+                               void *opaque);
 
 #endif

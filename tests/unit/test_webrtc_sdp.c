@@ -180,11 +180,21 @@ static void test_sdp_answer_rejects_data_channel_with_port_zero(void **state)
     assert_int_equal(parse(offer, &o), ES_OK);
     const char *hosts[] = {"10.0.0.1", "10.0.0.2"};
     struct es_sdp_answer_params p = {
-        "ufra", "abcdefghijklmnopqrstuvwx", "AA", hosts, 2, 9, 1, 2, "c", "s", 1};
+        "ufra", "abcdefghijklmnopqrstuvwx", "AA", hosts, 2, 9, 1, 2, "c", "s", 1, 8189};
     char *a = es_sdp_answer_write(&o, &p);
     assert_non_null(strstr(a, "a=group:BUNDLE 0 1\r\n"));
     assert_non_null(strstr(a, "m=application 0 UDP/DTLS/SCTP 0\r\n"));
     assert_non_null(strstr(a, "a=candidate:2 1 udp 2130706430 10.0.0.2 9 typ host\r\n"));
+    /* ICE-TCP (RFC 6544): a passive candidate per host, below every UDP one,
+     * before a=end-of-candidates. */
+    const char *tcp1 = strstr(a, "a=candidate:101 1 tcp 2124414975 10.0.0.1 8189 typ host "
+                                 "tcptype passive\r\n");
+    const char *tcp2 = strstr(a, "a=candidate:102 1 tcp 2124414974 10.0.0.2 8189 typ host "
+                                 "tcptype passive\r\n");
+    assert_non_null(tcp1);
+    assert_non_null(tcp2);
+    assert_true(strstr(a, "a=candidate:2 1 udp") < tcp1);
+    assert_true(tcp2 < strstr(tcp2, "a=end-of-candidates\r\n"));
     free(a);
     free(offer);
 }
