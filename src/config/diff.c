@@ -106,6 +106,12 @@ size_t es_config_restart_keys(const struct es_config *old, const struct es_confi
                    ES_CONFIG_SECTION_SUPABASE, &old->supabase, &new->supabase);
     compare_remote(&r, "storage.s3", &old->s3.remote, &new->s3.remote, ES_CONFIG_SECTION_S3,
                    &old->s3, &new->s3);
+    /* Top-level keys with a value of their own: log_level applies live (the
+     * daemon sets it at each load); any other is taken at start only. */
+    for (const struct es_config_option *o = es_config_options(); o->name; o++)
+        if (o->section == ES_CONFIG_SECTION_TOP && strcmp(o->name, "log_level") != 0 &&
+            !option_equal(o, old, new))
+            report(&r, o->name, NULL);
     compare_section(&r, ES_CONFIG_SECTION_ORIGIN, "origin", &old->origin, &new->origin);
     compare_section(&r, ES_CONFIG_SECTION_WEBRTC, "origin.webrtc", &old->origin.webrtc,
                     &new->origin.webrtc);

@@ -20,7 +20,8 @@ const char *es_config_camera_difference(const struct es_camera_config *a,
 
 /* Calls `fn` once for each storage or origin key that differs between `old`
  * and `new` (e.g. "storage.local.root", "origin.listen",
- * "origin.webrtc.udp_port", "storage.s3" for a backend added or removed):
+ * "origin.webrtc.udp_port", "storage.s3" for a backend added or removed, a
+ * top-level key other than log_level):
  * the settings a running daemon cannot take without a restart. Returns how
  * many differ. Names only: secrets stay unprinted. */
 size_t es_config_restart_keys(const struct es_config *old, const struct es_config *new,
