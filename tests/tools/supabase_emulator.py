@@ -678,6 +678,9 @@ class Emulator:
                 self.stats.reset()
             if what.get("faults", True):
                 self.faults = default_faults()
+            if what.get("rest", True):
+                self.rest = postgrest_standin.CamerasTable()
+                self.rest_fail = {"status": None, "count": 0}
         self.release_stalls()
 
     # ---- stats ----
@@ -881,7 +884,7 @@ class Handler(BaseHTTPRequestHandler):
         return b"".join(parts)
 
     def _count_in(self, n):
-        if self._route == "control":
+        if self._route in ("control", "rest"):
             return
         with self.emu.lock:
             st = self.emu.stats

@@ -663,8 +663,73 @@ class EnvelopeTests(Base):
         self.assertEqual(r.status, 501)
         r = request("GET", "/storage/v1/nothing")
         self.assertEqual((r.status, r.json()["error"]), (404, "Not Found"))
-        r = request("GET", "/rest/v1/x")
+        r = request("GET", "/functions/v1/x")
         self.assertEqual((r.status, r.json()), (404, {"message": "no Route matched with those values"}))
+
+
+# ---- the PostgREST stand-in (postgrest_standin.py) under /rest/v1 --------------------------
+
+def rest(method, path, body=None, key=KEY, prefer=None):
+    headers = {"apikey": key}
+    if prefer:
+        headers["Prefer"] = prefer
+    return request(method, "/rest/v1/" + path, body=body, headers=headers, auth="Bearer " + key)
+
+
+CAM_ROW = {"camera_key": "cam_a", "name": "A", "stream_url": "https://x/s.m3u8", "status": "active"}
+
+
+class RestTests(Base):
+    def test_upsert_creates_then_merges_only_the_columns_named(self):
+        r = rest("POST", "cameras?on_conflict=camera_key", dict(CAM_ROW, latency_ms=40),
+                 prefer="resolution=merge-duplicates")
+        self.assertEqual((r.status, r.body), (201, b""))
+        r = rest("POST", "cameras?on_conflict=camera_key", {"camera_key": "cam_a", "name": "A",
+                 "stream_url": "https://x/s.m3u8", "status": "offline"},
+                 prefer="resolution=merge-duplicates,return=representation")
+        self.assertEqual(r.status, 201)
+        rows = control("GET", "rest")["rows"]
+        self.assertEqual(len(rows), 1)
+        self.assertEqual((rows[0]["status"], rows[0]["latency_ms"], rows[0]["is_active"]),
+                         ("offline", 40, True))
+        self.assertEqual(r.json()[0]["status"], "offline")
+
+    def test_duplicates_without_a_resolution_conflict(self):
+        self.assertEqual(rest("POST", "cameras", CAM_ROW).status, 201)
+        r = rest("POST", "cameras?on_conflict=camera_key", CAM_ROW)
+        self.assertEqual((r.status, r.json()["code"]), (409, "23505"))
+
+    def test_constraints_columns_and_roles(self):
+        r = rest("POST", "cameras?on_conflict=camera_key", dict(CAM_ROW, status="exploded"))
+        self.assertEqual((r.status, r.json()["code"]), (400, "23514"))
+        r = rest("POST", "cameras?on_conflict=camera_key", dict(CAM_ROW, colour="red"))
+        self.assertEqual((r.status, r.json()["code"]), (400, "PGRST204"))
+        r = rest("POST", "cameras?on_conflict=name", CAM_ROW)
+        self.assertEqual((r.status, r.json()["code"]), (400, "42P10"))
+        r = rest("POST", "cameras?on_conflict=camera_key", CAM_ROW, key=ANON)
+        self.assertEqual((r.status, r.json()["code"]), (401, "42501"))
+        r = rest("POST", "cameras", CAM_ROW, key="not-a-key")
+        self.assertEqual((r.status, r.json()["message"]), (401, "Invalid API key"))
+        r = rest("GET", "nothing")
+        self.assertEqual((r.status, r.json()["code"]), (404, "PGRST205"))
+        self.assertEqual(control("GET", "rest")["rows"], [])
+
+    def test_anon_reads_active_rows_and_a_future_last_seen_is_clamped(self):
+        rest("POST", "cameras", [dict(CAM_ROW, is_active=True, last_seen_at="2099-01-01T00:00:00Z"),
+                                 dict(CAM_ROW, camera_key="cam_b", is_active=False,
+                                      last_seen_at="2026-01-01T00:00:00Z")])
+        r = rest("GET", "cameras?select=camera_key,last_seen_at&is_active=eq.true", key=ANON)
+        self.assertEqual(r.status, 200)
+        self.assertEqual([x["camera_key"] for x in r.json()], ["cam_a"])
+        self.assertLess(r.json()[0]["last_seen_at"], "2099")
+        self.assertEqual(len(rest("GET", "cameras").json()), 2)
+
+    def test_told_to_fail(self):
+        control("POST", "rest/fail", {"status": 503, "count": 1})
+        self.assertEqual(rest("POST", "cameras", CAM_ROW).status, 503)
+        self.assertEqual(rest("POST", "cameras", CAM_ROW).status, 201)
+        # Storage statistics leave REST requests out.
+        self.assertEqual(control("GET", "stats")["routes"], {})
 
 
 # ---- faults ----------------------------------------------------------------------------
