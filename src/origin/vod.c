@@ -193,13 +193,20 @@ static void serve_playlist(struct es_origin *o, h2o_req_t *req, const char *came
                                ROUTE_OTHER);
         return;
     }
+    if (truncated) {
+        /* Only very short segments get here (48 h of 0.86 s ones): a cut
+         * playlist would look complete, so say so instead. */
+        free(c.items);
+        es_log(ES_LOG_DEBUG, "origin", "camera=%s event=vod_too_many entries=%zu", camera,
+               c.count);
+        bad_request(req, "400 range holds more than 200000 segments: ask for a shorter range\n");
+        return;
+    }
     if (c.count == 0) {
         free(c.items);
         not_found(req, "404 nothing recorded in this range\n");
         return;
     }
-    if (truncated)
-        es_log(ES_LOG_WARN, "origin", "camera=%s event=vod_truncated entries=%zu", camera, c.count);
     const char *query = token_in_query && o->config.token ? token_query(o, &req->pool) : NULL;
     size_t len;
     char *text = es_record_vod_playlist(c.items, c.count, query, &len);

@@ -15,8 +15,9 @@ import origin_harness as oh
 NAME = re.compile(r"^(\d{8})T(\d{6})\.(\d{3})Z_(0|[1-9]\d*)_(0|[1-9]\d*)(_d)?\.ts$")
 
 
-def write_config(path, cam_url, record_root, cam_id="cam1", **settings):
-    """Mapping form: no storage, the origin on a free port, one recorded camera."""
+def write_config(path, cam_url, record_root, cam_id="cam1", token=None, **settings):
+    """Mapping form: no storage, the origin on a free port (with `token` when given), one
+    recorded camera."""
     s = {"segment_duration": 1, "record": True, "record_min_free_gb": 0}
     s.update(settings)
     lines = ["# written by tests/integration/record_harness.py",
@@ -24,6 +25,7 @@ def write_config(path, cam_url, record_root, cam_id="cam1", **settings):
              f"record_root: {h._yaml_scalar(record_root)}",
              "origin:",
              "  listen: 127.0.0.1:0",
+             *([f"  token: {h._yaml_scalar(token)}"] if token else []),
              "  webrtc:",
              "    enabled: false",
              "cameras:"]

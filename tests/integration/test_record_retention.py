@@ -2,7 +2,8 @@
 newest recordings are kept and the oldest deleted, the disk never holds more than the
 budget plus one segment, the index and the files agree, and the kept range still plays
 (VOD playlist names only kept files; ffprobe on what it names) while deletion goes on.
-Real daemon and test camera."""
+The origin has a token here: /vod/ asks for it like /live/, and a playlist fetched with
+?token= carries it on its URIs. Real daemon and test camera."""
 
 import json
 import os
@@ -17,6 +18,8 @@ import record_harness as rh  # noqa: E402
 
 CAM = "cam1"
 BUDGET = 2_500_000  # bytes: record_max_gb 0.0025
+TOKEN = "s3cret/+token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def msn_of(name):
@@ -33,7 +36,7 @@ class RecordRetention(oh.OriginTest):
         cls.root = os.path.join(cls.wd, "recordings")
         cls.cam_dir = os.path.join(cls.root, CAM)
         config = rh.write_config(os.path.join(cls.wd, "cameras.yaml"), cls.cam.url, cls.root,
-                                 record_max_gb=BUDGET / 1e9)
+                                 token=TOKEN, record_max_gb=BUDGET / 1e9)
         cls.t0 = time.time()
         cls.daemon, cls.base = oh.start_daemon(cls.wd, config)
 
@@ -59,11 +62,17 @@ class RecordRetention(oh.OriginTest):
         self.assertEqual(lowest_kept, sorted(lowest_kept), "an older segment came back")
 
         # Playback of the kept range while retention goes on.
+        self.assertEqual(rh.get(rh.vod_url(self.base, CAM, self.t0 - 5, time.time() + 5))[0],
+                         401)
         before = rh.files_on_disk(self.cam_dir)
-        status, _, body = rh.get(rh.vod_url(self.base, CAM, self.t0 - 5, time.time() + 5))
+        status, _, body = rh.get(rh.vod_url(self.base, CAM, self.t0 - 5, time.time() + 5,
+                                            token=TOKEN))
         after = rh.files_on_disk(self.cam_dir)
         self.assertEqual(status, 200, body[:300])
         playlist = rh.parse_vod(body.decode())
+        for s in playlist.segments:  # ?token= players cannot add it themselves
+            self.assertTrue(s.uri.endswith("?token=s3cret%2F%2Btoken"), s.uri)
+            s.uri = s.uri.split("?")[0]
         oldest_before = min(map(msn_of, before))
         self.assertGreater(len(playlist.segments), 3)
         for s in playlist.segments:
@@ -73,8 +82,11 @@ class RecordRetention(oh.OriginTest):
         # The newest ones (far from deletion) are served and decode.
         paths = []
         for s in playlist.segments[-4:]:
-            status, _, data = rh.get(f"{self.base}vod/{CAM}/{s.uri}")
+            self.assertEqual(rh.get(f"{self.base}vod/{CAM}/{s.uri}")[0], 401)
+            status, headers, data = rh.get(
+                f"{self.base}vod/{CAM}/{s.uri}?token=s3cret%2F%2Btoken")
             self.assertEqual(status, 200, s.uri)
+            self.assertTrue(headers.get("cache-control", "").startswith("private"))
             path = os.path.join(self.wd, "copy-" + s.uri)
             with open(path, "wb") as f:
                 f.write(data)
@@ -85,14 +97,14 @@ class RecordRetention(oh.OriginTest):
         # A segment retention removed is gone from the origin too.
         gone = sorted(seen - set(after), key=msn_of)
         self.assertTrue(gone)
-        self.assertEqual(rh.get(f"{self.base}vod/{CAM}/{gone[-1]}")[0], 404)
+        self.assertEqual(rh.get(f"{self.base}vod/{CAM}/{gone[-1]}", AUTH)[0], 404)
 
         # The figures say so.
-        _, _, body = rh.get(f"{self.base}api/cameras")
+        _, _, body = rh.get(f"{self.base}api/cameras", AUTH)
         rec = json.loads(body)["cameras"][0]["recording"]
         self.assertLessEqual(rec["bytes"], BUDGET + largest)
         self.assertEqual(rec["state"], "recording")
-        _, _, body = rh.get(f"{self.base}metrics")
+        _, _, body = rh.get(f"{self.base}metrics", AUTH)
         m = re.search(rf'(?m)^edgestream_record_deleted_total{{camera="{CAM}"}} (\d+)$',
                       body.decode())
         self.assertIsNotNone(m)
