@@ -115,7 +115,13 @@ try {
       return v;
     };
     const audioBefore = await statsOf('audio');
-    const before = await statsOf();
+    // The first frame can be presented a moment before the report lists its inbound-rtp
+    // (seen under load): ask again for up to 3 s.
+    let before = await statsOf();
+    for (let i = 0; !before && i < 30; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      before = await statsOf();
+    }
     // One sample of the video receiver a second (wall clock, cumulative counters), so a
     // test can judge any window: frames decoded per second, jitter buffer delay per frame.
     r.samples = [];
