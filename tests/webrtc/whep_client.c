@@ -24,7 +24,13 @@
  * completed in the first --warmup seconds are not judged. A viewer is *held*
  * when it is connected, judged at least all but one of the frames the best
  * viewer judged, lost no video packet (RTP sequence gaps) after the warm-up,
- * and every judged frame arrived within --held-ms (100) of its capture. */
+ * and every judged frame arrived within --held-ms (100) of its capture.
+ * held_after_first counts the same with the delay taken from the frame's
+ * first arrival at any viewer instead of its capture (the moment the server
+ * had it, as near as a client can tell): the fan-out's own delay, without the
+ * camera's and the transcoder's. Frames of different sessions are matched by
+ * their capture time (each session's own sender-report mapping; frames are
+ * >= 33 ms apart, a match is within 10 ms). */
 #include "core/clock.h"
 #include "webrtc/dtls.h"
 #include "webrtc/srtp.h"
@@ -44,6 +50,7 @@
 
 #define MAX_SESSIONS 1024
 #define MAX_DELAYS (1 << 20)
+#define MAX_FRAMES 8192 /* distinct frames judged, all viewers together */
 
 struct viewer {
     int fd;
@@ -64,7 +71,40 @@ struct viewer {
     int64_t worst_us;
     bool have_seq;
     uint16_t last_seq;
+    uint64_t late_after_first;
 };
+
+/* Every judged frame: its capture time and its first arrival at any viewer. */
+struct frame_seen {
+    int64_t capture_us, first_us;
+};
+static struct frame_seen frames_seen[MAX_FRAMES];
+static size_t frames_seen_count;
+/* Every judged (viewer, frame) arrival, to compare with the frame's first one after the run. */
+struct arrival {
+    int viewer;
+    int frame;
+    int64_t at_us;
+};
+static struct arrival *arrivals;
+static size_t arrival_count;
+
+static int frame_index(int64_t capture_us, int64_t at_us)
+{
+    size_t from = frames_seen_count > 64 ? frames_seen_count - 64 : 0;
+    for (size_t i = frames_seen_count; i-- > from;) {
+        int64_t d = frames_seen[i].capture_us - capture_us;
+        if (d < 10000 && d > -10000) {
+            if (at_us < frames_seen[i].first_us)
+                frames_seen[i].first_us = at_us;
+            return (int)i;
+        }
+    }
+    if (frames_seen_count == MAX_FRAMES)
+        return -1;
+    frames_seen[frames_seen_count] = (struct frame_seen){capture_us, at_us};
+    return (int)frames_seen_count++;
+}
 
 static struct viewer viewers[MAX_SESSIONS];
 static int64_t *delays, *read_delays;
@@ -311,6 +351,9 @@ static void on_packet(struct viewer *v, const struct es_dtls_identity *id, uint8
             read_delays[read_delay_count++] = now_wall - capture;
             v->judged++;
             v->late += delay > held_us;
+            int f = frame_index(capture, arrival_wall_us);
+            if (f >= 0 && arrivals && arrival_count < MAX_DELAYS)
+                arrivals[arrival_count++] = (struct arrival){(int)(v - viewers), f, arrival_wall_us};
             if (delay > v->worst_us)
                 v->worst_us = delay;
         }
@@ -363,6 +406,7 @@ int main(int argc, char **argv)
     const char *fp = es_dtls_identity_fingerprint(wrong ? other : id);
     delays = malloc(MAX_DELAYS * sizeof(*delays));
     read_delays = malloc(MAX_DELAYS * sizeof(*read_delays));
+    arrivals = malloc(MAX_DELAYS * sizeof(*arrivals));
     int posted = 0;
     long last_status = 0;
     for (int i = 0; i < sessions; i++) {
@@ -430,6 +474,15 @@ int main(int argc, char **argv)
             }
         }
     }
+    /* Delay after the frame's first arrival anywhere (the fan-out's own). */
+    int64_t *after_first = malloc((arrival_count + 1) * sizeof(*after_first));
+    for (size_t i = 0; i < arrival_count; i++) {
+        int64_t d = arrivals[i].at_us - frames_seen[arrivals[i].frame].first_us;
+        after_first[i] = d;
+        viewers[arrivals[i].viewer].late_after_first += d > held_us;
+    }
+    qsort(after_first, arrival_count, sizeof(*after_first), cmp64);
+    int held_after_first = 0;
     int connected = 0, failed = 0, held = 0;
     uint64_t frames_min = UINT64_MAX, frames_total = 0, before_dtls = 0;
     uint64_t judged_max = 0, late_total = 0, lost_total = 0, viewers_late = 0;
@@ -441,8 +494,10 @@ int main(int argc, char **argv)
         late_total += v->late;
         lost_total += v->lost;
         viewers_late += v->late > 0;
-        held += v->connected && !v->failed && v->late == 0 && v->lost == 0 &&
-                v->judged > 0 && v->judged + 1 >= judged_max;
+        bool complete = v->connected && !v->failed && v->lost == 0 && v->judged > 0 &&
+                        v->judged + 1 >= judged_max;
+        held += complete && v->late == 0;
+        held_after_first += complete && v->late_after_first == 0;
         connected += v->connected;
         failed += v->failed;
         before_dtls += v->rtp_before_dtls;
@@ -471,7 +526,9 @@ int main(int argc, char **argv)
            "\"max\": %.1f, \"over_100ms\": %zu}, "
            "\"read_delay_ms\": {\"p50\": %.1f, \"p95\": %.1f, \"max\": %.1f}, "
            "\"warmup\": %.1f, \"held_ms\": %.0f, \"held\": %d, \"judged_max\": %llu, "
-           "\"late_frames\": %llu, \"viewers_late\": %llu, \"lost_packets\": %llu}\n",
+           "\"late_frames\": %llu, \"viewers_late\": %llu, \"lost_packets\": %llu, "
+           "\"held_after_first\": %d, \"after_first_ms\": {\"p50\": %.1f, \"p95\": %.1f, "
+           "\"p99\": %.1f, \"max\": %.1f}}\n",
            sessions, posted, last_status, connected, failed, (unsigned long long)before_dtls,
            (unsigned long long)frames_total,
            (unsigned long long)(frames_min == UINT64_MAX ? 0 : frames_min), seconds,
@@ -481,12 +538,16 @@ int main(int argc, char **argv)
            PCT_OF(read_delays, read_delay_count, 0.50), PCT_OF(read_delays, read_delay_count, 0.95),
            PCT_OF(read_delays, read_delay_count, 1.0), warmup, (double)held_us / 1000.0, held,
            (unsigned long long)judged_max, (unsigned long long)late_total,
-           (unsigned long long)viewers_late, (unsigned long long)lost_total);
+           (unsigned long long)viewers_late, (unsigned long long)lost_total, held_after_first,
+           PCT_OF(after_first, arrival_count, 0.50), PCT_OF(after_first, arrival_count, 0.95),
+           PCT_OF(after_first, arrival_count, 0.99), PCT_OF(after_first, arrival_count, 1.0));
     es_dtls_identity_destroy(id);
     es_dtls_identity_destroy(other);
     free(fds);
     free(delays);
     free(read_delays);
+    free(arrivals);
+    free(after_first);
     curl_global_cleanup();
     return 0;
 }
