@@ -226,6 +226,71 @@ static void serve_playlist(struct es_origin *o, h2o_req_t *req, const char *came
     es_blob_unref(blob); /* the response holds its own reference */
 }
 
+struct span_json {
+    h2o_mem_pool_t *pool;
+    h2o_iovec_vector_t *out;
+    size_t count;
+};
+
+static void span_json(void *opaque, int64_t start_ms, int64_t end_ms)
+{
+    struct span_json *j = opaque;
+    char a[48], b[48];
+    es_clock_format_iso8601(start_ms * 1000, a, sizeof(a));
+    es_clock_format_iso8601(end_ms * 1000, b, sizeof(b));
+    es_origin_vprintf(j->pool, j->out, "%s{\"start\":\"%s\",\"end\":\"%s\"}",
+                      j->count++ ? "," : "", a, b);
+}
+
+/* /vod/<camera>/spans.json?start=&end=: what is recorded in the range, as
+ * runs of continuous recording (es_record_index_spans): the timeline's
+ * question, a few lookups whatever the range. */
+static void serve_spans(h2o_req_t *req, const char *camera, const char *record_dir,
+                        const char *raw_query, size_t raw_len)
+{
+    char start_text[QUERY_VALUE_MAX], end_text[QUERY_VALUE_MAX];
+    const char *why = NULL;
+    int64_t start_ms, end_ms;
+    if (!parse_range_query(raw_query, raw_len, start_text, end_text, &why)) {
+        bad_request(req, why);
+        return;
+    }
+    if (!es_record_parse_time(start_text, &start_ms) || !es_record_parse_time(end_text, &end_ms)) {
+        bad_request(req, "400 start= or end= is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SS[.fff] "
+                         "with Z or +HH:MM)\n");
+        return;
+    }
+    if (end_ms <= start_ms) {
+        bad_request(req, "400 end= must be after start=\n");
+        return;
+    }
+    h2o_iovec_vector_t out = {NULL, 0, 0};
+    es_origin_vprintf(&req->pool, &out, "{\"camera\":\"%s\",\"spans\":[", camera);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", record_dir, ES_RECORDER_INDEX_NAME);
+    struct es_record_index *index = NULL;
+    struct span_json j = {&req->pool, &out, 0};
+    if (es_record_index_open(path, true, &index) == ES_OK) {
+        size_t n;
+        enum es_err err = es_record_index_spans(index, start_ms, end_ms, span_json, &j, &n);
+        es_record_index_close(index);
+        if (err != ES_OK) {
+            es_origin_respond_text(req, 500, "Internal Server Error", "500 index query failed\n",
+                                   ROUTE_OTHER);
+            return;
+        }
+    }
+    es_origin_vprintf(&req->pool, &out, "]}\n");
+    struct respond r = {
+        .status = 200,
+        .reason = "OK",
+        .content_type = "application/json",
+        .cache_control = "no-cache",
+        .route = ROUTE_API,
+    };
+    es_origin_respond(req, &r, out.entries, out.size, NULL, 0);
+}
+
 /* RFC 9110 §14: one "bytes=a-b", "bytes=a-" or "bytes=-n" range. Returns 1
  * with [*first, *last] for a satisfiable one, 0 to answer the whole file
  * (no Range, several ranges, another unit: the header may be ignored), -1
@@ -382,6 +447,8 @@ void es_origin_serve_vod(struct es_origin *o, h2o_req_t *req, const struct es_pa
     }
     if (strcmp(path->segments[2], "index.m3u8") == 0)
         serve_playlist(o, req, s->id, st.record_dir, raw_query, raw_query_len, token_in_query);
+    else if (strcmp(path->segments[2], "spans.json") == 0)
+        serve_spans(req, s->id, st.record_dir, raw_query, raw_query_len);
     else
         serve_segment(o, req, st.record_dir, path->segments[2]);
 }

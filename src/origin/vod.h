@@ -1,6 +1,7 @@
 /* Playback of recordings (docs/recording.md), for routes.c and api.c only:
  *
  *   /vod/<camera>/index.m3u8?start=<ISO>&end=<ISO>   EXT-X-PLAYLIST-TYPE:VOD of the range
+ *   /vod/<camera>/spans.json?start=<ISO>&end=<ISO>   runs of recording in the range (JSON)
  *   /vod/<camera>/<segment name>                     a recorded segment, with Range
  *
  * The playlist comes from the camera's SQLite index (a day is one indexed

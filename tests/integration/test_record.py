@@ -152,6 +152,23 @@ class RecordAndRestart(oh.OriginTest):
                      "20261203T100000.000Z_1000_1.ts.tmp"):
             self.assertIn(rh.get(f"{self.base}vod/{CAM}/{name}")[0], (400, 404), name)
 
+    def test_spans_show_two_runs_split_at_the_restart(self):
+        status, headers, body = rh.get(f"{self.base}vod/{CAM}/spans.json?start="
+                                       f"{rh.iso_z(self.t0 - 5)}&end={rh.iso_z(self.t1 + 5)}")
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(headers.get("content-type"), "application/json")
+        spans = json.loads(body)["spans"]
+        self.assertEqual(len(spans), 2, spans)
+        first, second = ([h.parse_pdt(s["start"]), h.parse_pdt(s["end"])] for s in spans)
+        segs = self.playlist.segments
+        self.assertAlmostEqual(first[0], segs[0].pdt, delta=0.002)
+        self.assertLess(first[1], self.restart_stop + 1)
+        self.assertGreater(second[0], self.restart_stop)
+        self.assertLess(first[1], second[0])
+        after = next(s for s in segs if s.pdt > self.restart_stop)
+        self.assertAlmostEqual(second[0], after.pdt, delta=0.002)
+        self.assertEqual(rh.get(f"{self.base}vod/{CAM}/spans.json?start=x&end=y")[0], 400)
+
     def test_a_day_long_range_is_answered_from_the_index(self):
         started = time.monotonic()
         status, _, body = rh.get(rh.vod_url(self.base, CAM, self.t1 - 86400 + 60, self.t1 + 60))
