@@ -21,6 +21,10 @@ Proves, for each:
     by itself: the public playlist appears and reaches the local live edge, with the
     same numbers as the local sink and the same bytes under the same names;
   - the key appears in no log.
+And a store that holds an earlier run's higher numbers (the box lost its directory) and is
+unreachable at start: the camera starts from 0 at once; once the store answers, its names
+continue right after the stored ones (one offset; no stored name rewritten), with a
+discontinuity at the join, while the local sink keeps the camera's numbers.
 """
 
 import hashlib
@@ -244,6 +248,86 @@ class OfflineStartTest(h.LiveTest):
         hole = Blackhole()
         r = self._scenario("blackhole", hole.port, before_emulator=hole.close)
         self._check(r)
+
+    def test_a_store_that_holds_higher_numbers_is_continued_not_overwritten(self):
+        """The store holds an earlier run's segments up to 500 (this box's directory was
+        lost) and cannot be reached at start: the camera starts from 0 at once, and once
+        the store answers its names continue at 501, with a discontinuity at the join;
+        the local sink and the origin keep the camera's own small numbers."""
+        cam, old_last = "cam_old", 500
+        emu = sh.Emulator(self.wd, self.key, label="emulator-old")
+        emu.start()
+        prefix = f"location_1/{cam}/"
+        headers = {"Authorization": f"Bearer {self.key}", "apikey": self.key}
+
+        def put(name, data, ctype):
+            req = urllib.request.Request(f"{emu.url}/storage/v1/object/streams/{prefix}{name}",
+                                         data=data, method="POST",
+                                         headers={**headers, "Content-Type": ctype})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                self.assertEqual(r.status, 200)
+
+        playlist = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{SEGMENT}",
+                    f"#EXT-X-MEDIA-SEQUENCE:{old_last - 2}"]
+        for msn in range(old_last - 2, old_last + 1):
+            put(f"segment_{msn:03d}.ts", b"\x47" + bytes(187), sh.SEGMENT_TYPE)
+            playlist += [f"#EXTINF:{SEGMENT}.000000,", f"segment_{msn:03d}.ts"]
+        put("stream.m3u8", ("\n".join(playlist) + "\n").encode(), sh.PLAYLIST_TYPE)
+        written_before = len(emu.stats()["write_log"])
+        emu.outage(12)   # refused from now on, for 12 s; the objects stay
+        time.sleep(0.5)
+
+        root = os.path.join(self.wd, "root-old")
+        config = sh.storage_config(os.path.join(self.wd, "old.yaml"), [
+            h.camera(cam, self.url, segment_duration=SEGMENT, segments_to_keep=KEEP,
+                     transcode="copy")], [
+            {"backend": "local", "root": root},
+            {"backend": "supabase", "url": emu.url, "retry_max_ms": 1000},
+        ])
+        os.environ["SUPABASE_KEY"] = self.key
+        try:
+            daemon = h.Daemon(self.wd, ["--config", config, "--all", "--quiet"],
+                              label="edgestream-old")
+            t0 = time.monotonic()
+            daemon.start()
+        finally:
+            del os.environ["SUPABASE_KEY"]
+        first = h.wait_for(lambda: (local_playlist(root, cam) or None) and
+                           local_playlist(root, cam).segments and local_playlist(root, cam),
+                           h.scaled(30), interval=0.1, what="the first local segment")
+        t_first = time.monotonic() - t0
+
+        def continued():
+            pl = public_playlist(emu, cam)
+            return pl if pl and pl.last_msn() >= old_last + 3 else None
+
+        pl = h.wait_for(continued, h.scaled(40), interval=0.2,
+                        what="the public playlist continuing after the stored names")
+        local = local_playlist(root, cam)
+        rc = daemon.stop(timeout=h.scaled(15))
+        names = [o["name"] for o in emu.objects() if o["name"].endswith(".ts")]
+        new = sorted(int(re.search(r"segment_(\d+)", n).group(1)) for n in names
+                     if int(re.search(r"segment_(\d+)", n).group(1)) > old_last)
+        writes = [w["name"] for w in emu.stats()["write_log"][written_before:]
+                  if w["name"].endswith(".ts")]
+        emu.stop()
+        sys.stderr.write(f"old store: first local segment after {t_first:.2f} s (msn "
+                         f"{first.last_msn()}); local now {local.media_sequence}..{local.last_msn()}; "
+                         f"public {pl.media_sequence}..{pl.last_msn()}; new names in the store "
+                         f"{new[:3]}..{new[-1:]}\n")
+        self.assertEqual(rc, 0)
+        h.fail_if(self, daemon.sanitizer_reports(), "sanitizer")
+        self.assertLess(t_first, START_BOUND)
+        self.assertLess(local.last_msn(), 100, "the local sink keeps the camera's numbers")
+        self.assertEqual(new[0], old_last + 1, "the store's names continue right after 500")
+        self.assertEqual(new, list(range(new[0], new[-1] + 1)), "and stay continuous")
+        self.assertEqual(len(writes), len(set(writes)), "no segment name written twice")
+        self.assertFalse([w for w in writes if int(re.search(r"segment_(\d+)", w).group(1)) <= old_last],
+                         "no stored name was written again")
+        join = pl.by_msn().get(old_last + 1)
+        if join is not None:
+            self.assertTrue(join.discontinuity, "EXT-X-DISCONTINUITY at the join")
+        self.assertEqual(len(sh.log_events(daemon, "renumbered")), 1)
 
 
 if __name__ == "__main__":
