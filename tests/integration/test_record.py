@@ -169,6 +169,14 @@ class RecordAndRestart(oh.OriginTest):
         self.assertAlmostEqual(second[0], after.pdt, delta=0.002)
         self.assertEqual(rh.get(f"{self.base}vod/{CAM}/spans.json?start=x&end=y")[0], 400)
 
+    def test_vod_follows_the_origins_host_rule(self):
+        # A loopback origin answers loopback names only (DNS rebinding), /vod/ included.
+        uri = self.playlist.segments[0].uri
+        for path in (f"vod/{CAM}/{uri}", f"vod/{CAM}/index.m3u8?start={rh.iso_z(self.t0)}"
+                     f"&end={rh.iso_z(self.t1)}"):
+            self.assertEqual(rh.get(self.base + path, {"Host": "evil.example"})[0], 421, path)
+            self.assertEqual(rh.get(self.base + path, {"Host": "localhost"})[0], 200, path)
+
     def test_a_day_long_range_is_answered_from_the_index(self):
         started = time.monotonic()
         status, _, body = rh.get(rh.vod_url(self.base, CAM, self.t1 - 86400 + 60, self.t1 + 60))
