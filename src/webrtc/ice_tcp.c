@@ -24,6 +24,12 @@
 #define READ_BUDGET (64 * 1024)
 #define LENGTH_PREFIX 2
 
+/* A session's address is compared byte for byte (session.c): every byte of
+ * this one is set. */
+_Static_assert(sizeof(struct es_ice_tcp_addr) ==
+                   sizeof(sa_family_t) + sizeof(uint16_t) + sizeof(uint32_t),
+               "es_ice_tcp_addr has padding");
+
 struct es_ice_tcp_conn {
     struct es_ice_tcp *t;
     int fd; /* -1 = free slot */
@@ -315,7 +321,7 @@ void es_ice_tcp_reject(struct es_ice_tcp_conn *c, const char *why)
 socklen_t es_ice_tcp_addr_of(const struct es_ice_tcp_conn *c, struct sockaddr_storage *out)
 {
     memset(out, 0, sizeof(*out));
-    struct es_ice_tcp_addr a = {.family = ES_ICE_TCP_FAMILY, .id = c->id};
+    struct es_ice_tcp_addr a = {.family = ES_ICE_TCP_FAMILY, .zero = 0, .id = c->id};
     memcpy(out, &a, sizeof(a));
     return (socklen_t)sizeof(a);
 }

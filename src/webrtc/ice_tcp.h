@@ -34,6 +34,7 @@
 #define ES_ICE_TCP_FAMILY 0xE7C4
 struct es_ice_tcp_addr {
     sa_family_t family; /* ES_ICE_TCP_FAMILY */
+    uint16_t zero;      /* no padding: addresses are compared with memcmp */
     uint32_t id;
 };
 

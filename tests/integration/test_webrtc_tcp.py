@@ -101,6 +101,12 @@ class WebRTCTcpTest(oh.OriginTest):
                          text, re.M)
         self.assertIsNotNone(sent, text)
         self.assertGreater(int(sent.group(1)), FPS * SECONDS, text)
+        dropped = re.search(r'^edgestream_webrtc_packets_dropped_total\{transport="tcp"\} (\d+)$',
+                            text, re.M)
+        plis = re.search(r"^edgestream_webrtc_keyframe_requests_total (\d+)$", text, re.M)
+        sys.stderr.write(f"over TCP: {sent.group(1)} packets sent, {dropped.group(1)} dropped "
+                         f"(slow viewer), {plis.group(1)} PLI/FIR received; load "
+                         f"{os.getloadavg()[0]:.1f}\n")
 
     def test_2_nothing_blocked_plays_over_udp(self):
         out = self.play()
