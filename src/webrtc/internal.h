@@ -54,7 +54,7 @@ struct wsession {
 
 struct frame_msg {
     struct frame_msg *next;
-    bool audio; /* one Opus packet as the frame's only payload */
+    bool audio;   /* one Opus packet as the frame's only payload */
     bool new_run; /* the first video frame after the camera's timeline restarted */
     struct es_rtp_frame frame;
     int64_t pts_ticks, wall_us;
@@ -73,7 +73,7 @@ struct wcamera {
     const void *opus_par;                           /* the parameters it was made for */
     const void *opus_failed;                        /* parameters Opus could not be made for */
     int64_t audio_anchor_pts, audio_anchor_wall_us; /* the newest AAC packet's times */
-    struct es_rtp_timeline timeline; /* pipeline thread only (timeline.h) */
+    struct es_rtp_timeline timeline;                /* pipeline thread only (timeline.h) */
     struct frame_msg *queue_head, **queue_tail;     /* under the lock */
     size_t queued;
     bool broken; /* a frame was dropped: sessions wait for the next IDR */

@@ -197,8 +197,8 @@ void es_wsession_on_rtcp(struct wsession *s, uint8_t *data, size_t len)
         if (fb.blocks[i].ssrc == s->ssrc &&
             es_keyframe_gate_on_lost(&s->gate, fb.blocks[i].cumulative_lost))
             es_log(ES_LOG_DEBUG, "webrtc",
-                   "camera=%s session=%.8s event=loss_wait_keyframe lost=%" PRId32,
-                   s->camera->id, s->id, fb.blocks[i].cumulative_lost);
+                   "camera=%s session=%.8s event=loss_wait_keyframe lost=%" PRId32, s->camera->id,
+                   s->id, fb.blocks[i].cumulative_lost);
 }
 
 static void wr16(uint8_t *p, uint16_t v)

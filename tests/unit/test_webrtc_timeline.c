@@ -12,6 +12,14 @@
 #define FRAME 6000 /* 15 fps at 90 kHz */
 #define V ES_RTP_TIMELINE_VIDEO
 #define A ES_RTP_TIMELINE_AUDIO
+#define UNIX_US 1796000000000000LL
+
+/* Capture and arrival on one clock, as when the pipeline keeps up. */
+static int64_t map(struct es_rtp_timeline *t, int stream, int64_t pts, int64_t mono_us,
+                   bool *new_run)
+{
+    return es_rtp_timeline_map(t, stream, pts, UNIX_US + mono_us, mono_us, new_run);
+}
 #define FRAME_US 66667
 
 static void test_timeline_follows_media_time_within_a_run(void **state)
@@ -25,8 +33,7 @@ static void test_timeline_follows_media_time_within_a_run(void **state)
          * still follows capture (media) time, not arrival. */
         if (i % 3 == 0)
             mono += 3 * FRAME_US;
-        assert_int_equal(es_rtp_timeline_map(&t, V, 900000 + i * FRAME, mono, &new_run),
-                         900000 + i * FRAME);
+        assert_int_equal(map(&t, V, 900000 + i * FRAME, mono, &new_run), 900000 + i * FRAME);
         assert_false(new_run);
     }
     assert_int_equal(t.runs, 0);
@@ -39,19 +46,18 @@ static void test_timeline_reconnect_advances_by_the_wall_clock_gap(void **state)
     bool new_run;
     int64_t pts = 900000, mono = 5000000;
     for (int i = 0; i < 30; i++, pts += FRAME, mono += FRAME_US)
-        es_rtp_timeline_map(&t, V, pts, mono, &new_run);
+        map(&t, V, pts, mono, &new_run);
     int64_t last_pts = pts - FRAME, last_mono = mono - FRAME_US;
     /* The camera is away 11.5 s; the pipeline's next run starts 1 s after
      * its last output. */
     int64_t run_pts = last_pts + 90000, run_mono = last_mono + 11500000;
-    int64_t rtp = es_rtp_timeline_map(&t, V, run_pts, run_mono, &new_run);
+    int64_t rtp = map(&t, V, run_pts, run_mono, &new_run);
     assert_true(new_run);
     assert_int_equal(t.runs, 1);
     assert_int_equal(rtp - last_pts, 11500000LL * 90 / 1000);
     /* Then media time again, from there: a 15 fps run stays 6000 ticks apart. */
     for (int i = 1; i < 20; i++) {
-        int64_t next = es_rtp_timeline_map(&t, V, run_pts + i * FRAME, run_mono + i * FRAME_US,
-                                           &new_run);
+        int64_t next = map(&t, V, run_pts + i * FRAME, run_mono + i * FRAME_US, &new_run);
         assert_false(new_run);
         assert_int_equal(next - rtp, i * FRAME);
     }
@@ -62,14 +68,15 @@ static void test_timeline_audio_first_in_a_new_run_moves_video_too(void **state)
     (void)state;
     struct es_rtp_timeline t = {0};
     bool new_run;
-    es_rtp_timeline_map(&t, V, 900000, 1000000, &new_run);
+    map(&t, V, 900000, 1000000, &new_run);
     /* New run: audio (AAC's 21 ms priming ahead of the video) comes first. */
-    es_rtp_timeline_map(&t, A, 900000 - 1920, 1000000, &new_run);
-    int64_t audio = es_rtp_timeline_map(&t, A, 990000 - 1920, 6000000, &new_run);
+    map(&t, A, 900000 - 1920, 1000000, &new_run);
+    int64_t audio = map(&t, A, 990000 - 1920, 6000000, &new_run);
     assert_true(new_run);
-    int64_t video = es_rtp_timeline_map(&t, V, 990000, 6010000, &new_run);
-    assert_false(new_run); /* the same run */
-    assert_int_equal(video - audio, 1920);
+    int64_t video = map(&t, V, 990000, 6010000, &new_run);
+    assert_false(new_run); /* the same run, set again from the picture's own gap */
+    assert_int_equal(video - 900000, 5010000LL * 90 / 1000);
+    assert_int_equal(video - audio, 1920 + 900);
     assert_int_equal(audio - (900000 - 1920), 5000000LL * 90 / 1000);
     assert_int_equal(t.runs, 1);
 }
@@ -79,9 +86,9 @@ static void test_timeline_pause_within_a_run_keeps_media_time(void **state)
     (void)state;
     struct es_rtp_timeline t = {0};
     bool new_run;
-    es_rtp_timeline_map(&t, V, 900000, 1000000, &new_run);
+    map(&t, V, 900000, 1000000, &new_run);
     /* A camera that sent nothing for 2 s, and says so in its timestamps. */
-    int64_t rtp = es_rtp_timeline_map(&t, V, 900000 + 180000, 3000000, &new_run);
+    int64_t rtp = map(&t, V, 900000 + 180000, 3000000, &new_run);
     assert_true(new_run);
     assert_int_equal(rtp, 900000 + 180000);
 }
@@ -91,12 +98,12 @@ static void test_timeline_quick_reconnect_still_moves_forward(void **state)
     (void)state;
     struct es_rtp_timeline t = {0};
     bool new_run;
-    es_rtp_timeline_map(&t, V, 900000, 1000000, &new_run);
+    map(&t, V, 900000, 1000000, &new_run);
     /* Back after 0.2 s of wall time, media time +1 s: RTP follows the wall
      * clock, and never steps back even with no time elapsed at all. */
-    assert_int_equal(es_rtp_timeline_map(&t, V, 990000, 1200000, &new_run), 900000 + 18000);
-    int64_t before = es_rtp_timeline_map(&t, V, 996000, 1266667, &new_run);
-    int64_t after = es_rtp_timeline_map(&t, V, 996000 + 90000, 1266667, &new_run);
+    assert_int_equal(map(&t, V, 990000, 1200000, &new_run), 900000 + 18000);
+    int64_t before = map(&t, V, 996000, 1266667, &new_run);
+    int64_t after = map(&t, V, 996000 + 90000, 1266667, &new_run);
     assert_true(new_run);
     assert_true(after > before);
 }
@@ -106,13 +113,13 @@ static void test_timeline_restarted_pipeline_moves_forward_by_the_gap(void **sta
     (void)state;
     struct es_rtp_timeline t = {0};
     bool new_run;
-    int64_t last = es_rtp_timeline_map(&t, V, 9000000, 1000000, &new_run);
+    int64_t last = map(&t, V, 9000000, 1000000, &new_run);
     /* A config reload made a new pipeline for the camera: its media time
      * starts over at 10 s, 3 s of wall time later. */
-    int64_t rtp = es_rtp_timeline_map(&t, V, 900000, 4000000, &new_run);
+    int64_t rtp = map(&t, V, 900000, 4000000, &new_run);
     assert_true(new_run);
     assert_int_equal(rtp - last, 3000000LL * 90 / 1000);
-    int64_t next = es_rtp_timeline_map(&t, V, 900000 + FRAME, 4066667, &new_run);
+    int64_t next = map(&t, V, 900000 + FRAME, 4066667, &new_run);
     assert_false(new_run);
     assert_int_equal(next - rtp, FRAME);
     assert_int_equal(t.runs, 1);
@@ -125,15 +132,61 @@ static void test_timeline_audio_far_behind_video_is_no_new_run(void **state)
     bool new_run;
     /* A camera whose audio timestamps run 1.5 s behind its video. */
     for (int i = 0; i < 50; i++) {
-        int64_t v = es_rtp_timeline_map(&t, V, 900000 + i * FRAME, 1000000 + i * 66667, &new_run);
+        int64_t v = map(&t, V, 900000 + i * FRAME, 1000000 + i * 66667, &new_run);
         assert_false(new_run);
         assert_int_equal(v, 900000 + i * FRAME);
-        int64_t a = es_rtp_timeline_map(&t, A, 900000 - 135000 + i * FRAME, 1000000 + i * 66667,
-                                        &new_run);
+        int64_t a = map(&t, A, 900000 - 135000 + i * FRAME, 1000000 + i * 66667, &new_run);
         assert_false(new_run);
         assert_int_equal(a, 900000 - 135000 + i * FRAME);
     }
     assert_int_equal(t.runs, 0);
+}
+
+static void test_timeline_gap_is_capture_time_not_late_arrival(void **state)
+{
+    (void)state;
+    struct es_rtp_timeline t = {0};
+    bool new_run;
+    es_rtp_timeline_map(&t, V, 900000, UNIX_US + 1000000, 1050000, &new_run);
+    /* Captured 7 s later, but the loaded pipeline hands it on 0.9 s late. */
+    int64_t rtp = es_rtp_timeline_map(&t, V, 990000, UNIX_US + 8000000, 8950000, &new_run);
+    assert_true(new_run);
+    assert_int_equal(rtp - 900000, 7000000LL * 90 / 1000);
+}
+
+static void test_timeline_gap_falls_back_to_arrival_when_clocks_disagree(void **state)
+{
+    (void)state;
+    struct es_rtp_timeline t = {0};
+    bool new_run;
+    /* The old connection ran on the camera's clock, 40 s off ours. */
+    es_rtp_timeline_map(&t, V, 900000, UNIX_US - 40000000, 1000000, &new_run);
+    int64_t rtp = es_rtp_timeline_map(&t, V, 990000, UNIX_US + 8000000, 8000000, &new_run);
+    assert_true(new_run);
+    assert_int_equal(rtp - 900000, 7000000LL * 90 / 1000);
+}
+
+static void test_timeline_video_after_audio_sets_the_run_from_capture(void **state)
+{
+    (void)state;
+    struct es_rtp_timeline t = {0};
+    bool new_run;
+    es_rtp_timeline_map(&t, V, 900000, UNIX_US + 1000000, 1000000, &new_run);
+    es_rtp_timeline_map(&t, A, 898080, UNIX_US + 978667, 1000000, &new_run);
+    /* New connection: its audio comes first, with a capture time from the old
+     * connection's clock mapping (+1 s of media time), so the arrival gap
+     * (6 s) counts for it... */
+    int64_t audio = es_rtp_timeline_map(&t, A, 988080, UNIX_US + 1978667, 7000000, &new_run);
+    assert_true(new_run);
+    assert_int_equal(audio - 898080, 6000000LL * 90 / 1000);
+    /* ...then the first picture, captured 6.05 s after the last one, sets it. */
+    int64_t video = es_rtp_timeline_map(&t, V, 990000, UNIX_US + 7050000, 7100000, &new_run);
+    assert_false(new_run);
+    assert_int_equal(video - 900000, 6050000LL * 90 / 1000);
+    int64_t audio2 =
+        es_rtp_timeline_map(&t, A, 988080 + 1920, UNIX_US + 7030000, 7100000, &new_run);
+    assert_int_equal(video - audio2, 990000 - 988080 - 1920);
+    assert_int_equal(t.runs, 1);
 }
 
 int main(void)
@@ -146,6 +199,9 @@ int main(void)
         cmocka_unit_test(test_timeline_quick_reconnect_still_moves_forward),
         cmocka_unit_test(test_timeline_restarted_pipeline_moves_forward_by_the_gap),
         cmocka_unit_test(test_timeline_audio_far_behind_video_is_no_new_run),
+        cmocka_unit_test(test_timeline_gap_is_capture_time_not_late_arrival),
+        cmocka_unit_test(test_timeline_gap_falls_back_to_arrival_when_clocks_disagree),
+        cmocka_unit_test(test_timeline_video_after_audio_sets_the_run_from_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
