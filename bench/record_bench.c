@@ -92,7 +92,9 @@ int main(int argc, char **argv)
     for (int64_t t = start_ms; t < end_ms; t += segment_ms) {
         if ((t - start_ms) % 86400000 < 600000)
             continue;
-        struct es_record_entry e = {.msn = msn++, .start_ms = t, .duration_ms = (uint32_t)segment_ms,
+        struct es_record_entry e = {.msn = msn++,
+                                    .start_ms = t,
+                                    .duration_ms = (uint32_t)segment_ms,
                                     .bytes = 400000 + (uint64_t)(t % 1000)};
         e.discontinuity = (t - start_ms) % 86400000 < 600000 + segment_ms;
         es_record_index_add(writer, &e);

@@ -184,8 +184,8 @@ static void serve_playlist(struct es_origin *o, h2o_req_t *req, const char *came
     struct collected c = {NULL, 0, 0};
     size_t count;
     bool truncated;
-    enum es_err err =
-        es_record_index_query(index, start_ms, end_ms, MAX_ENTRIES, collect, &c, &count, &truncated);
+    enum es_err err = es_record_index_query(index, start_ms, end_ms, MAX_ENTRIES, collect, &c,
+                                            &count, &truncated);
     es_record_index_close(index);
     if (err != ES_OK) {
         free(c.items);
@@ -197,8 +197,7 @@ static void serve_playlist(struct es_origin *o, h2o_req_t *req, const char *came
         /* Only very short segments get here (48 h of 0.86 s ones): a cut
          * playlist would look complete, so say so instead. */
         free(c.items);
-        es_log(ES_LOG_DEBUG, "origin", "camera=%s event=vod_too_many entries=%zu", camera,
-               c.count);
+        es_log(ES_LOG_DEBUG, "origin", "camera=%s event=vod_too_many entries=%zu", camera, c.count);
         bad_request(req, "400 range holds more than 200000 segments: ask for a shorter range\n");
         return;
     }
@@ -238,8 +237,8 @@ static void span_json(void *opaque, int64_t start_ms, int64_t end_ms)
     char a[48], b[48];
     es_clock_format_iso8601(start_ms * 1000, a, sizeof(a));
     es_clock_format_iso8601(end_ms * 1000, b, sizeof(b));
-    es_origin_vprintf(j->pool, j->out, "%s{\"start\":\"%s\",\"end\":\"%s\"}",
-                      j->count++ ? "," : "", a, b);
+    es_origin_vprintf(j->pool, j->out, "%s{\"start\":\"%s\",\"end\":\"%s\"}", j->count++ ? "," : "",
+                      a, b);
 }
 
 /* /vod/<camera>/spans.json?start=&end=: what is recorded in the range, as

@@ -71,8 +71,8 @@ void es_record_index_close(struct es_record_index *x)
 {
     if (!x)
         return;
-    sqlite3_stmt *all[] = {x->add,    x->remove, x->query,  x->oldest,
-                           x->has,    x->totals, x->breaks, x->end_before, x->break_at};
+    sqlite3_stmt *all[] = {x->add,    x->remove, x->query,      x->oldest,  x->has,
+                           x->totals, x->breaks, x->end_before, x->break_at};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(x->db);
@@ -225,8 +225,8 @@ static void row_entry(sqlite3_stmt *st, struct es_record_entry *e)
 }
 
 enum es_err es_record_index_query(struct es_record_index *x, int64_t from_ms, int64_t to_ms,
-                                  size_t max, es_record_entry_fn fn, void *opaque,
-                                  size_t *count, bool *truncated)
+                                  size_t max, es_record_entry_fn fn, void *opaque, size_t *count,
+                                  bool *truncated)
 {
     *count = 0;
     *truncated = false;
@@ -320,8 +320,8 @@ enum es_err es_record_index_spans(struct es_record_index *x, int64_t from_ms, in
     bool truncated;
     /* The first run starts at the first segment in range (its flag may have
      * gone with an older segment that retention deleted). */
-    enum es_err err = es_record_index_query(x, from_ms, to_ms, 1, first_overlapping, &run_start,
-                                            &n, &truncated);
+    enum es_err err =
+        es_record_index_query(x, from_ms, to_ms, 1, first_overlapping, &run_start, &n, &truncated);
     if (err != ES_OK || n == 0)
         return err;
     /* Its run began at the latest break up to it, or at the oldest segment
@@ -374,8 +374,8 @@ static void reconcile_one(void *opaque, const struct es_record_entry *e)
         r->added++;
 }
 
-size_t es_record_index_reconcile(struct es_record_index *x, const char *camera_dir,
-                                 int64_t from_ms, int64_t to_ms)
+size_t es_record_index_reconcile(struct es_record_index *x, const char *camera_dir, int64_t from_ms,
+                                 int64_t to_ms)
 {
     struct reconcile r = {x, 0};
     bool tx = es_record_index_begin(x) == ES_OK;

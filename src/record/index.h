@@ -26,8 +26,8 @@ struct es_record_index;
 struct es_record_totals {
     uint64_t segments;
     uint64_t bytes;
-    int64_t oldest_ms;      /* start of the oldest segment; 0 when empty */
-    int64_t newest_end_ms;  /* end of the newest segment; 0 when empty */
+    int64_t oldest_ms;     /* start of the oldest segment; 0 when empty */
+    int64_t newest_end_ms; /* end of the newest segment; 0 when empty */
     bool have_msn;
     uint64_t max_msn;
 };
@@ -50,8 +50,8 @@ enum es_err es_record_index_commit(struct es_record_index *index);
  * (more: *truncated). `fn` is called for each, in order. */
 typedef void (*es_record_entry_fn)(void *opaque, const struct es_record_entry *entry);
 enum es_err es_record_index_query(struct es_record_index *index, int64_t from_ms, int64_t to_ms,
-                                  size_t max, es_record_entry_fn fn, void *opaque,
-                                  size_t *count, bool *truncated);
+                                  size_t max, es_record_entry_fn fn, void *opaque, size_t *count,
+                                  bool *truncated);
 /* What is recorded between from_ms and to_ms as runs of continuous
  * recording, oldest first: [start_ms, end_ms) of each, unclipped. A run
  * ends where a segment carries the discontinuity flag (camera reconnect,

@@ -28,8 +28,8 @@ void es_record_name(const struct es_record_entry *e, char *out, size_t size)
     unsigned millis;
     utc_of(e->start_ms, &tm, &millis);
     snprintf(out, size, "%04d%02d%02dT%02d%02d%02d.%03uZ_%" PRIu32 "_%" PRIu64 "%s.ts",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             millis, e->duration_ms, e->msn, e->discontinuity ? "_d" : "");
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis,
+             e->duration_ms, e->msn, e->discontinuity ? "_d" : "");
 }
 
 void es_record_rel_path(const struct es_record_entry *e, char *out, size_t size)
@@ -85,8 +85,12 @@ bool es_record_name_parse(const char *name, struct es_record_entry *out)
         return false;
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
         return false;
-    struct tm tm = {.tm_year = (int)y - 1900, .tm_mon = (int)mo - 1, .tm_mday = (int)d,
-                    .tm_hour = (int)h, .tm_min = (int)mi, .tm_sec = (int)s};
+    struct tm tm = {.tm_year = (int)y - 1900,
+                    .tm_mon = (int)mo - 1,
+                    .tm_mday = (int)d,
+                    .tm_hour = (int)h,
+                    .tm_min = (int)mi,
+                    .tm_sec = (int)s};
     time_t t = timegm(&tm);
     struct es_record_entry e = {.start_ms = (int64_t)t * 1000 + ms};
     uint64_t dur, msn;
@@ -115,8 +119,8 @@ bool es_record_day_dir(const char *name, int64_t *day_start_ms)
 {
     long long y = 0, mo = 0, d = 0;
     if (strlen(name) != 10 || name[4] != '-' || name[7] != '-' || !digits(name, 4, &y) ||
-        !digits(name + 5, 2, &mo) || !digits(name + 8, 2, &d) || y < 1970 || mo < 1 ||
-        mo > 12 || d < 1 || d > 31)
+        !digits(name + 5, 2, &mo) || !digits(name + 8, 2, &d) || y < 1970 || mo < 1 || mo > 12 ||
+        d < 1 || d > 31)
         return false;
     struct tm tm = {.tm_year = (int)y - 1900, .tm_mon = (int)mo - 1, .tm_mday = (int)d};
     time_t t = timegm(&tm);
@@ -137,7 +141,7 @@ bool es_record_hour_dir(const char *name, unsigned *hour)
     return true;
 }
 
-static size_t scan_hour(int dir_fd, const char *hour_path, es_record_scan_fn fn, void *opaque)
+static size_t scan_hour(int dir_fd, es_record_scan_fn fn, void *opaque)
 {
     DIR *dir = fdopendir(dir_fd);
     if (!dir) {
@@ -171,12 +175,11 @@ static size_t scan_hour(int dir_fd, const char *hour_path, es_record_scan_fn fn,
         seen++;
     }
     closedir(dir);
-    (void)hour_path;
     return seen;
 }
 
-size_t es_record_scan(const char *camera_dir, int64_t from_ms, int64_t to_ms,
-                      es_record_scan_fn fn, void *opaque)
+size_t es_record_scan(const char *camera_dir, int64_t from_ms, int64_t to_ms, es_record_scan_fn fn,
+                      void *opaque)
 {
     DIR *days = opendir(camera_dir);
     if (!days)
@@ -189,7 +192,8 @@ size_t es_record_scan(const char *camera_dir, int64_t from_ms, int64_t to_ms,
             continue;
         if (day_ms + 24 * 3600000LL <= from_ms || day_ms >= to_ms)
             continue;
-        int day_fd = openat(dirfd(days), d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int day_fd =
+            openat(dirfd(days), d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (day_fd < 0)
             continue;
         DIR *hours = fdopendir(day_fd);
@@ -205,10 +209,10 @@ size_t es_record_scan(const char *camera_dir, int64_t from_ms, int64_t to_ms,
             int64_t hour_ms = day_ms + (int64_t)hour * 3600000LL;
             if (hour_ms + 3600000LL <= from_ms || hour_ms >= to_ms)
                 continue;
-            int fd = openat(dirfd(hours), hd->d_name,
-                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int fd =
+                openat(dirfd(hours), hd->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (fd >= 0)
-                seen += scan_hour(fd, hd->d_name, fn, opaque);
+                seen += scan_hour(fd, fn, opaque);
         }
         closedir(hours);
     }

@@ -26,11 +26,11 @@
 
 /* One recorded segment, as the index and the file name know it. */
 struct es_record_entry {
-    uint64_t msn;           /* the camera's media sequence number: unique, never reused */
-    int64_t start_ms;       /* PROGRAM-DATE-TIME, ms since the epoch (UTC) */
-    uint32_t duration_ms;   /* EXTINF */
-    uint64_t bytes;         /* file size */
-    bool discontinuity;     /* EXT-X-DISCONTINUITY before it in the live stream */
+    uint64_t msn;         /* the camera's media sequence number: unique, never reused */
+    int64_t start_ms;     /* PROGRAM-DATE-TIME, ms since the epoch (UTC) */
+    uint32_t duration_ms; /* EXTINF */
+    uint64_t bytes;       /* file size */
+    bool discontinuity;   /* EXT-X-DISCONTINUITY before it in the live stream */
 };
 
 /* The file name of `e` (bytes not used). */
@@ -45,12 +45,12 @@ bool es_record_day_dir(const char *name, int64_t *day_start_ms);
 bool es_record_hour_dir(const char *name, unsigned *hour);
 
 /* Calls `fn` for every complete recorded segment under `camera_dir` whose
- * hour directory starts in [from_ms, to_ms) (INT64_MIN/INT64_MAX for all),
+ * hour directory overlaps [from_ms, to_ms) (INT64_MIN/INT64_MAX for all),
  * with its size filled in. Left-over temporary files (".<name>.tmp", a write
  * a crash cut short) are deleted on the way; foreign names are left alone.
  * Returns the number of segments seen. */
 typedef void (*es_record_scan_fn)(void *opaque, const struct es_record_entry *entry);
-size_t es_record_scan(const char *camera_dir, int64_t from_ms, int64_t to_ms,
-                      es_record_scan_fn fn, void *opaque);
+size_t es_record_scan(const char *camera_dir, int64_t from_ms, int64_t to_ms, es_record_scan_fn fn,
+                      void *opaque);
 
 #endif

@@ -49,9 +49,12 @@ struct recorder {
 const char *es_recorder_state_name(enum es_recorder_state state)
 {
     switch (state) {
-    case ES_RECORDER_RECORDING: return "recording";
-    case ES_RECORDER_DISK_FULL: return "disk_full";
-    case ES_RECORDER_FAILING: return "failing";
+    case ES_RECORDER_RECORDING:
+        return "recording";
+    case ES_RECORDER_DISK_FULL:
+        return "disk_full";
+    case ES_RECORDER_FAILING:
+        return "failing";
     }
     return "unknown";
 }
@@ -118,8 +121,9 @@ static void run_retention(struct recorder *r, bool *below_floor)
         atomic_store(&r->oldest_ms, found ? oldest.start_ms : 0);
         if (!found)
             atomic_store(&r->newest_end_ms, 0);
-        es_log(ES_LOG_DEBUG, "record", "camera=%s event=retention deleted=%zu freed_bytes=%" PRIu64
-               " kept_bytes=%" PRIu64, r->camera_id, n, freed, r->bytes_used);
+        es_log(ES_LOG_DEBUG, "record",
+               "camera=%s event=retention deleted=%zu freed_bytes=%" PRIu64 " kept_bytes=%" PRIu64,
+               r->camera_id, n, freed, r->bytes_used);
     }
 }
 
@@ -303,9 +307,12 @@ static enum es_err open_index(struct recorder *r)
     enum es_err err = es_record_index_open(path, false, &r->index);
     if (err == ES_ERR_INVALID) {
         char aside[PATH_MAX + 32];
-        snprintf(aside, sizeof(aside), "%s.unreadable-%" PRId64, path, es_clock_wall_us() / 1000000);
-        es_log(ES_LOG_WARN, "record", "camera=%s event=index_unreadable file=%s moved_to=%s "
-               "action=\"rebuilt from the files\"", r->camera_id, path, aside);
+        snprintf(aside, sizeof(aside), "%s.unreadable-%" PRId64, path,
+                 es_clock_wall_us() / 1000000);
+        es_log(ES_LOG_WARN, "record",
+               "camera=%s event=index_unreadable file=%s moved_to=%s "
+               "action=\"rebuilt from the files\"",
+               r->camera_id, path, aside);
         rename(path, aside);
         char side[PATH_MAX + 8];
         snprintf(side, sizeof(side), "%s-wal", path);

@@ -39,8 +39,8 @@ enum es_recorder_state {
 /* Figures of one camera's recording; any thread may read them. */
 struct es_recorder_stats {
     enum es_recorder_state state;
-    uint64_t segments, bytes;      /* what is kept now */
-    int64_t oldest_ms, newest_end_ms; /* 0 when nothing is kept */
+    uint64_t segments, bytes;                           /* what is kept now */
+    int64_t oldest_ms, newest_end_ms;                   /* 0 when nothing is kept */
     uint64_t written, deleted, dropped, write_failures; /* since start */
 };
 

@@ -19,8 +19,8 @@ bool es_record_is_break(const struct es_record_entry *prev, const struct es_reco
 /* Per segment: PDT line (~50), EXTINF (~20), name (~45), query, breaks. */
 #define LINE_BYTES 160
 
-char *es_record_vod_playlist(const struct es_record_entry *entries, size_t count,
-                             const char *query, size_t *len)
+char *es_record_vod_playlist(const struct es_record_entry *entries, size_t count, const char *query,
+                             size_t *len)
 {
     size_t qlen = query ? strlen(query) + 1 : 0;
     size_t cap = 256 + count * (LINE_BYTES + qlen);
@@ -49,8 +49,8 @@ char *es_record_vod_playlist(const struct es_record_entry *entries, size_t count
         es_record_name(e, name, sizeof(name));
         n += (size_t)snprintf(out + n, cap - n,
                               "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%u.%03u,\n%s%s%s\n", when,
-                              e->duration_ms / 1000, e->duration_ms % 1000, name,
-                              query ? "?" : "", query ? query : "");
+                              e->duration_ms / 1000, e->duration_ms % 1000, name, query ? "?" : "",
+                              query ? query : "");
     }
     n += (size_t)snprintf(out + n, cap - n, "#EXT-X-ENDLIST\n");
     *len = n;
@@ -102,8 +102,12 @@ bool es_record_parse_time(const char *t, int64_t *ms)
     }
     if (*p)
         return false;
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = year - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     time_t secs = timegm(&tm);
     struct tm back;
     gmtime_r(&secs, &back);

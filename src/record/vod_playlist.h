@@ -23,8 +23,8 @@ bool es_record_is_break(const struct es_record_entry *prev, const struct es_reco
  * at every break, EXT-X-ENDLIST. URIs are the segment file names (the origin
  * finds the day and hour in them), each followed by "?<query>" when `query`
  * is set. Returns the text (malloc'd, caller frees) and its length. */
-char *es_record_vod_playlist(const struct es_record_entry *entries, size_t count,
-                             const char *query, size_t *len);
+char *es_record_vod_playlist(const struct es_record_entry *entries, size_t count, const char *query,
+                             size_t *len);
 
 /* Parses a VOD query time strictly: "YYYY-MM-DDTHH:MM:SS" with optional
  * fraction, then "Z" or "+HH:MM"/"-HH:MM", nothing else, every field in

@@ -40,8 +40,8 @@ static void remove_tree(const char *dir)
 
 static struct es_record_entry entry(uint64_t msn, int64_t start_ms, uint32_t duration_ms)
 {
-    return (struct es_record_entry){.msn = msn, .start_ms = start_ms, .duration_ms = duration_ms,
-                                    .bytes = 1000 + msn};
+    return (struct es_record_entry){
+        .msn = msn, .start_ms = start_ms, .duration_ms = duration_ms, .bytes = 1000 + msn};
 }
 
 /* Writes the segment's file where the recorder would, `size` bytes. */
@@ -161,8 +161,8 @@ static void test_record_index_query_returns_overlapping_segments_in_time_order(v
     size_t n;
     bool truncated;
     /* [T0+3 s, T0+7 s): segment 1 (2..4 s) reaches into it, 3 (6..8 s) begins in it. */
-    assert_int_equal(es_record_index_query(x, T0 + 3000, T0 + 7000, 100, collect, &l, &n,
-                                           &truncated), ES_OK);
+    assert_int_equal(
+        es_record_index_query(x, T0 + 3000, T0 + 7000, 100, collect, &l, &n, &truncated), ES_OK);
     assert_int_equal(n, 3);
     assert_false(truncated);
     assert_int_equal(l.msn[0], 1);
@@ -250,15 +250,15 @@ static void test_record_index_rebuilds_from_the_files_and_refuses_garbage(void *
 
     struct es_record_index *x = open_index(dir);
     assert_int_equal(es_record_index_reconcile(x, dir, INT64_MIN, INT64_MAX), 4);
-    assert_int_equal(access(tmp, F_OK), -1);     /* the left-over went */
-    assert_int_equal(access(foreign, F_OK), 0);  /* the foreign file stays */
+    assert_int_equal(access(tmp, F_OK), -1);    /* the left-over went */
+    assert_int_equal(access(foreign, F_OK), 0); /* the foreign file stays */
     /* Reconciling again adds nothing. */
     assert_int_equal(es_record_index_reconcile(x, dir, INT64_MIN, INT64_MAX), 0);
     struct list l = {.count = 0};
     size_t n;
     bool truncated;
-    es_record_index_query(x, INT64_C(1796342390000), INT64_C(1796342410000), 100, collect, &l,
-                          &n, &truncated);
+    es_record_index_query(x, INT64_C(1796342390000), INT64_C(1796342410000), 100, collect, &l, &n,
+                          &truncated);
     assert_int_equal(n, 4);
     for (int i = 0; i < 4; i++)
         assert_int_equal(l.msn[i], 7 + (uint64_t)i);
@@ -302,11 +302,11 @@ static void test_record_retention_deletes_oldest_first_down_to_the_budget(void *
     uint64_t freed;
     bool below;
     /* At most 4 per run: the camera's thread never works off a backlog in one go. */
-    assert_int_equal(es_record_retention_run(x, dir, &budget, T0 + 30000, &used, 4, &freed,
-                                             &below), 4);
+    assert_int_equal(es_record_retention_run(x, dir, &budget, T0 + 30000, &used, 4, &freed, &below),
+                     4);
     assert_int_equal(used, 6000);
-    assert_int_equal(es_record_retention_run(x, dir, &budget, T0 + 30000, &used, 64, &freed,
-                                             &below), 3);
+    assert_int_equal(
+        es_record_retention_run(x, dir, &budget, T0 + 30000, &used, 64, &freed, &below), 3);
     assert_int_equal(used, 3000);
     assert_int_equal(freed, 3000);
     assert_false(below);
@@ -342,9 +342,9 @@ static void test_record_vod_playlist_marks_holes_and_restarts(void **state)
     struct es_record_entry e[5] = {
         entry(1, T0, 2000),
         entry(2, T0 + 2000, 1960),
-        entry(3, T0 + 3960, 2000),         /* continues exactly */
-        entry(4, T0 + 60000, 2000),        /* a 54 s hole */
-        entry(7, T0 + 62000 + 100, 2400),  /* numbers skip (segments lost) */
+        entry(3, T0 + 3960, 2000),        /* continues exactly */
+        entry(4, T0 + 60000, 2000),       /* a 54 s hole */
+        entry(7, T0 + 62000 + 100, 2400), /* numbers skip (segments lost) */
     };
     size_t len;
     char *text = es_record_vod_playlist(e, 5, "token=a%20b", &len);
@@ -393,10 +393,18 @@ static void test_record_parse_time_is_strict(void **state)
     assert_true(es_record_parse_time("2026-12-03T10:59:58Z", &ms));
     assert_int_equal(ms, T0 - 500);
     static const char *const bad[] = {
-        "2026-12-03T10:59:58",       "2026-12-03 10:59:58Z", "2026-12-03T10:59:58.Z",
-        "2026-02-29T10:00:00Z",      "2026-12-03T24:00:00Z", "2026-12-03T10:60:00Z",
-        "2026-12-03T10:59:58Zjunk",  "+2026-12-03T10:59:58Z", "2026-12-03T10:59:58+0100",
-        "1969-12-31T23:59:59Z",      "",                      "2026-12-03T10:59:58.1234567890Z",
+        "2026-12-03T10:59:58",
+        "2026-12-03 10:59:58Z",
+        "2026-12-03T10:59:58.Z",
+        "2026-02-29T10:00:00Z",
+        "2026-12-03T24:00:00Z",
+        "2026-12-03T10:60:00Z",
+        "2026-12-03T10:59:58Zjunk",
+        "+2026-12-03T10:59:58Z",
+        "2026-12-03T10:59:58+0100",
+        "1969-12-31T23:59:59Z",
+        "",
+        "2026-12-03T10:59:58.1234567890Z",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_false(es_record_parse_time(bad[i], &ms));
