@@ -465,10 +465,13 @@ static void note_outcome(struct es_registry *r, const char *camera, const struct
         r->answered = true;
         return;
     }
-    if (!r->failures && !r->logged_code[0])
+    bool new_episode = !r->failures && !r->logged_code[0];
+    if (new_episode)
         r->failing_since_us = now;
     r->answered = false;
-    bool again = strcmp(r->logged_code, v->code) == 0;
+    /* One WARN per episode of retries (the code may vary: refused, then a
+     * timeout), and one per refusal reason. */
+    bool again = v->outcome == RETRY ? !new_episode : strcmp(r->logged_code, v->code) == 0;
     snprintf(r->logged_code, sizeof(r->logged_code), "%s", v->code);
     if (v->outcome == RETRY) {
         r->failures++;
