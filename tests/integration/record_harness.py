@@ -15,14 +15,21 @@ import origin_harness as oh
 NAME = re.compile(r"^(\d{8})T(\d{6})\.(\d{3})Z_(0|[1-9]\d*)_(0|[1-9]\d*)(_d)?\.ts$")
 
 
-def write_config(path, cam_url, record_root, cam_id="cam1", token=None, **settings):
+def write_config(path, cam_url, record_root, cam_id="cam1", token=None, via_defaults=False,
+                 **settings):
     """Mapping form: no storage, the origin on a free port (with `token` when given), one
-    recorded camera."""
+    recorded camera; `via_defaults` turns recording on in `defaults:` instead of the
+    camera's settings."""
     s = {"segment_duration": 1, "record": True, "record_min_free_gb": 0}
     s.update(settings)
+    defaults = []
+    if via_defaults:
+        defaults = ["defaults:", "  record: true", "  record_min_free_gb: 0"]
+        del s["record"], s["record_min_free_gb"]
     lines = ["# written by tests/integration/record_harness.py",
              "storage: []",
              f"record_root: {h._yaml_scalar(record_root)}",
+             *defaults,
              "origin:",
              "  listen: 127.0.0.1:0",
              *([f"  token: {h._yaml_scalar(token)}"] if token else []),

@@ -32,7 +32,10 @@ class RecordCrash(oh.OriginTest):
         cls.cam.start()
         cls.root = os.path.join(cls.wd, "recordings")
         cls.cam_dir = os.path.join(cls.root, CAM)
-        cls.config = rh.write_config(os.path.join(cls.wd, "cameras.yaml"), cls.cam.url, cls.root)
+        # Recording on for every camera through `defaults:` (the other tests set it per
+        # camera).
+        cls.config = rh.write_config(os.path.join(cls.wd, "cameras.yaml"), cls.cam.url, cls.root,
+                                     via_defaults=True)
         cls.daemon, cls.base = oh.start_daemon(cls.wd, cls.config)
 
     def wait_segments(self, more_than):
