@@ -13,7 +13,8 @@ supabase.heartbeat_s 3. Proves:
     other stays active and fresh; its last_seen_at stays at when it was last seen;
   - it flips back to active when its camera returns;
   - a REST outage (503 for a while) is retried with backoff and the rows become current
-    again; the rows are never deleted, and on a clean stop both say offline;
+    again; a refusal (401) is one WARN and one request per recheck_s, and current again
+    once lifted; the rows are never deleted, and on a clean stop both say offline;
   - the service key never appears in the daemon's log or output.
 """
 
@@ -169,7 +170,27 @@ class RegistrationTest(h.LiveTest):
         report.append(f"rows current again {time.time() - t_ok:.1f} s after the API returned")
         self.daemon.wait_log(r"registry event=register_recovered", 5)
 
-        # 6. A clean stop reports both offline; nothing is ever deleted.
+        # 6. A refusal (the key lost its rights: 401) is one WARN, then one request every
+        #    recheck_s (5 s here), and streaming goes on; fixed, the rows are current again.
+        refused_before = len(sh.log_events(self.daemon, "register_refused"))
+        before = len(self.emu._call("GET", "rest")["requests"])
+        self.emu._call("POST", "rest/fail", {"status": 401, "count": -1})
+        t_refused = time.time()
+        self.daemon.wait_log(r"registry .*event=register_refused", h.scaled(15))
+        time.sleep(11)
+        during = len(self.emu._call("GET", "rest")["requests"]) - before
+        self.emu._call("POST", "rest/fail", {"status": None, "count": 0})
+        t_ok = time.time()
+        refused = sh.log_events(self.daemon, "register_refused")[refused_before:]
+        report.append(f"refused (401) for {t_ok - t_refused:.1f} s: {during} requests, "
+                      f"{len(refused)} WARN: {refused[0][3].get('reason') if refused else '-'}")
+        self.assertEqual([p[1] for p in refused], ["WARN"], "one WARN for the refusal")
+        self.assertIn("service-role", refused[0][3]["reason"])
+        self.assertLessEqual(during, 4, "asked again only every recheck_s")
+        self._wait_rows(lambda r: all(ts(r[c]["last_seen_at"]) > t_ok - 1 for c in CAMS),
+                        h.scaled(20), "rows current after the refusal was lifted")
+
+        # 7. A clean stop reports both offline; nothing is ever deleted.
         rc = self.daemon.stop(timeout=h.scaled(15))
         self.assertEqual(rc, 0)
         rows = self.rows()
