@@ -42,6 +42,7 @@ struct wsession {
     int64_t connected_us;         /* monotonic; 0 until DTLS completes */
     uint32_t packets, octets, last_rtp_ts;
     int64_t last_wall_us;
+    int64_t last_pts_ticks; /* the newest video frame's camera RTP-timeline time */
     /* Opus (RFC 7587), when the offer took it: -1 = no audio */
     int audio_pt;
     uint32_t audio_ssrc, audio_ts_offset;

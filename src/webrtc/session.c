@@ -255,6 +255,7 @@ void es_wsession_send_frame(struct wsession *s, const struct frame_msg *m)
     }
     s->last_rtp_ts = ts;
     s->last_wall_us = m->wall_us;
+    s->last_pts_ticks = m->pts_ticks;
     if (first && s->packets)
         send_sr(s);
 }
@@ -312,9 +313,19 @@ static void send_sr(struct wsession *s)
 
 static void send_audio_sr(struct wsession *s)
 {
-    if (s->audio_packets)
+    if (!s->audio_packets)
+        return;
+    if (!s->packets) {
         send_sr_of(s, s->audio_ssrc, s->audio_last_rtp_ts, s->audio_last_wall_us, 48,
                    s->audio_packets, s->audio_octets);
+        return;
+    }
+    /* Both streams share the camera's RTP timeline, so the audio report is
+     * the video's mapping in 48 kHz units: lip sync is exact, and an audio
+     * packet whose capture time came from a stale clock mapping (read before
+     * its connection's first picture) cannot skew it. */
+    uint32_t audio_rtp = s->audio_ts_offset + (uint32_t)(uint64_t)(s->last_pts_ticks * 8 / 15);
+    send_sr_of(s, s->audio_ssrc, audio_rtp, s->last_wall_us, 48, s->audio_packets, s->audio_octets);
 }
 
 int64_t es_wsession_tick(struct wsession *s, int64_t now)
