@@ -65,7 +65,7 @@ const STOCK_WHEP_PAGE = `<!doctype html><meta charset="utf-8"><title>stock WHEP<
 <video muted autoplay playsinline style="width:854px"></video><script>
 // A plain WHEP viewer, as docs/webrtc.md shows it: nothing from edgestream, no latency tuning.
 const q = new URLSearchParams(location.search); const video = document.querySelector('video');
-const pc = new RTCPeerConnection();
+const pc = new RTCPeerConnection(); window.pc = pc;
 pc.addTransceiver('video', { direction: 'recvonly' });
 pc.addTransceiver('audio', { direction: 'recvonly' });
 pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
@@ -152,15 +152,38 @@ async function join(browser, base, variant) {
   try {
     await page.waitForFunction(() => window.__glass && window.__glass.samples.length > 0, null, { timeout: 30000 });
   } catch {
-    r.error = `no frame with a readable code within 30 s (${JSON.stringify(await page.evaluate(() => window.__glass && window.__glass.take()))})`;
+    const state = await page.evaluate(() => {
+      const v = document.querySelector('video');
+      return { glass: window.__glass && window.__glass.take(), video: v && { paused: v.paused, readyState: v.readyState, currentTime: v.currentTime, width: v.videoWidth, error: v.error && v.error.message } };
+    });
+    r.error = `no frame with a readable code within 30 s (${JSON.stringify(state)}; page errors: ${errors.slice(0, 3).join(' | ')})`;
     await page.close();
     return r;
   }
   r.first_sample_ms = Date.now() - t0;
+  // WebRTC: Chrome's own view of the sampled window (jitter buffer, decode, drops, freezes).
+  const rtcStats = () => page.evaluate(async () => {
+    const pc = window.pc ?? window.__player?.peerConnection;
+    if (!pc) return null;
+    let v = null;
+    (await pc.getStats()).forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === 'video') v = x; });
+    return v && { jb: v.jitterBufferDelay, jbTarget: v.jitterBufferTargetDelay, jbOut: v.jitterBufferEmittedCount, decode: v.totalDecodeTime, decoded: v.framesDecoded, dropped: v.framesDropped, freezes: v.freezeCount, lost: v.packetsLost };
+  }).catch(() => null);
   await sleep(WARMUP_S * 1000);
   await page.evaluate(() => window.__glass.take());
+  const s0 = await rtcStats();
   await sleep(SECONDS * 1000);
   const got = await page.evaluate(() => window.__glass.take());
+  const s1 = await rtcStats();
+  if (s0 && s1) {
+    const n = s1.jbOut - s0.jbOut;
+    r.webrtc = {
+      jitter_buffer_ms: n > 0 ? Math.round(((s1.jb - s0.jb) / n) * 1000) : null,
+      jitter_buffer_target_ms: n > 0 && s1.jbTarget !== undefined ? Math.round(((s1.jbTarget - s0.jbTarget) / n) * 1000) : null,
+      decode_ms: s1.decoded > s0.decoded ? Math.round(((s1.decode - s0.decode) / (s1.decoded - s0.decoded)) * 1000 * 10) / 10 : null,
+      frames_dropped: s1.dropped - s0.dropped, freezes: s1.freezes - s0.freezes, packets_lost: s1.lost - s0.lost,
+    };
+  }
   const kept = got.samples;
   const d = kept.map((s) => s.displayMs - s.captureMs);
   r.samples = d.length;
@@ -173,11 +196,19 @@ async function join(browser, base, variant) {
   const caps = kept.map((s) => s.captureMs);
   r.fps = caps.length > 1 ? Math.round(((caps.length - 1) * 10000) / (caps[caps.length - 1] - caps[0])) / 10 : null;
   r.capture_steps_ms = caps.slice(1, 13).map((c, i) => c - caps[i]);
+  // capture - media time (RTP timestamp / 90 for WebRTC, mediaTime for HLS), less its median:
+  // how far the stream's own timestamps stray from the capture clock, frame to frame.
+  const WRAP = 2 ** 32 / 90;
+  const off = kept.map((x) => (((x.captureMs - x.mediaMs) % WRAP) + WRAP) % WRAP).sort((a, b) => a - b);
+  if (off.length) {
+    const mid = off[Math.floor(off.length / 2)];
+    r.capture_minus_media_ms = { p5: Math.round(percentile(off, 0.05) - mid), p95: Math.round(percentile(off, 0.95) - mid), min: Math.round(off[0] - mid), max: Math.round(off[off.length - 1] - mid) };
+  }
   r.summary = summarize(d);
   // What the player itself says (ours: its stats; stock hls.js: now - playingDate).
   r.player = await page.evaluate(() => {
     const s = window.__stats?.at(-1);
-    if (s) return { protocol: s.protocol, latencyMs: s.latencyMs, stalls: s.stalls };
+    if (s) return { protocol: s.protocol, latencyMs: s.latencyMs, stalls: s.stalls, targetLatency: window.__player?.hls?.targetLatency };
     if (window.hls?.playingDate) return { protocol: 'hls.js', latencyMs: Date.now() - window.hls.playingDate.getTime(), targetLatency: window.hls.targetLatency, stalls: window.__stalls() };
     return null;
   });
@@ -192,8 +223,8 @@ const fmt = (ms) => (ms === null || ms === undefined ? '–' : (ms / 1000).toFix
 
 function table(results) {
   const lines = [
-    '| variant | joins | samples | p50 | p95 | min | max | per-join medians (s) | frames unread / late callbacks / presented | player\'s own figure p50 | load (start → end) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | joins | samples | p50 | p95 | min | max | per-join medians (s) | frames unread / late callbacks / presented | player\'s own figure p50 | WebRTC jitter buffer per join (ms) | load (start → end) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const v of only) {
     const js = results.filter((r) => r.variant === v && !r.error);
@@ -205,7 +236,7 @@ function table(results) {
     const unread = js.reduce((a, r) => a + r.misses, 0), frames = js.reduce((a, r) => a + r.frames, 0);
     const mism = js.reduce((a, r) => a + r.mismatched, 0);
     const loads = js.length ? `${js[0].load_start} → ${js[js.length - 1].load_end}` : '';
-    lines.push(`| ${v} | ${js.length}${failed ? ` (+${failed} failed)` : ''} | ${s.count} | **${fmt(s.p50)}** | **${fmt(s.p95)}** | ${fmt(s.min)} | ${fmt(s.max)} | ${meds} | ${unread} / ${mism} / ${frames} | ${fmt(percentile(own, 0.5))} | ${loads} |`);
+    lines.push(`| ${v} | ${js.length}${failed ? ` (+${failed} failed)` : ''} | ${s.count} | **${fmt(s.p50)}** | **${fmt(s.p95)}** | ${fmt(s.min)} | ${fmt(s.max)} | ${meds} | ${unread} / ${mism} / ${frames} | ${fmt(percentile(own, 0.5))} | ${js.some((r) => r.webrtc) ? js.map((r) => r.webrtc?.jitter_buffer_ms ?? '–').join(', ') : '–'} | ${loads} |`);
   }
   return lines.join('\n');
 }
@@ -251,7 +282,7 @@ try {
       r.join = j + 1;
       results.push(r);
       const s = r.summary;
-      console.error(`${v} join ${j + 1}: ${r.error ?? `p50 ${fmt(s.p50)} p95 ${fmt(s.p95)} min ${fmt(s.min)} max ${fmt(s.max)} s, ${r.samples} samples, ${r.misses} unread, ${r.mismatched} late callbacks, ${r.fps} fps, player ${JSON.stringify(r.player)}, load ${r.load_end}`}`);
+      console.error(`${v} join ${j + 1}: ${r.error ?? `p50 ${fmt(s.p50)} p95 ${fmt(s.p95)} min ${fmt(s.min)} max ${fmt(s.max)} s, ${r.samples} samples, ${r.misses} unread, ${r.mismatched} late callbacks, ${r.fps} fps, player ${JSON.stringify(r.player)}, ${r.webrtc ? `rtc ${JSON.stringify(r.webrtc)}, ` : ''}load ${r.load_end}`}`);
       if (!daemon.alive()) throw new Error(`edgestream exited: ${daemon.log.tail(20)}`);
     }
   }
