@@ -80,6 +80,7 @@ static void origin_camera_stats(void *opaque, struct es_origin_camera_stats *out
     out->bytes_out = st.bytes_out;
     out->segments = st.segments;
     out->reconnects = st.reconnects;
+    out->snapshot = es_camera_snapshot(camera);
     struct es_upload_camera_totals up;
     es_uploader_camera_totals(slot->uploader, es_camera_config(camera)->id, &up);
     out->has_uploads = up.stores > 0;

@@ -6,6 +6,7 @@
 #include "core/url.h"
 #include "segment/cmaf.h"
 #include "segment/segmenter.h"
+#include "snapshot/snapshot.h"
 #include "source/source.h"
 #include "transcode/transcode.h"
 
@@ -55,6 +56,9 @@ struct es_camera {
     es_camera_audio_tap_fn audio_tap;
     void *audio_tap_opaque;
     atomic_bool keyframe_wanted; /* es_camera_request_keyframe, any thread */
+    /* Snapshots: the newest decoded frame (transcode) or keyframe
+     * (passthrough), handed over by reference. */
+    struct es_snapshot_source *snapshot;
 
     /* Read by the status thread. */
     atomic_int state;
@@ -172,9 +176,21 @@ static void on_transcoded(void *opaque, AVPacket *pkt)
     if (c->audio_tap && pkt->stream_index == ES_MEDIA_AUDIO && !c->g711_par)
         c->audio_tap(c->audio_tap_opaque, pkt, es_transcoder_audio_params(c->transcoder),
                      wall_of(c, pkt->pts));
+    if (c->config->transcode == ES_TRANSCODE_COPY && pkt->stream_index == ES_MEDIA_VIDEO &&
+        (pkt->flags & AV_PKT_FLAG_KEY))
+        es_snapshot_source_put_keyframe(c->snapshot, pkt,
+                                        es_transcoder_video_params(c->transcoder),
+                                        wall_of(c, pkt->pts));
     es_segmenter_write(c->segmenter, pkt);
     if (c->cmaf)
         es_cmaf_write(c->cmaf, pkt, wall_of(c, pkt->dts));
+}
+
+/* Transcode mode: each decoded frame the encoder will take. */
+static void on_decoded(void *opaque, const AVFrame *frame, int64_t ticks)
+{
+    struct es_camera *c = opaque;
+    es_snapshot_source_put_frame(c->snapshot, frame, wall_of(c, ticks));
 }
 
 /* Moves a packet from its stream's time base into the camera's continuous
@@ -235,6 +251,8 @@ static void run_connection(struct es_camera *c, struct es_source *source)
         .target_fps = cfg->target_fps,
         .segment_duration = cfg->segment_duration,
         .audio_bitrate = cfg->audio_bitrate,
+        .on_frame = on_decoded,
+        .on_frame_opaque = c,
     };
     const AVStream *video = es_source_video(source);
     const AVStream *audio = es_source_audio(source);
@@ -392,6 +410,7 @@ enum es_err es_camera_create(const struct es_camera_config *config, struct es_si
     c->sink_count = sink_count;
     atomic_init(&c->stop, false);
     atomic_init(&c->state, ES_CAMERA_CONNECTING);
+    c->snapshot = es_snapshot_source_create(config->id);
 
     struct es_segmenter_config sc = {
         .camera_id = config->id,
@@ -457,6 +476,9 @@ void es_camera_destroy(struct es_camera *c)
     es_cmaf_destroy(c->cmaf);
     for (size_t i = 0; i < c->sink_count; i++)
         c->sinks[i]->destroy(c->sinks[i]);
+    /* After the origin's sink: until then the origin may still reach it
+     * (es_origin_camera_stats.snapshot); its queued jobs hold references. */
+    es_snapshot_source_unref(c->snapshot);
     free(c->sinks);
     free(c);
 }
@@ -493,6 +515,11 @@ void es_camera_stats(const struct es_camera *c, struct es_camera_stats *out)
     out->reconnects = atomic_load(&c->reconnects);
     out->last_msn = atomic_load(&c->last_msn);
     out->last_segment_wall_us = atomic_load(&c->last_segment_wall_us);
+}
+
+struct es_snapshot_source *es_camera_snapshot(const struct es_camera *c)
+{
+    return c->snapshot;
 }
 
 int64_t es_camera_progress_due_us(const struct es_camera *c)

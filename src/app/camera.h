@@ -60,6 +60,9 @@ void es_camera_set_audio_tap(struct es_camera *camera, es_camera_audio_tap_fn fn
 void es_camera_request_keyframe(struct es_camera *camera);
 
 const struct es_camera_config *es_camera_config(const struct es_camera *camera);
+/* The camera's newest picture for snapshots (snapshot/snapshot.h); lives as
+ * long as the camera (take a reference to keep it longer). */
+struct es_snapshot_source *es_camera_snapshot(const struct es_camera *camera);
 void es_camera_stats(const struct es_camera *camera, struct es_camera_stats *out);
 const char *es_camera_state_name(enum es_camera_state state);
 

@@ -4,6 +4,7 @@
 #include "origin/whep.h"
 
 #include "core/clock.h"
+#include "origin/snapshot.h" /* snapshot and clip figures (docs/recording.md) */
 #include "origin/vod.h" /* recording fields (docs/recording.md) */
 
 #include <inttypes.h>
@@ -224,6 +225,7 @@ void es_origin_serve_metrics(struct es_origin *o, h2o_req_t *req)
     es_origin_vprintf(pool, &out, "edgestream_http_accept_pauses_total %" PRIu64 "\n",
                       m->accept_pauses);
     es_origin_whep_metrics(o, pool, &out); /* WebRTC (whep.c) */
+    es_origin_snapshot_metrics(o, pool, &out); /* snapshots and clips (snapshot.c) */
     send_vector(req, "text/plain; version=0.0.4; charset=utf-8", ROUTE_METRICS, &out);
 }
 

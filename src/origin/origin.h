@@ -58,6 +58,10 @@ struct es_origin_camera_stats {
     uint64_t record_segments, record_bytes; /* kept now */
     double record_oldest_s, record_newest_s; /* epoch seconds; 0 when nothing is kept */
     uint64_t record_deleted, record_dropped, record_failures; /* since start */
+    /* Live snapshots (docs/recording.md, "Snapshots"): the camera's newest
+     * picture; NULL before the camera exists. Borrowed: valid while the
+     * origin lists the camera (take a reference to keep it longer). */
+    struct es_snapshot_source *snapshot;
 };
 
 struct es_origin_camera {
@@ -74,6 +78,7 @@ struct es_origin_camera {
 };
 
 struct es_origin;
+struct es_snapshot_source;
 
 /* Validates the config (listen address, TLS files readable) without binding. */
 enum es_err es_origin_create(const struct es_origin_config *config, struct es_origin **out);

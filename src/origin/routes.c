@@ -5,12 +5,16 @@
  *   /live/<camera>/<run>/<segment|part|init>  media of this run, from memory
  *   /vod/<camera>/index.m3u8?start=&end=  recordings: VOD playlist (origin/vod.h)
  *   /vod/<camera>/<recorded segment>    a recorded segment (Range)
+ *   /live/<camera>/snapshot.jpg         the newest picture (origin/snapshot.h)
+ *   /vod/<camera>/snapshot.jpg?t=       the recorded picture at t
+ *   /vod/<camera>/clip.mp4?start=&end=  the recorded range as one MP4
  *   /api/cameras                        JSON for the dashboard (docs/web.md)
  *   /metrics                            Prometheus text
  *   /healthz                            liveness
  *   anything else                       the web player's files (origin.web_root)
  */
 #include "origin/internal.h"
+#include "origin/snapshot.h" /* snapshots and clips (docs/recording.md) */
 #include "origin/vod.h"  /* recordings (docs/recording.md) */
 #include "origin/whep.h" /* WHEP (docs/webrtc.md) */
 
@@ -225,11 +229,17 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
          * of another run (an earlier process) is gone, whatever its name. */
         bool playlist = path.count == 3 && strcmp(path.segments[2], "stream.m3u8") == 0;
         bool media = path.count == 4 && strcmp(path.segments[2], o->run) == 0;
-        if (!(playlist || media) || path.trailing_slash || !camera_id_ok(path.segments[1])) {
+        bool snapshot = path.count == 3 && strcmp(path.segments[2], "snapshot.jpg") == 0;
+        if (!(playlist || media || snapshot) || path.trailing_slash ||
+            !camera_id_ok(path.segments[1])) {
             es_origin_respond_text(req, 404, "Not Found", "404 not found\n", ROUTE_OTHER);
             return 0;
         }
         for (size_t i = 0; i < o->stream_count; i++) {
+            if (strcmp(o->streams[i]->id, path.segments[1]) == 0 && snapshot) {
+                es_origin_serve_live_snapshot(o, req, o->streams[i]);
+                return 0;
+            }
             if (strcmp(o->streams[i]->id, path.segments[1]) == 0) {
                 es_origin_stream_serve(o->streams[i], req, path.segments[path.count - 1],
                                        playlist, &query, via_query);
@@ -241,6 +251,9 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (vod) {
         size_t q = req->input.query_at;
+        if (es_origin_serve_vod_media(o, req, &path, q != SIZE_MAX ? target.base + q + 1 : NULL,
+                                      q != SIZE_MAX ? target.len - q - 1 : 0))
+            return 0;
         es_origin_serve_vod(o, req, &path, q != SIZE_MAX ? target.base + q + 1 : NULL,
                             q != SIZE_MAX ? target.len - q - 1 : 0, via_query);
         return 0;

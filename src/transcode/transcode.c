@@ -259,6 +259,8 @@ static enum es_err send_video(struct es_transcoder *t, AVPacket *pkt)
         int64_t ts = v->decoded->best_effort_timestamp;
         int64_t slot;
         if (ts != AV_NOPTS_VALUE && es_fps_reducer_keep(&v->reducer, ts, &slot)) {
+            if (t->config.on_frame)
+                t->config.on_frame(t->config.on_frame_opaque, v->decoded, ts);
             enum es_err err = encode_video_frame(t, v->decoded, slot);
             if (err != ES_OK) {
                 av_frame_unref(v->decoded);

@@ -27,6 +27,12 @@ struct es_transcode_config {
     unsigned target_fps;
     double segment_duration; /* seconds; sets the keyframe interval */
     unsigned audio_bitrate;
+    /* Transcode mode: each decoded frame kept for encoding (after the frame
+     * rate reducer), before it is scaled, with its timestamp in 90 kHz
+     * ticks. It may take a reference (av_frame_ref); it must return at once.
+     * Snapshots (snapshot/snapshot.h). NULL = none. */
+    void (*on_frame)(void *opaque, const AVFrame *frame, int64_t ticks);
+    void *on_frame_opaque;
 };
 
 /* Receives each output packet (pts/dts in 90 kHz, stream_index an es_media).

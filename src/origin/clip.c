@@ -1,0 +1,324 @@
+/* /vod/<camera>/clip.mp4?start=&end= (snapshot.h): the recorded range,
+ * remuxed into one MP4 on the media worker (snapshot/clip.h), no re-encode.
+ *
+ * The MP4 is built in a temporary file under <record_root>/.clips/ (the
+ * muxer moves its index to the front in a second pass, which needs a file),
+ * read back into memory, deleted, and sent. A range is at most
+ * ES_CLIP_MAX_RANGE_MS; at most MAX_CLIPS are built at once. */
+#include "origin/snapshot.h"
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "record/index.h"
+#include "record/layout.h"
+#include "record/recorder.h"
+#include "record/vod_playlist.h"
+#include "snapshot/clip.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Clips being built at once (each holds its MP4 in memory while sent). */
+#define MAX_CLIPS 2
+/* The index holds segments of at least ~0.5 s: five minutes is ~600. */
+#define MAX_CLIP_SEGMENTS 2000
+/* Far above five minutes of any camera we take (a 12 MP camera at 16 Mbit/s
+ * makes 600 MB in five minutes: refused rather than held in memory). */
+#define MAX_CLIP_BYTES (512u << 20)
+#define QUERY_VALUE_MAX 64
+
+static atomic_int clips_running;
+static atomic_uint_fast64_t clips_total, clip_failures, clip_us_total, clip_bytes_total;
+
+struct clip_inputs {
+    char camera[72];
+    char record_dir[PATH_MAX];
+    struct es_record_entry *entries;
+    size_t count;
+    int64_t start_ms, end_ms;
+};
+
+static void free_clip_inputs(struct media_job *job)
+{
+    struct clip_inputs *in = job->inputs;
+    if (in) {
+        free(in->entries);
+        free(in);
+    }
+}
+
+static void fail(struct media_job *job, int status, const char *text)
+{
+    job->status = status;
+    job->reason = status == 404 ? "Not Found" : "Internal Server Error";
+    job->text = text;
+    atomic_fetch_add(&clip_failures, 1);
+}
+
+static void free_buffer(void *p)
+{
+    free(p);
+}
+
+/* <record_root>/.clips: next to the cameras' directories, never inside one
+ * (the recorder's scans see only their own names anyway). */
+static bool clip_dir(const char *record_dir, char *out, size_t size)
+{
+    const char *slash = strrchr(record_dir, '/');
+    int n = slash ? snprintf(out, size, "%.*s/.clips", (int)(slash - record_dir), record_dir)
+                  : snprintf(out, size, ".clips");
+    if (n < 0 || (size_t)n >= size)
+        return false;
+    return mkdir(out, 0700) == 0 || errno == EEXIST;
+}
+
+static void run_clip(struct media_job *job)
+{
+    struct clip_inputs *in = job->inputs;
+    int64_t started = es_clock_mono_us();
+    char dir[PATH_MAX], tmp[PATH_MAX + 32];
+    if (!clip_dir(in->record_dir, dir, sizeof(dir))) {
+        fail(job, 500, "500 no room for the clip (state directory not writable)\n");
+        atomic_fetch_sub(&clips_running, 1);
+        return;
+    }
+    snprintf(tmp, sizeof(tmp), "%s/clip-XXXXXX.mp4", dir);
+    int fd = mkstemps(tmp, 4);
+    if (fd < 0) {
+        fail(job, 500, "500 no room for the clip (cannot create a temporary file)\n");
+        atomic_fetch_sub(&clips_running, 1);
+        return;
+    }
+    close(fd);
+    struct es_clip_input *inputs = es_calloc(in->count, sizeof(*inputs));
+    char (*paths)[PATH_MAX] = es_calloc(in->count, sizeof(*paths));
+    for (size_t i = 0; i < in->count; i++) {
+        char rel[ES_RECORD_REL_MAX];
+        es_record_rel_path(&in->entries[i], rel, sizeof(rel));
+        int n = snprintf(paths[i], sizeof(paths[i]), "%s/%s", in->record_dir, rel);
+        if (n < 0 || (size_t)n >= sizeof(paths[i]))
+            paths[i][0] = '\0'; /* cannot be opened: the clip fails, named in the log */
+        inputs[i].path = paths[i];
+        inputs[i].start_ms = in->entries[i].start_ms;
+        inputs[i].duration_ms = in->entries[i].duration_ms;
+    }
+    struct es_clip_result result;
+    enum es_err err = es_clip_remux(in->camera, inputs, in->count, in->end_ms, tmp, &result);
+    free(inputs);
+    free(paths);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (err == ES_OK) {
+        int rfd = open(tmp, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (rfd >= 0 && fstat(rfd, &st) == 0 && st.st_size > 0 &&
+            (unsigned long long)st.st_size <= MAX_CLIP_BYTES) {
+            size = (size_t)st.st_size;
+            data = malloc(size);
+            if (!data)
+                abort();
+            size_t got = 0;
+            while (got < size) {
+                ssize_t n = pread(rfd, data + got, size - got, (off_t)got);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0)
+                    break;
+                got += (size_t)n;
+            }
+            if (got != size) {
+                free(data);
+                data = NULL;
+            }
+        }
+        if (rfd >= 0)
+            close(rfd);
+    }
+    unlink(tmp);
+    atomic_fetch_sub(&clips_running, 1);
+    if (err == ES_ERR_IO && !data) {
+        fail(job, 404, "404 a recorded segment of the range is gone (retention) or unreadable\n");
+        return;
+    }
+    if (!data) {
+        fail(job, 500, "500 the clip could not be built\n");
+        return;
+    }
+    int64_t us = es_clock_mono_us() - started;
+    atomic_fetch_add(&clips_total, 1);
+    atomic_fetch_add(&clip_us_total, (uint_fast64_t)us);
+    atomic_fetch_add(&clip_bytes_total, size);
+    es_log(ES_LOG_INFO, "clip",
+           "camera=%s event=clip segments=%zu duration_s=%.2f bytes=%zu remux_ms=%.1f", in->camera,
+           in->count, result.duration_s, size, (double)us / 1000.0);
+    job->status = 200;
+    job->reason = "OK";
+    job->content_type = "video/mp4";
+    job->body = es_blob_take(data, size, free_buffer);
+    char when[48];
+    es_clock_format_iso8601(result.first_ms * 1000, when, sizeof(when));
+    /* File names without ':' (Windows). */
+    for (char *c = when; *c; c++)
+        if (*c == ':')
+            *c = '-';
+    snprintf(job->disposition, sizeof(job->disposition), "attachment; filename=\"%s_%s.mp4\"",
+             in->camera, when);
+    es_clock_format_iso8601(result.first_ms * 1000, job->capture_time, sizeof(job->capture_time));
+}
+
+struct collected {
+    struct es_record_entry *items;
+    size_t count, cap;
+};
+
+static void collect(void *opaque, const struct es_record_entry *e)
+{
+    struct collected *c = opaque;
+    if (c->count == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->items = es_realloc(c->items, c->cap * sizeof(*c->items));
+    }
+    c->items[c->count++] = *e;
+}
+
+static void bad_request(h2o_req_t *req, const char *body)
+{
+    es_origin_respond_text(req, 400, "Bad Request", body, ROUTE_OTHER);
+}
+
+static bool parse_time_param(h2o_req_t *req, const char *raw, size_t len, const char *key,
+                             int64_t *ms)
+{
+    char text[QUERY_VALUE_MAX], body[256];
+    const char *why = NULL;
+    int got = es_origin_query_value(raw, len, key, text, sizeof(text), &why);
+    if (got < 0) {
+        snprintf(body, sizeof(body), "400 %s= %s\n", key, why);
+        bad_request(req, body);
+        return false;
+    }
+    if (got == 0) {
+        bad_request(req, "400 clip.mp4 needs start=<ISO 8601 time>&end=<ISO 8601 time>, e.g. "
+                         "?start=2026-12-03T14:32:00Z&end=2026-12-03T14:33:00Z\n");
+        return false;
+    }
+    if (!es_record_parse_time(text, ms)) {
+        snprintf(body, sizeof(body),
+                 "400 %s= is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SS[.fff] with Z or "
+                 "+HH:MM)\n",
+                 key);
+        bad_request(req, body);
+        return false;
+    }
+    return true;
+}
+
+void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const char *camera,
+                          const char *record_dir, const char *raw, size_t raw_len)
+{
+    /* Strict: only start, end (and token). */
+    for (size_t i = 0; raw && i < raw_len;) {
+        size_t amp = i;
+        while (amp < raw_len && raw[amp] != '&')
+            amp++;
+        const char *k = raw + i;
+        const char *eq = memchr(k, '=', amp - i);
+        size_t klen = eq ? (size_t)(eq - k) : amp - i;
+        bool ok = (klen == 5 && (memcmp(k, "start", 5) == 0 || memcmp(k, "token", 5) == 0)) ||
+                  (klen == 3 && memcmp(k, "end", 3) == 0) || klen == 0;
+        if (!ok) {
+            bad_request(req, "400 unknown parameter: clip.mp4 takes only start= and end=\n");
+            return;
+        }
+        i = amp + 1;
+    }
+    int64_t start_ms, end_ms;
+    if (!parse_time_param(req, raw, raw_len, "start", &start_ms) ||
+        !parse_time_param(req, raw, raw_len, "end", &end_ms))
+        return;
+    if (end_ms <= start_ms) {
+        bad_request(req, "400 end= must be after start=\n");
+        return;
+    }
+    if (end_ms - start_ms > ES_CLIP_MAX_RANGE_MS) {
+        bad_request(req, "400 range too long: a clip is at most 5 minutes\n");
+        return;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", record_dir, ES_RECORDER_INDEX_NAME);
+    struct es_record_index *index = NULL;
+    struct collected c = {NULL, 0, 0};
+    if (es_record_index_open(path, true, &index) == ES_OK) {
+        size_t n;
+        bool truncated;
+        enum es_err err = es_record_index_query(index, start_ms, end_ms, MAX_CLIP_SEGMENTS,
+                                                collect, &c, &n, &truncated);
+        es_record_index_close(index);
+        if (err != ES_OK || truncated) {
+            free(c.items);
+            es_origin_respond_text(req, 500, "Internal Server Error", "500 index query failed\n",
+                                   ROUTE_OTHER);
+            return;
+        }
+    }
+    if (c.count == 0) {
+        free(c.items);
+        es_origin_respond_text(req, 404, "Not Found", "404 nothing recorded in this range\n",
+                               ROUTE_OTHER);
+        return;
+    }
+    if (atomic_fetch_add(&clips_running, 1) >= MAX_CLIPS) {
+        atomic_fetch_sub(&clips_running, 1);
+        free(c.items);
+        es_origin_add_header(req, "retry-after", "2");
+        es_origin_respond_text(req, 503, "Service Unavailable",
+                               "503 two clips are being built: retry in a few seconds\n",
+                               ROUTE_OTHER);
+        return;
+    }
+    struct clip_inputs *in = es_calloc(1, sizeof(*in));
+    snprintf(in->camera, sizeof(in->camera), "%s", camera);
+    snprintf(in->record_dir, sizeof(in->record_dir), "%s", record_dir);
+    in->entries = c.items;
+    in->count = c.count;
+    in->start_ms = start_ms;
+    in->end_ms = end_ms;
+    struct media_job *job = es_origin_media_job_new();
+    job->inputs = in;
+    job->free_inputs = free_clip_inputs;
+    job->run = run_clip;
+    job->clip = true;
+    job->cache_control = o->config.token ? "private, no-store" : "no-store";
+    if (!es_origin_media_job_submit(o, req, job))
+        atomic_fetch_sub(&clips_running, 1); /* the job never ran */
+}
+
+void es_origin_clip_metrics(h2o_mem_pool_t *pool, h2o_iovec_vector_t *out)
+{
+    es_origin_vprintf(pool, out,
+                      "# HELP edgestream_clip_exports_total clip.mp4 files built\n"
+                      "# TYPE edgestream_clip_exports_total counter\n"
+                      "edgestream_clip_exports_total %" PRIu64 "\n"
+                      "# HELP edgestream_clip_failures_total clip.mp4 requests that failed after "
+                      "the lookup\n"
+                      "# TYPE edgestream_clip_failures_total counter\n"
+                      "edgestream_clip_failures_total %" PRIu64 "\n"
+                      "# HELP edgestream_clip_remux_seconds_total Time spent remuxing clips\n"
+                      "# TYPE edgestream_clip_remux_seconds_total counter\n"
+                      "edgestream_clip_remux_seconds_total %.6f\n"
+                      "# HELP edgestream_clip_bytes_total Bytes of clips built\n"
+                      "# TYPE edgestream_clip_bytes_total counter\n"
+                      "edgestream_clip_bytes_total %" PRIu64 "\n",
+                      (uint64_t)atomic_load(&clips_total), (uint64_t)atomic_load(&clip_failures),
+                      (double)atomic_load(&clip_us_total) / 1e6,
+                      (uint64_t)atomic_load(&clip_bytes_total));
+}
