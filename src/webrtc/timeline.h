@@ -6,13 +6,9 @@
  * over the last sender reports both take a 10 s pause that shows up as 1 s of
  * RTP time for a change of clock rate, so the browser then renders 15 fps
  * frames at 9-12 a second and its jitter buffer grows ~0.4 s every second.
- * RTP time here therefore advances by the wall-clock gap (webrtc-rules.md §6.4:
- * "ts = last + gap × 90") and by media time everywhere else. The gap is taken
- * between capture times (a pipeline that is late or bursty under load does not
- * move it), unless capture and arrival disagree by more than
- * ES_RTP_TIMELINE_CLOCK_SLACK_US (a camera clock learnt or lost at the
- * reconnect, an audio packet read before its connection's first video frame
- * anchored the clock): then the arrival gap. Pipeline thread only. */
+ * RTP time here therefore advances by the gap in arrival time (webrtc-rules.md
+ * §6.4: "ts = last + gap × 90"), which is what the receiver's clock sees, and
+ * by media (capture) time everywhere else. Pipeline thread only. */
 #ifndef ES_WEBRTC_TIMELINE_H
 #define ES_WEBRTC_TIMELINE_H
 
@@ -25,7 +21,6 @@
  * frame interval. Each stream is judged against itself, so a camera whose
  * audio runs a second behind its video is no new run at every packet. */
 #define ES_RTP_TIMELINE_GAP_TICKS 45000 /* 0.5 s at 90 kHz */
-#define ES_RTP_TIMELINE_CLOCK_SLACK_US 1000000
 
 enum { ES_RTP_TIMELINE_VIDEO, ES_RTP_TIMELINE_AUDIO, ES_RTP_TIMELINE_STREAMS };
 
@@ -34,22 +29,21 @@ struct es_rtp_timeline {
     uint64_t runs;  /* new runs seen after the first */
     struct es_rtp_timeline_stream {
         bool started;
-        int64_t newest_pts;        /* its newest media time (90 kHz ticks) */
-        int64_t newest_rtp;        /* ... and its RTP-timeline time */
-        int64_t newest_capture_us; /* its capture wall clock */
-        int64_t newest_mono_us;    /* the monotonic clock when it arrived */
-        uint64_t runs;             /* `runs` as of its newest packet */
+        int64_t newest_pts;     /* its newest media time (90 kHz ticks) */
+        int64_t newest_rtp;     /* ... and its RTP-timeline time */
+        int64_t newest_mono_us; /* the monotonic clock when it arrived */
+        uint64_t runs;          /* `runs` as of its newest packet */
     } stream[ES_RTP_TIMELINE_STREAMS];
 };
 
 /* The RTP-timeline time (90 kHz) of a packet of `stream` with media time
- * `pts`, captured at `capture_us` (Unix µs) and arriving at `mono_us`. The
- * first stream to step into a new run sets the offset: its RTP time is its
- * previous packet's plus the time elapsed since (above). Audio then follows;
- * video, when audio stepped first (AAC is out before the first picture), sets
- * it again from its own previous frame, so the picture's timeline is the one
- * kept. `*new_run` (may be NULL) is set for the packet that started the run. */
-int64_t es_rtp_timeline_map(struct es_rtp_timeline *t, int stream, int64_t pts, int64_t capture_us,
-                            int64_t mono_us, bool *new_run);
+ * `pts`, arriving at `mono_us`. The first stream to step into a new run sets
+ * the offset: its RTP time is its previous packet's plus the arrival time
+ * elapsed since. Audio then follows; video, when audio stepped first (AAC is
+ * out before the first picture), sets it again from its own previous frame,
+ * so the picture's timeline is the one kept. `*new_run` (may be NULL) is set
+ * for the packet that started the run. */
+int64_t es_rtp_timeline_map(struct es_rtp_timeline *t, int stream, int64_t pts, int64_t mono_us,
+                            bool *new_run);
 
 #endif

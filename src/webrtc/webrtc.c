@@ -379,7 +379,7 @@ void es_webrtc_camera_video(struct es_webrtc_camera *camera, const uint8_t *au, 
         note_sps(c, au, size);
     /* RTP time follows the wall clock across a camera's reconnect (timeline.h). */
     uint64_t runs = c->timeline.stream[ES_RTP_TIMELINE_VIDEO].runs;
-    int64_t rtp_ticks = es_rtp_timeline_map(&c->timeline, ES_RTP_TIMELINE_VIDEO, pts_ticks, wall_us,
+    int64_t rtp_ticks = es_rtp_timeline_map(&c->timeline, ES_RTP_TIMELINE_VIDEO, pts_ticks,
                                             es_clock_mono_us(), NULL);
     bool new_run = runs != c->timeline.runs; /* audio may have stepped into it first */
     if (atomic_load(&c->viewers) == 0)
@@ -430,8 +430,7 @@ void es_webrtc_camera_audio(struct es_webrtc_camera *camera, const struct AVPack
     c->audio_anchor_pts = pkt->pts;
     c->audio_anchor_wall_us = wall_us;
     uint64_t runs = c->timeline.stream[ES_RTP_TIMELINE_AUDIO].runs;
-    es_rtp_timeline_map(&c->timeline, ES_RTP_TIMELINE_AUDIO, pkt->pts, wall_us, es_clock_mono_us(),
-                        NULL);
+    es_rtp_timeline_map(&c->timeline, ES_RTP_TIMELINE_AUDIO, pkt->pts, es_clock_mono_us(), NULL);
     bool new_run = runs != c->timeline.runs;
     unsigned listeners = atomic_load(&c->audio_viewers);
     /* A new run (the camera reconnected) gets a new encoder too: the old one
