@@ -134,7 +134,9 @@ void es_webrtc_camera_on_keyframe_request(struct es_webrtc_camera *camera, void 
 
 static struct wcamera *camera_by_id(struct es_webrtc *w, const char *id)
 {
-    for (struct wcamera *c = w->cameras; c; c = c->next)
+    /* Without the lock, as es_webrtc_camera_sessions: the list only grows at
+     * its head, published with a release store (es_webrtc_add_camera). */
+    for (struct wcamera *c = __atomic_load_n(&w->cameras, __ATOMIC_ACQUIRE); c; c = c->next)
         if (strcmp(c->id, id) == 0)
             return c;
     return NULL;
