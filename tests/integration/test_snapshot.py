@@ -219,6 +219,22 @@ class Snapshots(oh.OriginTest):
                 if cam == "cam_x":
                     self.assertGreaterEqual(len(new), 1, "no encode in the burst: nothing judged")
 
+    def test_if_none_match_is_304_while_the_picture_is_the_newest(self):
+        not_modified = 0
+        for _ in range(5):
+            status, headers, _ = get(f"{self.base}live/cam_copy/snapshot.jpg")
+            self.assertEqual(status, 200)
+            etag = headers.get("etag")
+            status, headers2, body = get(f"{self.base}live/cam_copy/snapshot.jpg",
+                                         {"If-None-Match": etag})
+            if status == 304:
+                not_modified += 1
+                self.assertEqual(body, b"")
+            else:  # a new keyframe came in between: a new picture, a new ETag
+                self.assertEqual(status, 200)
+                self.assertNotEqual(headers2.get("etag"), etag)
+        self.assertGreaterEqual(not_modified, 1)
+
     def test_vod_snapshot_shows_t(self):
         time.sleep(max(0, self.cam.ready_time + h.scaled(12) - time.time()))
         for cam in CAMS:
