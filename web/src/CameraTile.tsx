@@ -3,6 +3,9 @@ import type { PlayerPhase, PlayerStats } from './HLSPlayer';
 import { LivePlayer, PROTOCOL_LABEL, type LivePlayerHandle } from './LivePlayer';
 import type { Camera, CameraStatus } from './cameras';
 import type { ProtocolChoice } from './protocol';
+import { Timeline } from './Timeline';
+import { VodPlayer } from './VodPlayer';
+import { vodPlaylistUrl } from './timeline';
 
 export type Badge = 'live' | 'offline' | 'connecting';
 
@@ -21,6 +24,16 @@ export function badgeFor(apiStatus: CameraStatus, phase: PlayerPhase, stale = fa
 }
 
 const BADGE_TEXT: Record<Badge, string> = { live: 'Live', offline: 'Offline', connecting: 'Connecting' };
+
+/**
+ * The tile's poster: the origin's newest snapshot, with a parameter that changes once a
+ * minute so that a browser that cached it still gets a recent picture (and a hundred tiles
+ * asking within the same minute share the origin's cached encode).
+ */
+export function posterUrl(snapshotUrl: string | undefined, now: number = Date.now()): string | undefined {
+  if (!snapshotUrl) return undefined;
+  return `${snapshotUrl}${snapshotUrl.includes('?') ? '&' : '?'}m=${Math.floor(now / 60_000)}`;
+}
 
 /** "14:03" today, else "3 Dec 14:03" (the viewer's locale and time zone). */
 export function formatSeen(iso: string, now: Date = new Date()): string {
@@ -60,6 +73,28 @@ export function CameraTile({ camera, expanded, inert, onToggle, register, protoc
   const openRef = useRef<HTMLButtonElement | null>(null);
   const closeRef = useRef<HTMLButtonElement | null>(null);
   const wasExpanded = useRef(false);
+  // Playing a recording instead of the live picture (enlarged tile, timeline): from `t`.
+  const [vod, setVod] = useState<{ t: number; n: number } | null>(null);
+  const [playhead, setPlayhead] = useState<number | null>(null);
+  const vodBase = camera.recording?.enabled ? camera.recording.vodBase : null;
+  const showTimeline = expanded && !!vodBase;
+
+  // Closing the tile returns it to live.
+  useEffect(() => {
+    if (!expanded) {
+      setVod(null);
+      setPlayhead(null);
+    }
+  }, [expanded]);
+
+  const playFrom = useCallback((t: number) => {
+    setPlayhead(null);
+    setVod((v) => ({ t: Math.round(t), n: (v?.n ?? 0) + 1 }));
+  }, []);
+  const goLive = useCallback(() => {
+    setVod(null);
+    setPlayhead(null);
+  }, []);
 
   useEffect(() => {
     if (expanded) closeRef.current?.focus();
@@ -89,14 +124,26 @@ export function CameraTile({ camera, expanded, inert, onToggle, register, protoc
       data-latency-ms={latencyMs === null ? '' : String(Math.round(latencyMs))}
       data-protocol={playing ?? ''}
       data-stale={camera.stale ? 'true' : undefined}
+      data-mode={vod && showTimeline ? 'vod' : 'live'}
       inert={inert || undefined}
     >
       <div
-        className="tile-frame"
+        className={`tile-frame${showTimeline ? ' tile-frame-timeline' : ''}`}
         role={expanded ? 'dialog' : 'group'}
         aria-modal={expanded ? true : undefined}
         aria-labelledby={titleId}
       >
+        <div className="tile-stage">
+        {vod && showTimeline && vodBase ? (
+          <VodPlayer
+            key={vod.n}
+            src={vodPlaylistUrl(vodBase, vod.t)}
+            target={vod.t}
+            onTime={setPlayhead}
+            title={`${camera.name} recording`}
+            className="tile-player"
+          />
+        ) : (
         <LivePlayer
           ref={setHandle}
           src={camera.playlistUrl}
@@ -109,18 +156,27 @@ export function CameraTile({ camera, expanded, inert, onToggle, register, protoc
           showStatus={false}
           controls={expanded}
           title={`${camera.name} live video`}
+          poster={posterUrl(camera.snapshotUrl)}
           className="tile-player"
           style={{ position: 'absolute', inset: 0 }}
         />
+        )}
+        </div>
         <div className="tile-overlay">
           <span className="tile-name" id={titleId}>
             {camera.name}
           </span>
+          {vod && showTimeline ? (
+            <span className="badge badge-vod" data-testid="badge">
+              Playback
+            </span>
+          ) : (
           <span className={`badge badge-${badge}`} data-testid="badge">
             <span className="badge-dot" aria-hidden="true" />
             {BADGE_TEXT[badge]}
           </span>
-          {badge === 'live' ? (
+          )}
+          {badge === 'live' && !(vod && showTimeline) ? (
             <span className="tile-stats" title={playing === 'webrtc' ? 'Protocol · glass-to-glass latency · jitter buffer' : 'Protocol · glass-to-glass latency · buffer ahead'}>
               {playing ? (
                 <span className={`tile-proto tile-proto-${playing}`} data-testid="protocol">
@@ -137,10 +193,21 @@ export function CameraTile({ camera, expanded, inert, onToggle, register, protoc
             <span className="tile-reason">{stats.reason}</span>
           ) : null}
         </div>
-        {badge === 'offline' ? (
+        {badge === 'offline' && !(vod && showTimeline) ? (
           <div className="tile-offline" aria-hidden="true">
             {offlineText(camera)}
           </div>
+        ) : null}
+        {showTimeline && vodBase ? (
+          <Timeline
+            cameraName={camera.name}
+            vodBase={vodBase}
+            oldest={camera.recording?.oldest}
+            mode={vod ? 'vod' : 'live'}
+            playhead={playhead}
+            onPlay={playFrom}
+            onLive={goLive}
+          />
         ) : null}
         {expanded ? (
           <button ref={closeRef} type="button" className="tile-close" aria-label={`Close ${camera.name}`} onClick={() => onToggle(null)}>

@@ -27,10 +27,54 @@ export interface Camera {
    * whatever its row's status says (the box that reports it may be dead).
    */
   stale?: boolean;
+  /** Origin mode: the newest picture (/live/<camera>/snapshot.jpg), the tile's poster. */
+  snapshotUrl?: string;
+  /** Origin mode: what /api/cameras says about the camera's recording (docs/recording.md). */
+  recording?: CameraRecording;
+}
+
+export interface CameraRecording {
+  enabled: boolean;
+  state: string | null;
+  oldest: string | null;
+  newest: string | null;
+  /** The camera's /vod/<camera>/ directory URL (playlist, spans.json, snapshots, clips live under it). */
+  vodBase: string | null;
+}
+
+/** The `recording` object of an /api/cameras entry (absent or malformed: undefined). */
+export function parseRecording(v: unknown, apiBase: string): CameraRecording | undefined {
+  if (!isObj(v) || typeof v.enabled !== 'boolean') return undefined;
+  const s = (x: unknown) => (typeof x === 'string' && x ? x : null);
+  const vod = s(v.vod_url);
+  return {
+    enabled: v.enabled,
+    state: s(v.state),
+    oldest: s(v.oldest),
+    newest: s(v.newest),
+    vodBase: vod ? resolveUrl(vod, apiBase).replace(/[?#].*$/, '').replace(/[^/]*$/, '') : null,
+  };
+}
+
+/** /live/<camera>/snapshot.jpg next to an origin playlist URL (null if it is not one). */
+export function liveSnapshotUrl(playlistUrl: string): string | null {
+  try {
+    const u = new URL(playlistUrl, 'http://x/');
+    if (!/\/live\/[^/]+\/[^/]+\.m3u8$/.test(u.pathname)) return null;
+    const abs = /^[a-z]+:/i.test(playlistUrl);
+    const snap = new URL('snapshot.jpg', u);
+    return abs ? snap.href : snap.pathname;
+  } catch {
+    return null;
+  }
 }
 
 function asStatus(v: unknown): CameraStatus {
   return v === 'live' || v === 'offline' || v === 'connecting' ? v : 'connecting';
+}
+
+function optional<K extends string, V>(k: K, v: V | null | undefined): { [P in K]?: V } {
+  return (v === null || v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
@@ -70,6 +114,7 @@ export function parseApiCameras(body: unknown, apiBase = ''): Camera[] {
       lastSegmentTime: typeof c.last_segment_time === 'string' ? c.last_segment_time : null,
       latency: Object.keys(latency).length ? latency : undefined,
       ...(typeof c.whep_url === 'string' && c.whep_url ? { whepUrl: resolveUrl(c.whep_url, apiBase) } : {}),
+      ...optional('recording', parseRecording(c.recording, apiBase)),
     });
   }
   return out;
@@ -148,7 +193,13 @@ export async function fetchApiCameras(config: RuntimeConfig, signal?: AbortSigna
   if (res.status === 401) throw new Error('GET /api/cameras: HTTP 401 (the origin wants its token: open this page as /?token=…)');
   if (!res.ok) throw new Error(`GET /api/cameras: HTTP ${res.status}`);
   const cameras = parseApiCameras(await res.json(), base ? `${base}/` : new URL('.', document.baseURI).href);
-  return cameras.map((c) => ({ ...c, playlistUrl: withToken(c.playlistUrl, config.token) }));
+  return cameras.map((c) => ({
+    ...c,
+    playlistUrl: withToken(c.playlistUrl, config.token),
+    // The origin's snapshot of the newest picture: the tile's poster (docs/recording.md).
+    ...optional('snapshotUrl', ((u) => (u ? withToken(u, config.token) : null))(liveSnapshotUrl(c.playlistUrl))),
+    ...(c.recording?.vodBase ? { recording: { ...c.recording, vodBase: withToken(c.recording.vodBase, config.token) } } : {}),
+  }));
 }
 
 type SupabaseClientLike = {
