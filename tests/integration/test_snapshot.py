@@ -152,6 +152,7 @@ class Snapshots(oh.OriginTest):
 
     def test_live_snapshot_is_now_transcoded(self):
         time.sleep(0.6)  # past the kept JPEG's half second
+        asked = time.time()
         status, headers, body, now = self.snapshot("cam_x")
         self.assertEqual(status, 200, body[:200])
         self.assertEqual(headers.get("content-type"), "image/jpeg")
@@ -160,9 +161,13 @@ class Snapshots(oh.OriginTest):
         self.assertTrue(headers.get("etag"))
         clock = clock_of_jpeg(body)
         self.assertIsNotNone(clock, "no burned-in clock in the live snapshot")
-        print(f"cam_x live snapshot: {len(body)} bytes, clock {now - clock:.3f} s before now")
-        self.assertLessEqual(now - clock, 1.0)
-        self.assertGreaterEqual(now - clock, -0.2)
+        print(f"cam_x live snapshot: {len(body)} bytes, clock {asked - clock:.3f} s before the "
+              f"request, answered in {1000 * (now - asked):.0f} ms")
+        # The newest frame when the worker took it: captured at most a second before the
+        # request (the test camera's and the pipeline's delay; a sanitizer build's is
+        # scaled), at the latest while the request was served.
+        self.assertLessEqual(asked - clock, h.scaled(1.0))
+        self.assertLessEqual(clock, now + 0.05)
 
     def test_live_snapshot_is_the_newest_keyframe_passthrough(self):
         # A keyframe older than the newest recorded segment's first frame (a keyframe
@@ -171,6 +176,7 @@ class Snapshots(oh.OriginTest):
         names = sorted(rh.files_on_disk(cam_dir), key=lambda n: rh.parse_name(n)[2])
         newest = os.path.join(cam_dir, rh.rel_path(names[-1]))
         recorded_key = clockcode.decode_file(newest) / 1000.0
+        time.sleep(0.6)  # cam_x's kept JPEG no longer holds: its answer is the newest frame
         status, _, body, now = self.snapshot("cam_copy")
         self.assertEqual(status, 200, body[:200])
         x = self.snapshot("cam_x")
