@@ -957,6 +957,16 @@ async function main() {
   } finally {
     await cleanup();
   }
+  // The recording timeline (issue 14) runs its own recorded daemon and camera, after the
+  // rest has stopped: e2e/timeline.mjs, in a child process; its lines are kept in the note.
+  await test('recording timeline: VOD from a clicked time, first frame within one segment (e2e/timeline.mjs)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [path.join(here, 'timeline.mjs')], { env: process.env, encoding: 'utf8', timeout: 180_000 });
+    const lines = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n');
+    const measured = lines.filter((l) => /first frame/.test(l)).map((l) => l.replace(/^ok\s+.*— /, ''));
+    assert(r.status === 0, `exit ${r.status ?? r.signal}: ${lines.filter((l) => /^FAIL/.test(l)).join(' | ') || lines.slice(-5).join(' | ')}`);
+    return measured.join('; ');
+  });
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
   if (failed || process.env.E2E_KEEP_TMP) {
