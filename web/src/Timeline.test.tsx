@@ -136,6 +136,18 @@ describe('Timeline', () => {
     expect(screen.getByRole('button', { name: 'Zoom in' }).hasAttribute('disabled')).toBe(true);
   });
 
+  it('the wheel zooms around the pointer and pans sideways', async () => {
+    const { bar } = await renderTimeline();
+    fireEvent.wheel(bar, { deltaY: -100, clientX: 500 });
+    expect(screen.getByTestId('tl-span').textContent).toBe('12 h');
+    // The time under the pointer (T - 12 h) stays under it: the view is T-18h .. T-6h.
+    expect(Date.parse(bar.getAttribute('data-view-start') as string)).toBe(T - 18 * HOUR);
+    fireEvent.wheel(bar, { deltaX: 500, deltaY: 0, clientX: 500 });
+    expect(Date.parse(bar.getAttribute('data-view-end') as string)).toBe(T);
+    fireEvent.wheel(bar, { deltaY: 100, clientX: 500 });
+    expect(screen.getByTestId('tl-span').textContent).toBe('24 h');
+  });
+
   it('a click plays from the time under the pointer; a drag selects a clip instead', async () => {
     const { bar, onPlay } = await renderTimeline();
     fireEvent.pointerDown(bar, { clientX: 500, button: 0, pointerId: 1 });
