@@ -100,7 +100,7 @@ static void run_clip(struct media_job *job)
     }
     close(fd);
     struct es_clip_input *inputs = es_calloc(in->count, sizeof(*inputs));
-    char (*paths)[PATH_MAX] = es_calloc(in->count, sizeof(*paths));
+    char(*paths)[PATH_MAX] = es_calloc(in->count, sizeof(*paths));
     for (size_t i = 0; i < in->count; i++) {
         char rel[ES_RECORD_REL_MAX];
         es_record_rel_path(&in->entries[i], rel, sizeof(rel));
@@ -260,8 +260,8 @@ void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const char *camer
     if (es_record_index_open(path, true, &index) == ES_OK) {
         size_t n;
         bool truncated;
-        enum es_err err = es_record_index_query(index, start_ms, end_ms, MAX_CLIP_SEGMENTS,
-                                                collect, &c, &n, &truncated);
+        enum es_err err = es_record_index_query(index, start_ms, end_ms, MAX_CLIP_SEGMENTS, collect,
+                                                &c, &n, &truncated);
         es_record_index_close(index);
         if (err != ES_OK || truncated) {
             free(c.items);

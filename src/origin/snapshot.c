@@ -49,7 +49,7 @@ struct media_origin {
     int wake_fd;            /* write end; -1 while closed */
     /* Loop thread only. */
     h2o_socket_t *sock;
-    size_t pending;         /* jobs submitted, not yet answered */
+    size_t pending;          /* jobs submitted, not yet answered */
     struct media_job **live; /* live snapshot jobs in flight (coalescing) */
     size_t live_count, live_cap;
     uint64_t refused, live_cached, vod_snapshots;
@@ -560,8 +560,8 @@ static void pick_segment(void *opaque, const struct es_record_entry *e)
     }
 }
 
-static void serve_vod_snapshot(struct es_origin *o, h2o_req_t *req, const char *camera,
-                               const char *record_dir, const char *raw, size_t raw_len)
+static void serve_vod_snapshot(struct es_origin *o, h2o_req_t *req, const char *record_dir,
+                               const char *raw, size_t raw_len)
 {
     static const char *const allowed[] = {"t", NULL};
     char bad[40], text[QUERY_VALUE_MAX], body[256];
@@ -596,8 +596,8 @@ static void serve_vod_snapshot(struct es_origin *o, h2o_req_t *req, const char *
     if (es_record_index_open(path, true, &index) == ES_OK) {
         size_t n;
         bool truncated;
-        enum es_err err = es_record_index_query(index, t_ms, t_ms + 1, 8, pick_segment, &at, &n,
-                                                &truncated);
+        enum es_err err =
+            es_record_index_query(index, t_ms, t_ms + 1, 8, pick_segment, &at, &n, &truncated);
         es_record_index_close(index);
         if (err != ES_OK) {
             es_origin_respond_text(req, 500, "Internal Server Error", "500 index query failed\n",
@@ -627,7 +627,6 @@ static void serve_vod_snapshot(struct es_origin *o, h2o_req_t *req, const char *
     job->cache_control = o->config.token ? "private, max-age=86400" : "max-age=86400";
     snprintf(job->etag, sizeof(job->etag), "\"%" PRIu64 "-%" PRId64 "\"", at.entry.msn,
              in->offset_ms);
-    (void)camera;
     es_origin_media_job_submit(o, req, job);
 }
 
@@ -648,8 +647,8 @@ bool es_origin_serve_vod_media(struct es_origin *o, h2o_req_t *req, const struct
     bool clip = strcmp(path->segments[2], "clip.mp4") == 0;
     if (!snapshot && !clip)
         return false;
-    struct origin_stream *s = es_path_is_name(path->segments[1]) ? find_stream(o, path->segments[1])
-                                                                : NULL;
+    struct origin_stream *s =
+        es_path_is_name(path->segments[1]) ? find_stream(o, path->segments[1]) : NULL;
     if (!s) {
         es_origin_respond_text(req, 404, "Not Found", "404 no such camera\n", ROUTE_OTHER);
         return true;
@@ -664,7 +663,7 @@ bool es_origin_serve_vod_media(struct es_origin *o, h2o_req_t *req, const struct
         return true;
     }
     if (snapshot)
-        serve_vod_snapshot(o, req, s->id, st.record_dir, raw_query, raw_query_len);
+        serve_vod_snapshot(o, req, st.record_dir, raw_query, raw_query_len);
     else
         es_origin_serve_clip(o, req, s->id, st.record_dir, raw_query, raw_query_len);
     return true;

@@ -17,9 +17,9 @@ struct es_clip_input {
 };
 
 struct es_clip_result {
-    double duration_s;  /* of the video written */
+    double duration_s; /* of the video written */
     uint64_t packets;
-    int64_t first_ms;   /* wall clock of the clip's first frame (a keyframe) */
+    int64_t first_ms; /* wall clock of the clip's first frame (a keyframe) */
 };
 
 /* Writes the inputs (oldest first; the first starts with a keyframe, as

@@ -12,7 +12,7 @@
  * first (key)frame up to a time and encodes the frame shown then.
  *
  * Encoding (and decoding) runs on the caller's thread: the origin calls it
- * from its media worker (origin/media_worker.h), never from its loop. */
+ * from its media worker (origin/snapshot.h), never from its loop. */
 #ifndef ES_SNAPSHOT_SNAPSHOT_H
 #define ES_SNAPSHOT_SNAPSHOT_H
 
