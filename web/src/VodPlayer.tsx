@@ -85,7 +85,6 @@ export function VodPlayer({ src, target, onTime, onState, controls = true, title
     } else {
       report('error', 'This browser cannot play HLS');
     }
-    void video.play?.()?.catch?.(() => undefined);
 
     return () => {
       done = true;
