@@ -200,7 +200,7 @@ static bool parse_time_param(h2o_req_t *req, const char *raw, size_t len, const 
 {
     char text[QUERY_VALUE_MAX], body[256];
     const char *why = NULL;
-    int got = es_origin_query_value(raw, len, key, text, sizeof(text), &why);
+    int got = es_query_value(raw, len, key, text, sizeof(text), &why);
     if (got < 0) {
         snprintf(body, sizeof(body), "400 %s= %s\n", key, why);
         bad_request(req, body);

@@ -208,3 +208,49 @@ bool es_path_match_numbers(const char *name, const char *prefix, const char *suf
     }
     return p == end;
 }
+
+int es_query_value(const char *raw, size_t len, const char *key, char *out, size_t size,
+                   const char **why)
+{
+    size_t key_len = strlen(key);
+    int found = 0;
+    out[0] = '\0';
+    for (size_t i = 0; raw && i < len;) {
+        size_t amp = i;
+        while (amp < len && raw[amp] != '&')
+            amp++;
+        const char *k = raw + i;
+        const char *eq = memchr(k, '=', amp - i);
+        size_t klen = eq ? (size_t)(eq - k) : amp - i;
+        if (klen == key_len && memcmp(k, key, key_len) == 0) {
+            if (found) {
+                *why = "given twice";
+                return -1;
+            }
+            found = 1;
+            size_t n = 0;
+            for (const char *p = eq ? eq + 1 : k + klen; p < raw + amp; p++) {
+                char c = *p;
+                if (c == '%') {
+                    int a = p + 2 < raw + amp ? hex_value(p[1]) : -1,
+                        b = a >= 0 ? hex_value(p[2]) : -1;
+                    if (a < 0 || b < 0) {
+                        *why = "has a malformed percent-escape";
+                        return -1;
+                    }
+                    c = (char)(a * 16 + b);
+                    p += 2;
+                }
+                /* '+' stays '+': the sign of an offset such as +01:00. */
+                if (n + 1 >= size || (unsigned char)c < 0x20) {
+                    *why = "is too long or holds control characters";
+                    return -1;
+                }
+                out[n++] = c;
+            }
+            out[n] = '\0';
+        }
+        i = amp + 1;
+    }
+    return found;
+}

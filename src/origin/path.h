@@ -52,6 +52,13 @@ struct es_query {
  * token longer than ES_QUERY_TOKEN_MAX - 1 bytes. */
 enum es_err es_query_parse(const char *raw, size_t len, struct es_query *out);
 
+/* One "key=value" of a query string (the recordings' start=, end=, t=),
+ * percent-decoded into out ('+' stays '+': the sign of an offset such as
+ * +01:00): 1 found, 0 absent, -1 repeated, malformed, too long or holding a
+ * control character (why says which). */
+int es_query_value(const char *raw, size_t len, const char *key, char *out, size_t size,
+                   const char **why);
+
 /* Parses "<prefix><decimal>[_<decimal>]<suffix>", e.g. "part_12_3.m4s" with
  * prefix "part_" and suffix ".m4s". `b` may be NULL for one number. Numbers
  * are plain decimals (no sign, no leading zeros beyond "0" itself unless

@@ -312,62 +312,6 @@ bool es_origin_media_job_submit(struct es_origin *o, h2o_req_t *req, struct medi
 
 /* ---- query strings ---- */
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int es_origin_query_value(const char *raw, size_t len, const char *key, char *out, size_t size,
-                          const char **why)
-{
-    size_t key_len = strlen(key);
-    int found = 0;
-    out[0] = '\0';
-    for (size_t i = 0; raw && i < len;) {
-        size_t amp = i;
-        while (amp < len && raw[amp] != '&')
-            amp++;
-        const char *k = raw + i;
-        const char *eq = memchr(k, '=', amp - i);
-        size_t klen = eq ? (size_t)(eq - k) : amp - i;
-        if (klen == key_len && memcmp(k, key, key_len) == 0) {
-            if (found) {
-                *why = "given twice";
-                return -1;
-            }
-            found = 1;
-            size_t n = 0;
-            for (const char *p = eq ? eq + 1 : k + klen; p < raw + amp; p++) {
-                char c = *p;
-                if (c == '%') {
-                    int a = p + 2 < raw + amp ? hex(p[1]) : -1, b = a >= 0 ? hex(p[2]) : -1;
-                    if (a < 0 || b < 0) {
-                        *why = "has a malformed percent-escape";
-                        return -1;
-                    }
-                    c = (char)(a * 16 + b);
-                    p += 2;
-                }
-                /* '+' stays '+': the sign of an offset such as +01:00. */
-                if (n + 1 >= size || (unsigned char)c < 0x20) {
-                    *why = "is too long or holds control characters";
-                    return -1;
-                }
-                out[n++] = c;
-            }
-            out[n] = '\0';
-        }
-        i = amp + 1;
-    }
-    return found;
-}
-
 /* Strict: every key is one of `allowed` (token is always allowed). */
 static bool only_keys(const char *raw, size_t len, const char *const *allowed, char *bad,
                       size_t bad_size)
@@ -572,7 +516,7 @@ static void serve_vod_snapshot(struct es_origin *o, h2o_req_t *req, const char *
         bad_request(req, body);
         return;
     }
-    int got = es_origin_query_value(raw, raw_len, "t", text, sizeof(text), &why);
+    int got = es_query_value(raw, raw_len, "t", text, sizeof(text), &why);
     if (got < 0) {
         snprintf(body, sizeof(body), "400 t= %s\n", why);
         bad_request(req, body);

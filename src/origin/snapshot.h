@@ -61,11 +61,6 @@ struct media_job *es_origin_media_job_new(void);
  * False (and `job` freed) when the worker's queue is full: answered 503. */
 bool es_origin_media_job_submit(struct es_origin *o, h2o_req_t *req, struct media_job *job);
 
-/* One "key=value" of a query string, percent-decoded: 1 found, 0 absent,
- * -1 repeated or malformed (why says which). */
-int es_origin_query_value(const char *raw, size_t len, const char *key, char *out, size_t size,
-                          const char **why);
-
 /* clip.c */
 void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const char *camera,
                           const char *record_dir, const char *raw_query, size_t raw_len);

@@ -22,6 +22,7 @@
 /* A playlist never lists more than this, whatever the range. */
 #define MAX_ENTRIES 200000
 #define QUERY_VALUE_MAX 64
+#define WHY_MAX 160
 
 static void bad_request(h2o_req_t *req, const char *body)
 {
@@ -41,74 +42,26 @@ static struct origin_stream *find_stream(struct es_origin *o, const char *id)
     return NULL;
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* start= and end=, percent-decoded ('+' stays '+': it is the sign of an
- * offset such as +01:00). Each at most once; other keys are left to
- * es_query_parse (token) or ignored. False with the reason in `why`. */
+/* start= and end=, each exactly once (es_query_value); other keys are left
+ * to es_query_parse (token) or ignored. False with the 400's body in `why`. */
 static bool parse_range_query(const char *raw, size_t len, char start[QUERY_VALUE_MAX],
-                              char end[QUERY_VALUE_MAX], const char **why)
+                              char end[QUERY_VALUE_MAX], char why[WHY_MAX])
 {
-    start[0] = end[0] = '\0';
-    bool have_start = false, have_end = false;
-    size_t i = 0;
-    while (raw && i < len) {
-        size_t amp = i;
-        while (amp < len && raw[amp] != '&')
-            amp++;
-        const char *key = raw + i;
-        const char *eq = memchr(key, '=', amp - i);
-        size_t key_len = eq ? (size_t)(eq - key) : amp - i;
-        char *dest = NULL;
-        bool *seen = NULL;
-        if (key_len == 5 && memcmp(key, "start", 5) == 0) {
-            dest = start;
-            seen = &have_start;
-        } else if (key_len == 3 && memcmp(key, "end", 3) == 0) {
-            dest = end;
-            seen = &have_end;
+    const char *const keys[2] = {"start", "end"};
+    char *const values[2] = {start, end};
+    for (int i = 0; i < 2; i++) {
+        const char *reason = NULL;
+        int got = es_query_value(raw, len, keys[i], values[i], QUERY_VALUE_MAX, &reason);
+        if (got < 0) {
+            snprintf(why, WHY_MAX, "400 %s= %s\n", keys[i], reason);
+            return false;
         }
-        if (dest) {
-            if (*seen) {
-                *why = "400 start= or end= given twice\n";
-                return false;
-            }
-            *seen = true;
-            size_t n = 0;
-            for (const char *p = eq ? eq + 1 : key + key_len; p < raw + amp; p++) {
-                char c = *p;
-                if (c == '%') {
-                    int a = p + 2 < raw + amp ? hex(p[1]) : -1, b = a >= 0 ? hex(p[2]) : -1;
-                    if (a < 0 || b < 0) {
-                        *why = "400 malformed percent-escape in start= or end=\n";
-                        return false;
-                    }
-                    c = (char)(a * 16 + b);
-                    p += 2;
-                }
-                if (n + 1 >= QUERY_VALUE_MAX || (unsigned char)c < 0x20) {
-                    *why = "400 start= or end= is not an ISO 8601 time\n";
-                    return false;
-                }
-                dest[n++] = c;
-            }
-            dest[n] = '\0';
+        if (got == 0) {
+            snprintf(why, WHY_MAX,
+                     "400 index.m3u8 needs start=<ISO 8601 time>&end=<ISO 8601 "
+                     "time>, e.g. ?start=2026-12-03T10:00:00Z&end=2026-12-03T11:00:00Z\n");
+            return false;
         }
-        i = amp + 1;
-    }
-    if (!have_start || !have_end) {
-        *why = "400 index.m3u8 needs start=<ISO 8601 time>&end=<ISO 8601 time>, e.g. "
-               "?start=2026-12-03T10:00:00Z&end=2026-12-03T11:00:00Z\n";
-        return false;
     }
     return true;
 }
@@ -150,8 +103,8 @@ static void serve_playlist(struct es_origin *o, h2o_req_t *req, const char *came
                            bool token_in_query)
 {
     char start_text[QUERY_VALUE_MAX], end_text[QUERY_VALUE_MAX];
-    const char *why = NULL;
-    if (!parse_range_query(raw_query, raw_len, start_text, end_text, &why)) {
+    char why[WHY_MAX];
+    if (!parse_range_query(raw_query, raw_len, start_text, end_text, why)) {
         bad_request(req, why);
         return;
     }
@@ -248,9 +201,9 @@ static void serve_spans(h2o_req_t *req, const char *camera, const char *record_d
                         const char *raw_query, size_t raw_len)
 {
     char start_text[QUERY_VALUE_MAX], end_text[QUERY_VALUE_MAX];
-    const char *why = NULL;
+    char why[WHY_MAX];
     int64_t start_ms, end_ms;
-    if (!parse_range_query(raw_query, raw_len, start_text, end_text, &why)) {
+    if (!parse_range_query(raw_query, raw_len, start_text, end_text, why)) {
         bad_request(req, why);
         return;
     }
