@@ -2,6 +2,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "record/index.h"
 #include "record/layout.h"
@@ -77,15 +78,6 @@ static enum es_err make_dirs(const char *path)
     return ES_OK;
 }
 
-static void sync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    fsync(fd);
-    close(fd);
-}
-
 /* Publishes what the index holds now to the stats readers. */
 static void refresh_totals(struct recorder *r)
 {
@@ -131,39 +123,11 @@ static void run_retention(struct recorder *r, bool *below_floor)
 static int write_segment(struct recorder *r, const char *hour_dir, const char *name,
                          const struct es_blob *data)
 {
-    char tmp[PATH_MAX + ES_RECORD_NAME_MAX + 8], final[PATH_MAX + ES_RECORD_NAME_MAX + 8];
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", hour_dir, name);
-    snprintf(final, sizeof(final), "%s/%s", hour_dir, name);
-    int error = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return errno;
-    const uint8_t *p = es_blob_data(data);
-    size_t left = es_blob_size(data);
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            error = n < 0 ? errno : ENOSPC;
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (!error && r->sync && fsync(fd) < 0)
-        error = errno;
-    if (close(fd) < 0 && !error)
-        error = errno;
-    if (!error && rename(tmp, final) < 0)
-        error = errno;
-    if (error) {
-        unlink(tmp);
-        return error;
-    }
-    if (r->sync)
-        sync_path(hour_dir);
-    return 0;
+    int error =
+        es_file_write_atomic(hour_dir, name, es_blob_data(data), es_blob_size(data), r->sync);
+    if (!error && r->sync)
+        es_file_sync_dir(hour_dir);
+    return error;
 }
 
 /* The segment's hour directory, made (and its parents synced, so the new
@@ -181,8 +145,8 @@ static bool ensure_hour_dir(struct recorder *r, const char *rel, char *out, size
         snprintf(day, sizeof(day), "%s", out);
         char *cut = strrchr(day, '/');
         *cut = '\0';
-        sync_path(day);
-        sync_path(r->dir);
+        es_file_sync_dir(day);
+        es_file_sync_dir(r->dir);
     }
     snprintf(r->hour_dir, sizeof(r->hour_dir), "%s", out);
     return true;

@@ -2,6 +2,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "playlist/playlist.h"
 
@@ -84,13 +85,10 @@ static enum es_err make_dirs(const char *path)
 
 static void sync_dir(const struct local_sink *s)
 {
-    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    if (fsync(fd) < 0 && errno != EINVAL)
+    int error = es_file_sync_dir(s->dir);
+    if (error)
         es_log(ES_LOG_WARN, "sink.local", "camera=%s event=dir_sync_failed dir=%s error=\"%s\"",
-               s->camera_id, s->dir, strerror(errno));
-    close(fd);
+               s->camera_id, s->dir, strerror(error));
 }
 
 /* A failed write is logged when an episode starts or its error changes
@@ -134,45 +132,13 @@ static void note_write(struct local_sink *s, const char *path, int error)
 static enum es_err write_atomic(struct local_sink *s, const char *name, const void *data,
                                 size_t size)
 {
-    char tmp[PATH_MAX], final[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", s->dir, name);
+    char final[PATH_MAX];
     snprintf(final, sizeof(final), "%s/%s", s->dir, name);
-    int error = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        error = errno;
-        goto fail;
-    }
-    const uint8_t *p = data;
-    size_t left = size;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            error = n < 0 ? errno : ENOSPC;
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (!error && s->sync && fsync(fd) < 0)
-        error = errno;
-    if (close(fd) < 0 && !error)
-        error = errno;
-    if (!error && rename(tmp, final) < 0)
-        error = errno;
-    if (error) {
-        unlink(tmp);
-        goto fail;
-    }
-    if (s->sync)
+    int error = es_file_write_atomic(s->dir, name, data, size, s->sync);
+    if (!error && s->sync)
         sync_dir(s);
-    note_write(s, final, 0);
-    return ES_OK;
-fail:
     note_write(s, final, error);
-    return ES_ERR_IO;
+    return error ? ES_ERR_IO : ES_OK;
 }
 
 static void schedule_delete(struct local_sink *s, const char *name, double grace)
@@ -454,9 +420,9 @@ static void local_publish(struct es_sink *sink, const struct es_published_segmen
     s->playlist_dirty = true;
     write_playlist(s);
     run_due_deletes(s);
-    es_log(ES_LOG_DEBUG, "sink.local", "camera=%s event=segment_written msn=%" PRIu64
-           " duration=%.3f bytes=%zu", s->camera_id, segment->msn, segment->duration,
-           es_blob_size(segment->data));
+    es_log(ES_LOG_DEBUG, "sink.local",
+           "camera=%s event=segment_written msn=%" PRIu64 " duration=%.3f bytes=%zu", s->camera_id,
+           segment->msn, segment->duration, es_blob_size(segment->data));
 }
 
 static void local_tick(struct es_sink *sink)
