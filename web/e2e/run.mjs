@@ -793,10 +793,9 @@ async function main() {
     await page.close();
 
     // WebRTC through a camera's loss and return: the session stays open on both sides and the
-    // same RTCPeerConnection shows the picture again, with no page reload.  What the picture
-    // is like afterwards is reported, not asserted: with the server of 2026-12-03 Chrome then
-    // decodes fewer frames than arrive and its jitter buffer grows (~0.4 s per second), a
-    // defect of the RTP timeline across the reconnect (web/e2e/webrtc-camera-return.mjs).
+    // same RTCPeerConnection shows the picture again, with no page reload.  The frame rate and
+    // jitter buffer afterwards are asserted by tests/integration/test_webrtc_camera_loss.py
+    // (web/e2e/webrtc-camera-return.mjs prints them per second).
     await test('WebRTC: a camera lost for ~8 s and back: the same session shows the picture again without a reload', async () => {
       const p = await ctx.newPage();
       try {

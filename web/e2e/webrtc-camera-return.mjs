@@ -11,7 +11,8 @@
 // audio's, and the player's latency figure.  2026-12-03 with the tree of that morning:
 // after the return, frames arrive at 15/s but Chrome decodes 9-12/s, its video jitter
 // buffer delay grows ~0.4 s every second and the latency with it (0.37 s -> 3.6 s in 12 s),
-// on the same session.
+// on the same session.  Fixed the same day (src/webrtc/timeline.c: RTP time steps by the
+// real time the camera was away): 15 of 15 decoded, jitter buffer 0.15-0.17 s.
 import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
 import { Daemon, TestCam, findBinaries, killAllStarted } from './lib/edgestream.mjs';
 import { launchBrowser } from './lib/browser.mjs';
