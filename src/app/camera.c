@@ -37,15 +37,15 @@ struct es_camera {
     struct es_segmenter *segmenter;
     struct es_cmaf_segmenter *cmaf; /* LL-HLS parts when part_target > 0, else NULL */
     struct es_transcoder *transcoder;
-    bool streams_set;          /* segmenter has this connection's codec parameters */
+    bool streams_set; /* segmenter has this connection's codec parameters */
     /* This connection's G.711 audio (NULL for other codecs): the WebRTC audio
      * tap gets the camera's own packets, so Opus is made from them directly
      * and not through the AAC encoder (128 ms frames at 8 kHz, plus priming). */
     const AVCodecParameters *g711_par;
     uint64_t next_msn;
-    int64_t conn_origin_ticks; /* first input timestamp of this connection */
-    int64_t run_base_ticks;    /* where this connection's timeline starts */
-    int64_t last_out_ticks;    /* latest output dts, across connections */
+    int64_t conn_origin_ticks;            /* first input timestamp of this connection */
+    int64_t run_base_ticks;               /* where this connection's timeline starts */
+    int64_t last_out_ticks;               /* latest output dts, across connections */
     int64_t anchor_ticks, anchor_wall_us; /* wall clock = anchor_wall + (ts - anchor_ts) */
     bool anchored, anchored_to_camera;
     int64_t next_pdt_us; /* previous segment's date + duration; 0 after a discontinuity */
@@ -70,10 +70,14 @@ struct es_camera {
 const char *es_camera_state_name(enum es_camera_state state)
 {
     switch (state) {
-    case ES_CAMERA_CONNECTING: return "connecting";
-    case ES_CAMERA_LIVE: return "live";
-    case ES_CAMERA_OFFLINE: return "offline";
-    case ES_CAMERA_STOPPED: return "stopped";
+    case ES_CAMERA_CONNECTING:
+        return "connecting";
+    case ES_CAMERA_LIVE:
+        return "live";
+    case ES_CAMERA_OFFLINE:
+        return "offline";
+    case ES_CAMERA_STOPPED:
+        return "stopped";
     }
     return "unknown";
 }
@@ -178,8 +182,7 @@ static void on_transcoded(void *opaque, AVPacket *pkt)
                      wall_of(c, pkt->pts));
     if (c->config->transcode == ES_TRANSCODE_COPY && pkt->stream_index == ES_MEDIA_VIDEO &&
         (pkt->flags & AV_PKT_FLAG_KEY))
-        es_snapshot_source_put_keyframe(c->snapshot, pkt,
-                                        es_transcoder_video_params(c->transcoder),
+        es_snapshot_source_put_keyframe(c->snapshot, pkt, es_transcoder_video_params(c->transcoder),
                                         wall_of(c, pkt->pts));
     es_segmenter_write(c->segmenter, pkt);
     if (c->cmaf)
@@ -241,7 +244,7 @@ static void tick_sinks(struct es_camera *c)
 }
 
 /* Streams one connection until it fails or we stop. */
-static void run_connection(struct es_camera *c, struct es_source *source)
+static void run_connection(struct es_camera *c, struct es_source *source, bool quiet)
 {
     const struct es_camera_config *cfg = c->config;
     struct es_transcode_config tc = {
@@ -267,8 +270,8 @@ static void run_connection(struct es_camera *c, struct es_source *source)
                       ? audio->codecpar
                       : NULL;
     c->conn_origin_ticks = AV_NOPTS_VALUE;
-    c->run_base_ticks = c->last_out_ticks ? c->last_out_ticks + ES_TICKS_PER_SECOND
-                                          : TIMELINE_START_TICKS;
+    c->run_base_ticks =
+        c->last_out_ticks ? c->last_out_ticks + ES_TICKS_PER_SECOND : TIMELINE_START_TICKS;
     c->anchored = false;
     c->anchored_to_camera = false;
 
@@ -312,8 +315,9 @@ static void run_connection(struct es_camera *c, struct es_source *source)
     }
     av_packet_free(&pkt);
     if (err != ES_ERR_STOPPED)
-        es_log(ES_LOG_WARN, "source", "camera=%s event=disconnected reason=\"%s\" url=%s", cfg->id,
-               es_strerror(err), c->safe_url);
+        es_log(quiet ? ES_LOG_DEBUG : ES_LOG_WARN, "source",
+               "camera=%s event=disconnected reason=\"%s\" url=%s", cfg->id, es_strerror(err),
+               c->safe_url);
     es_transcoder_flush(c->transcoder);
     es_segmenter_flush(c->segmenter);
     es_segmenter_mark_discontinuity(c->segmenter);
@@ -357,17 +361,25 @@ static void *camera_main(void *arg)
     struct es_source_backoff backoff;
     es_source_backoff_init(&backoff, cfg->reconnect_min_ms, cfg->reconnect_max_ms);
     bool first_attempt = true;
+    /* The last connection delivered no frame (a server that plays and then
+     * sends nothing usable): the next one's connected/disconnected lines
+     * are DEBUG, so such a camera is named once (by the RTSP client's WARN,
+     * de-duplicated), not every few seconds. */
+    bool quiet = false;
     while (!stopping(c)) {
         atomic_store(&c->state, ES_CAMERA_CONNECTING);
         struct es_source *source = NULL;
         show_progress(c, (int64_t)(cfg->connect_timeout_ms + cfg->read_timeout_ms) * 1000);
         enum es_err err = es_source_open(&sc, &source);
         if (err == ES_OK) {
-            es_log(ES_LOG_INFO, "source", "camera=%s event=connected url=%s", cfg->id, c->safe_url);
+            es_log(quiet ? ES_LOG_DEBUG : ES_LOG_INFO, "source", "camera=%s event=connected url=%s",
+                   cfg->id, c->safe_url);
             if (!first_attempt)
                 atomic_fetch_add(&c->reconnects, 1);
             int64_t connected_at = es_clock_mono_us();
-            run_connection(c, source);
+            uint64_t frames_before = atomic_load(&c->frames_in);
+            run_connection(c, source, quiet);
+            quiet = atomic_load(&c->frames_in) == frames_before;
             es_source_close(source);
             /* A connection that streamed for a while resets the backoff; one
              * that fails at once (bad stream) keeps backing off. */

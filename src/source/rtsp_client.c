@@ -139,7 +139,7 @@ struct es_rtsp_client {
     size_t len;
     int64_t arrival_us;        /* wall clock of the latest recv */
     int64_t recv_mono_us;      /* monotonic time of the latest recv */
-    int64_t media_deadline_us; /* monotonic: no RTP packet by then is a timeout */
+    int64_t media_deadline_us; /* monotonic: no media unit by then is a timeout */
 
     int wait_cseq;
     bool have_response;
@@ -724,8 +724,11 @@ static void dispatch(struct es_rtsp_client *c, const struct es_rtp_frame *f)
     for (size_t i = 0; i < c->track_count; i++) {
         struct track *t = &c->tracks[i];
         if (f->channel == t->rtp_channel) {
-            if (es_rtp_stream_push_rtp(t->stream, f->data, f->size, c->arrival_us))
-                c->media_deadline_us = c->recv_mono_us + (int64_t)c->read_timeout_ms * 1000;
+            /* The read timeout is renewed by whole units (es_rtsp_client_read),
+             * not by packets: a camera whose RTP parses but never makes a
+             * frame (garbage payloads) times out and is named, instead of
+             * staying "connected" with nothing to show. */
+            es_rtp_stream_push_rtp(t->stream, f->data, f->size, c->arrival_us);
         } else if (f->channel == t->rtcp_channel) {
             es_rtp_stream_push_rtcp(t->stream, f->data, f->size);
         }
@@ -1251,6 +1254,7 @@ enum es_err es_rtsp_client_read(struct es_rtsp_client *c, AVPacket *pkt, int64_t
             av_packet_free(&q->pkt);
             *capture_us = q->capture_us;
             *from_camera_clock = q->from_camera;
+            c->media_deadline_us = es_clock_mono_us() + (int64_t)c->read_timeout_ms * 1000;
             if (last_failure[0] || played_without_media)
                 failures_over();
             c->q_head = (c->q_head + 1) % c->q_cap;

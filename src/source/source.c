@@ -35,8 +35,8 @@ struct es_source {
     bool paced;
     int64_t pace_origin_mono_us;
     int64_t pace_origin_media_us;
-    int64_t loop_offset_us;  /* added to every timestamp after a loop */
-    int64_t last_end_us;     /* end of the latest packet, media time */
+    int64_t loop_offset_us; /* added to every timestamp after a loop */
+    int64_t last_end_us;    /* end of the latest packet, media time */
 
     /* Timestamp repair, per es_media, in the stream's time base. */
     int64_t last_dts[2], last_interval[2], ts_offset[2];
@@ -59,8 +59,8 @@ static bool devices_loaded;
 
 static void load_devices_once(void)
 {
-    void *lib = dlopen("libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR),
-                       RTLD_NOW | RTLD_GLOBAL);
+    void *lib =
+        dlopen("libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR), RTLD_NOW | RTLD_GLOBAL);
     void (*register_all)(void) = lib ? (void (*)(void))dlsym(lib, "avdevice_register_all") : NULL;
     if (!register_all) {
         es_log(ES_LOG_ERROR, "source", "event=avdevice_unavailable error=\"%s\"", dlerror());
@@ -138,8 +138,7 @@ static const AVInputFormat *prepare_input(const struct es_source_config *c, int 
         int height = query_int(c->url, "height", 720);
         int fps = query_int(c->url, "fps", 25);
         int audio = query_int(c->url, "audio", 1) && c->want_audio;
-        snprintf(name, name_size,
-                 "testsrc2=size=%dx%d:rate=%d[out0]%s", width, height, fps,
+        snprintf(name, name_size, "testsrc2=size=%dx%d:rate=%d[out0]%s", width, height, fps,
                  audio ? ";sine=frequency=440:sample_rate=48000[out1]" : "");
         return av_find_input_format("lavfi");
     }
@@ -481,8 +480,8 @@ enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *cap
         enum es_err err = es_rtsp_client_read(s->rtsp, pkt, capture_us, capture_from_camera_clock);
         if (err == ES_OK)
             smooth_timestamps(s, stream_of(s, pkt), pkt);
-        else if (err != ES_ERR_STOPPED)
-            es_log(ES_LOG_WARN, "source", "camera=%s event=read_failed error=\"%s\"", s->camera_id,
+        else if (err != ES_ERR_STOPPED) /* the client has named the cause at WARN, once */
+            es_log(ES_LOG_DEBUG, "source", "camera=%s event=read_failed error=\"%s\"", s->camera_id,
                    es_strerror(err));
         return err;
     }
@@ -510,8 +509,7 @@ enum es_err es_source_read(struct es_source *source, AVPacket *pkt, int64_t *cap
      * packet as producer reference time once the first report has arrived. */
     size_t prft_size = 0;
     const AVProducerReferenceTime *prft =
-        (const AVProducerReferenceTime *)av_packet_get_side_data(pkt, AV_PKT_DATA_PRFT,
-                                                                 &prft_size);
+        (const AVProducerReferenceTime *)av_packet_get_side_data(pkt, AV_PKT_DATA_PRFT, &prft_size);
     if (prft && prft_size >= sizeof(*prft) && prft->wallclock > 0) {
         *capture_us = prft->wallclock;
         *capture_from_camera_clock = true;
