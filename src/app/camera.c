@@ -42,6 +42,7 @@ struct es_camera {
      * tap gets the camera's own packets, so Opus is made from them directly
      * and not through the AAC encoder (128 ms frames at 8 kHz, plus priming). */
     const AVCodecParameters *g711_par;
+    bool numbered; /* next_msn chosen (number_from_sinks), cmaf made */
     uint64_t next_msn;
     int64_t conn_origin_ticks;            /* first input timestamp of this connection */
     int64_t run_base_ticks;               /* where this connection's timeline starts */
@@ -155,10 +156,51 @@ static void publish_cmaf(void *opaque, const struct es_cmaf_event *event)
             c->sinks[i]->publish_cmaf(c->sinks[i], event);
 }
 
+/* Continues the media sequence after whatever any sink already holds, and
+ * marks the join: names are never reused (DESIGN invariant 2). Asked when the
+ * first packet is ready, not when the camera is made, and without waiting: a
+ * store that has not answered by then (the box booted while the internet is
+ * down) must not hold the local sink or the origin (issue 13); its stream
+ * numbers after what it holds once it answers (sink/uploader.h). */
+static void number_from_sinks(struct es_camera *c)
+{
+    const struct es_camera_config *config = c->config;
+    bool have_previous = false;
+    uint64_t last = 0;
+    for (size_t i = 0; i < c->sink_count; i++) {
+        uint64_t msn;
+        if (c->sinks[i]->last_msn(c->sinks[i], &msn) && (!have_previous || msn > last)) {
+            last = msn;
+            have_previous = true;
+        }
+    }
+    c->next_msn = have_previous ? last + 1 : 0;
+    if (have_previous) {
+        es_segmenter_mark_discontinuity(c->segmenter);
+        es_log(ES_LOG_INFO, "stream", "camera=%s event=resume next_msn=%" PRIu64, config->id,
+               c->next_msn);
+    }
+    if (config->part_target > 0) {
+        unsigned fps = config->transcode == ES_TRANSCODE_X264 ? config->target_fps : 0;
+        struct es_cmaf_config cc = {
+            .camera_id = config->id,
+            .segment_target = config->segment_duration,
+            .part_target = es_cmaf_part_target(config->part_target, fps),
+            .fps = fps,
+            .first_msn = c->next_msn,
+        };
+        if (es_cmaf_create(&cc, publish_cmaf, c, &c->cmaf) == ES_OK && have_previous)
+            es_cmaf_mark_discontinuity(c->cmaf);
+    }
+    c->numbered = true;
+}
+
 /* Output of the transcoder, in this connection's timeline. */
 static void on_transcoded(void *opaque, AVPacket *pkt)
 {
     struct es_camera *c = opaque;
+    if (!c->numbered)
+        number_from_sinks(c);
     if (!c->streams_set) {
         const AVCodecParameters *video = es_transcoder_video_params(c->transcoder);
         if (!video)
@@ -430,35 +472,6 @@ enum es_err es_camera_create(const struct es_camera_config *config, struct es_si
     };
     es_segmenter_create(&sc, publish_segment, c, &c->segmenter);
 
-    /* Continue the media sequence after whatever any sink already holds, and
-     * mark the join: names are never reused (DESIGN invariant 2). */
-    bool have_previous = false;
-    uint64_t last = 0;
-    for (size_t i = 0; i < sink_count; i++) {
-        uint64_t msn;
-        if (c->sinks[i]->last_msn(c->sinks[i], &msn) && (!have_previous || msn > last)) {
-            last = msn;
-            have_previous = true;
-        }
-    }
-    c->next_msn = have_previous ? last + 1 : 0;
-    if (have_previous) {
-        es_segmenter_mark_discontinuity(c->segmenter);
-        es_log(ES_LOG_INFO, "stream", "camera=%s event=resume next_msn=%" PRIu64, config->id,
-               c->next_msn);
-    }
-    if (config->part_target > 0) {
-        unsigned fps = config->transcode == ES_TRANSCODE_X264 ? config->target_fps : 0;
-        struct es_cmaf_config cc = {
-            .camera_id = config->id,
-            .segment_target = config->segment_duration,
-            .part_target = es_cmaf_part_target(config->part_target, fps),
-            .fps = fps,
-            .first_msn = c->next_msn,
-        };
-        if (es_cmaf_create(&cc, publish_cmaf, c, &c->cmaf) == ES_OK && have_previous)
-            es_cmaf_mark_discontinuity(c->cmaf);
-    }
     *out = c;
     return ES_OK;
 }

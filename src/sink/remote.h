@@ -9,8 +9,8 @@
 #include "sink/uploader.h"
 
 /* Opens a stream on `store` and starts reading what an earlier run left there
- * in the background; last_msn() waits for that only briefly (1.5 s at most,
- * not at all once the store failed to answer): see es_upload_stream_last_msn. */
+ * in the background; last_msn() never waits for that: see
+ * es_upload_stream_last_msn. */
 enum es_err es_remote_sink_create(struct es_uploader *uploader, struct es_upload_store *store,
                                   const struct es_upload_stream_config *config,
                                   struct es_sink **out);

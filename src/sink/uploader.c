@@ -23,12 +23,6 @@
 #define SLOW_BACKOFF_BASE_MS 5000
 #define SLOW_BACKOFF_MAX_MS 60000
 #define RETRY_AFTER_MAX_MS 60000
-/* How long a camera's start waits for the store's answer about what an earlier
- * run left there (shared by every camera of the store): a healthy store answers
- * in milliseconds, and then every sink continues from the same number. A store
- * that fails or does not answer by then costs the start nothing more: the
- * camera streams locally at once and the remote sink catches up (numbering). */
-#define START_WAIT_US 1500000
 #define DEFAULT_GRACE_EXTRA_S 30.0
 #define TOTAL_TIMEOUT_MS 600000 /* a hard stop; stalls end far sooner (stall_timeout_ms) */
 #define RESPONSE_CAP (8u << 20)
@@ -81,10 +75,6 @@ struct es_upload_store {
     struct lane delete_lane;
     int64_t next_delete_batch_us;
     char delete_error_logged[64];
-    /* Under up->lock: streams opened while the store has never answered share one
-     * start wait (START_WAIT_US), so N cameras on a dead store wait once, not N times. */
-    bool ever_answered;
-    int64_t first_open_us;
     /* Stats; written by the uploader thread, read by es_uploader_stats. */
     _Atomic uint64_t requests, connections_opened, bytes_sent, retries;
 };
@@ -117,8 +107,6 @@ struct es_upload_stream {
     bool closing;
     bool recovered, have_last;
     uint64_t last_msn;
-    bool unreachable;        /* recovery failed at least once: last_msn() stops waiting */
-    int64_t start_wait_until_us;
     struct stream_status status;
 
     /* Uploader thread only. */
@@ -184,7 +172,6 @@ struct es_uploader {
     pthread_t thread;
     bool started;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
     CURLM *multi;
     /* Under lock; the thread works on snapshots. */
     struct es_upload_store **stores;
@@ -731,7 +718,6 @@ static void recovery_done(struct es_upload_stream *s)
     s->recovered = true;
     s->have_last = have;
     s->last_msn = last;
-    pthread_cond_broadcast(&up->cond);
     pthread_mutex_unlock(&up->lock);
 }
 
@@ -1043,17 +1029,6 @@ static void finish_delete(struct es_uploader *up, struct request *r,
                given_up, DELETE_MAX_ATTEMPTS);
 }
 
-/* The camera need not wait for this stream any longer (last_msn()). */
-static void recovery_unanswered(struct es_upload_stream *s)
-{
-    if (s->unreachable)
-        return;
-    pthread_mutex_lock(&s->up->lock);
-    s->unreachable = true;
-    pthread_cond_broadcast(&s->up->cond);
-    pthread_mutex_unlock(&s->up->lock);
-}
-
 static void finish_recovery(struct es_uploader *up, struct request *r,
                             const struct es_store_result *res, int64_t retry_after_ms, int64_t now)
 {
@@ -1064,14 +1039,12 @@ static void finish_recovery(struct es_uploader *up, struct request *r,
         int64_t delay = backoff_us(up, r->b, lane->failures, false, retry_after_ms);
         lane->due_us = now + delay;
         note_failure(s, r, res, delay);
-        recovery_unanswered(s);
         return;
     }
     if (res->verdict == ES_STORE_PERMANENT_STORE) {
         /* Asked again with the store's probe, every recheck_s. */
         park(r->b, r, res);
         lane->due_us = r->b->recheck_us;
-        recovery_unanswered(s);
         return;
     }
     note_recovered(r);
@@ -1155,11 +1128,6 @@ static void finish(struct es_uploader *up, CURLMsg *msg)
             r->lane->ambiguous = true;
     }
     es_store_scrub(b->store, res.reason);
-    if (code == CURLE_OK && !b->ever_answered) {
-        pthread_mutex_lock(&up->lock);
-        b->ever_answered = true;
-        pthread_mutex_unlock(&up->lock);
-    }
 
     bool success = res.verdict == ES_STORE_OK || res.verdict == ES_STORE_ABSENT ||
                    res.verdict == ES_STORE_PERMANENT_OBJECT;
@@ -1214,11 +1182,8 @@ static bool start_recovery(struct es_uploader *up, struct es_upload_stream *s, i
     if (s->recovery == RECOVER_DONE || !lane_ready(&s->rec, now))
         return false;
     /* A parked store (refused for good) is read again only as its probe. */
-    if (!store_admits(s->b, now)) {
-        if (s->b->parked)
-            recovery_unanswered(s);
+    if (!store_admits(s->b, now))
         return false;
-    }
     struct request *r =
         new_request(s->b, s, s->recovery == RECOVER_GET ? ES_STORE_GET : ES_STORE_LIST);
     if (r->op == ES_STORE_GET)
@@ -1496,7 +1461,6 @@ enum es_err es_uploader_create(struct es_uploader **out)
     }
     struct es_uploader *up = es_calloc(1, sizeof(*up));
     pthread_mutex_init(&up->lock, NULL);
-    pthread_cond_init(&up->cond, NULL);
     up->rng = (uint64_t)es_clock_wall_us() ^ UINT64_C(0x9e3779b97f4a7c15);
     if (!up->rng)
         up->rng = 1;
@@ -1574,10 +1538,6 @@ enum es_err es_uploader_open(struct es_uploader *up, struct es_upload_store *b,
     snprintf(s->status.state, sizeof(s->status.state), "reading");
 
     pthread_mutex_lock(&up->lock);
-    int64_t now = es_clock_mono_us();
-    if (!b->first_open_us)
-        b->first_open_us = now;
-    s->start_wait_until_us = (b->ever_answered ? now : b->first_open_us) + START_WAIT_US;
     if (up->stream_count == up->stream_cap) {
         up->stream_cap = up->stream_cap ? up->stream_cap * 2 : 8;
         up->streams = es_realloc(up->streams, up->stream_cap * sizeof(*up->streams));
@@ -1594,25 +1554,12 @@ enum es_err es_uploader_open(struct es_uploader *up, struct es_upload_store *b,
 
 bool es_upload_stream_last_msn(struct es_upload_stream *s, uint64_t *msn)
 {
-    struct es_uploader *up = s->up;
-    pthread_mutex_lock(&up->lock);
-    int64_t left = s->start_wait_until_us - es_clock_mono_us();
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    if (left > 0) {
-        int64_t ns = until.tv_nsec + (left % 1000000) * 1000;
-        until.tv_sec += (time_t)(left / 1000000 + ns / 1000000000);
-        until.tv_nsec = (long)(ns % 1000000000);
-    }
-    while (!s->recovered && !s->unreachable && left > 0) {
-        if (pthread_cond_timedwait(&up->cond, &up->lock, &until) == ETIMEDOUT)
-            break;
-    }
-    bool have = s->recovered && s->have_last;
+    pthread_mutex_lock(&s->up->lock);
+    bool recovered = s->recovered;
+    bool have = recovered && s->have_last;
     if (have)
         *msn = s->last_msn;
-    bool recovered = s->recovered;
-    pthread_mutex_unlock(&up->lock);
+    pthread_mutex_unlock(&s->up->lock);
     if (!recovered)
         es_log(ES_LOG_WARN, component(s->b),
                "camera=%s event=store_not_read_at_start host=%s action=\"streaming locally now; "
@@ -1739,7 +1686,6 @@ void es_uploader_destroy(struct es_uploader *up, double drain_seconds)
     free(up->stores);
     free(up->t_streams);
     free(up->t_stores);
-    pthread_cond_destroy(&up->cond);
     pthread_mutex_destroy(&up->lock);
     free(up);
     curl_global_cleanup();

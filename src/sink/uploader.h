@@ -69,14 +69,14 @@ enum es_err es_uploader_open(struct es_uploader *up, struct es_upload_store *sto
                              struct es_upload_stream **out);
 
 /* The highest segment number the store holds from an earlier run, if the
- * store has answered: waits for the recovery started by es_uploader_open at
- * most 1.5 s from the store's first open (shared by its cameras), and not at
- * all once a request of it failed. False when the store is empty or has not
- * answered: the camera then starts from what its other sinks know, and the
- * stream, once the store answers, numbers its segments after whatever the
- * store holds (one fixed offset: names are never reused and stay continuous;
- * usually 0, since the local sink knew). Until then segments wait in the
- * bounded backlog. */
+ * store has answered by now; never waits. The camera asks when its first
+ * packet is ready to be segmented (RTSP connect and first keyframe later than
+ * the open, time a reachable store uses to answer). False when the store is
+ * empty or has not answered: the camera then starts from what its other sinks
+ * know, and the stream, once the store answers, numbers its segments after
+ * whatever the store holds (one fixed offset: names are never reused and stay
+ * continuous; usually 0, since the local sink knew). Until then segments wait
+ * in the bounded backlog. */
 bool es_upload_stream_last_msn(struct es_upload_stream *stream, uint64_t *msn);
 
 /* Queues a segment (refs its blob) and returns at once. Any thread. */
