@@ -4,7 +4,7 @@
 // read from every decoded frame (web/e2e/lib/clock.mjs), not PROGRAM-DATE-TIME.
 //
 //   node bench/glass.mjs [--build build] [--joins 5] [--warmup 5] [--seconds 15]
-//                        [--only rtc-ours,rtc-stock,...] [--json out.json]
+//                        [--only rtc-ours,rtc-stock,...] [--json out.json] [--part-target s]
 //
 // es-testcam 1280x720 25 fps (GOP 50) -> edgestream: camera `c` transcoded to 854x480 15 fps,
 // profile ll (LL-HLS, 1 s segments, parts) with WebRTC on; camera `p` the same camera passed
@@ -48,6 +48,8 @@ const JOINS = Number(arg('joins', '5'));
 const WARMUP_S = Number(arg('warmup', '5'));
 const SECONDS = Number(arg('seconds', '15'));
 const jsonOut = arg('json', null);
+// An LL-HLS part target for both cameras, in seconds (default: the `ll` profile's).
+const PART_TARGET = arg('part-target', null);
 const DEFAULT = ['rtc-ours', 'rtc-stock', 'llhls-ours', 'llhls-stock', 'llhls-stock+snippet', 'rtc-copy'];
 // Not run by default: what a lower hls.js target than PART-HOLD-BACK (0.6 s) would give.
 const ALL = [...DEFAULT, 'llhls-stock-sync0.45', 'llhls-stock-sync0.5'];
@@ -120,6 +122,7 @@ class BenchDaemon extends Daemon {
       const at = text.indexOf('    settings:\n', text.indexOf(entry)) + '    settings:\n'.length;
       text = `${text.slice(0, at)}      transcode: ${c.transcode}\n${text.slice(at)}`;
     }
+    if (PART_TARGET) text = text.replaceAll('    settings:\n', `    settings:\n      part_target: ${Number(PART_TARGET)}\n`);
     fs.writeFileSync(this.configPath, text);
   }
 }

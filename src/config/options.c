@@ -334,8 +334,8 @@ static const struct es_config_option options[] = {
     {ES_CONFIG_SECTION_SETTINGS, "part_target", ES_CONFIG_SECONDS, 0, "0", NULL, 0, 2, NULL, NULL,
      NULL, CAMERA(part_target),
      "Low-Latency HLS on the origin: the part duration in seconds (PART-TARGET, rounded down "
-     "to whole frames); 0 = classic HLS only. The `ll` profile sets 0.2. At most "
-     "`segment_duration`."},
+     "to whole frames); 0 = classic HLS only. The `ll` profile sets 0.134 (two frames at 15 "
+     "fps). At most `segment_duration`."},
     {ES_CONFIG_SECTION_SETTINGS, "record", ES_CONFIG_BOOL, 0, "false", NULL, 0, 0, NULL, NULL,
      NULL, CAMERA(record),
      "Record the camera continuously: its segments are kept under `record_root` "

@@ -137,13 +137,15 @@ void es_origin_stream_destroy(struct origin_stream *s)
 
 /* The advertised PART-TARGET: parts are whole frames of a 90 kHz grid, so a
  * frame rate that does not divide 90000 can make a part a tick longer than
- * the exact value; the draft says a part MUST NOT exceed PART-TARGET. */
+ * the exact value; the draft says a part MUST NOT exceed PART-TARGET. It is
+ * the value as written (rounded up), so that PART-HOLD-BACK, 3 x it, is not
+ * short of 3 x the written PART-TARGET. */
 static double advertised_part_target(const struct origin_stream *s)
 {
     double ticks = s->part_target * ES_TICKS_PER_SECOND;
     if (fabs(ticks - round(ticks)) > 1e-6)
-        return s->part_target + 3.0 / ES_TICKS_PER_SECOND;
-    return s->part_target;
+        return es_ll_round_up_seconds(s->part_target + 3.0 / ES_TICKS_PER_SECOND);
+    return es_ll_round_up_seconds(s->part_target);
 }
 
 static unsigned block_timeout_ms(const struct origin_stream *s)

@@ -58,6 +58,11 @@ size_t es_ll_format_seconds(double seconds, char *out, size_t out_size)
     return format_seconds(seconds, ROUND_NEAREST, out, out_size);
 }
 
+double es_ll_round_up_seconds(double seconds)
+{
+    return ceil(seconds * DECIMALS - 1e-6) / DECIMALS;
+}
+
 static const char *secs(double seconds, enum rounding how, char *buf, size_t size)
 {
     format_seconds(seconds, how, buf, size);

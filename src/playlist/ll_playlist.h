@@ -73,4 +73,10 @@ size_t es_ll_playlist_write(const struct es_ll_playlist *pl, const struct es_ll_
  * locale-independent. Returns the length (snprintf semantics). */
 size_t es_ll_format_seconds(double seconds, char *out, size_t out_size);
 
+/* `seconds` as the playlist writes PART-TARGET: rounded up to its precision.
+ * What is derived from PART-TARGET (PART-HOLD-BACK = 3 x) must be derived
+ * from this value, or 3 x 0.13333 s written as 0.4 falls short of 3 x the
+ * written 0.13334. */
+double es_ll_round_up_seconds(double seconds);
+
 #endif

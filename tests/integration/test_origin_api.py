@@ -127,7 +127,8 @@ class OriginApiTest(h.LiveTest):
         self.assertIsNone(ll["hls"]["liveMaxLatencyDurationCount"])
         self.assertEqual(low["profile"], "low")
         self.assertEqual(low["hls"], {"liveSyncDurationCount": 2, "liveMaxLatencyDurationCount": 4})
-        self.assertEqual(ll["part_target"], 0.2)
+        # The ll profile: the whole frames within 0.134 s, two at 15 fps.
+        self.assertAlmostEqual(ll["part_target"], 2 / 15, delta=0.0001)
 
     def test_metrics_are_prometheus_text(self):
         status, _, headers, body = self.curl("/metrics")

@@ -388,7 +388,7 @@ static void test_profiles_match_the_reference_latency_table(void **state)
     static const struct es_profile want[] = {
         {"ultra-low", 1.0, 6, 2, 4, 0.0}, {"low", 2.0, 5, 2, 4, 0.0},
         {"balanced", 4.0, 5, 3, 5, 0.0},  {"stable", 6.0, 5, 4, 6, 0.0},
-        {"ll", 1.0, 6, 0, 0, 0.2},
+        {"ll", 1.0, 6, 0, 0, 0.134},
     };
     const struct es_profile *all = es_profiles();
     size_t count = 0;

@@ -351,7 +351,7 @@ async function main() {
               panel: document.querySelector('[data-stat="protocol"]')?.textContent,
             };
           });
-          assert(r.userSync === undefined && r.lowLatencyMode === true && r.rate === 1.5, `not the ll profile: ${JSON.stringify(r)}`);
+          assert(r.userSync === undefined && r.lowLatencyMode === true && r.rate === 1, `not the ll profile: ${JSON.stringify(r)}`);
           assert(r.statsProtocol === 'll-hls' && r.panel === 'LL-HLS', `protocol ${JSON.stringify(r)}`);
           if (r.target > r.partHoldBack + 0.01) {
             // A stall raised hls.js's target (by 1 s); the player must put it back once

@@ -474,7 +474,7 @@ describe('LivePlayer', () => {
     });
     expect(protocols).toEqual(['webrtc', 'll-hls']);
     expect(fake.instances).toHaveLength(1);
-    expect(fake.instances[0].config.maxLiveSyncPlaybackRate).toBe(1.5);
+    expect(fake.instances[0].config.maxLiveSyncPlaybackRate).toBe(1); // the ll profile: the player trims
     expect(fake.instances[0].config.liveSyncDurationCount).toBeUndefined();
     expect(ref.current!.hls).toBe(fake.instances[0]);
     expect(ref.current!.peerConnection).toBeNull();

@@ -1,7 +1,8 @@
-// The catch-up-to-live rule: where the player jumps once after start-up, and when it does not.
+// The catch-up-to-live rule: where the player jumps once after start-up, and when it does not;
+// and the trim that holds an LL target afterwards.
 
 import { describe, expect, it } from 'vitest';
-import { baseTargetLatency, liveCatchUpPosition } from './player-controller';
+import { baseTargetLatency, liveCatchUpPosition, trimRate, TRIM_RATE } from './player-controller';
 
 function video(currentTime: number, ranges: Array<[number, number]>) {
   return {
@@ -59,5 +60,26 @@ describe('baseTargetLatency (hls.js target without its stall allowance)', () => 
   });
   it('does not change after the player has set hls.targetLatency (which writes config.liveSyncDuration)', () => {
     expect(baseTargetLatency({ latestLevelDetails: details, userConfig: {}, config: { lowLatencyMode: true, liveSyncDuration: 0.6 } })).toBe(0.6);
+  });
+});
+
+describe('trimRate (holding an LL target that hls.js would not)', () => {
+  it('plays faster while more than 0.1 s behind the target with a quarter second buffered', () => {
+    expect(trimRate(0.6, 0.4, 0.5, 1)).toBe(TRIM_RATE);
+  });
+  it('keeps trimming until within 0.03 s of the target, then plays at 1', () => {
+    expect(trimRate(0.45, 0.4, 0.4, TRIM_RATE)).toBe(TRIM_RATE);
+    expect(trimRate(0.42, 0.4, 0.4, TRIM_RATE)).toBe(1);
+  });
+  it('does not start a trim within 0.1 s of the target', () => {
+    expect(trimRate(0.48, 0.4, 0.4, 1)).toBe(1);
+  });
+  it('never trims on a thin buffer: that would stall', () => {
+    expect(trimRate(0.9, 0.4, 0.2, 1)).toBe(1);
+    expect(trimRate(0.9, 0.4, 0.2, TRIM_RATE)).toBe(1);
+  });
+  it('plays at 1 without a target or a latency', () => {
+    expect(trimRate(0.9, null, 1, TRIM_RATE)).toBe(1);
+    expect(trimRate(NaN, 0.4, 1, TRIM_RATE)).toBe(1);
   });
 });

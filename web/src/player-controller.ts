@@ -92,6 +92,15 @@ const CATCH_UP_AFTER_MS = 1000;
 /** Only catch up when further behind the live-sync position than this (s). */
 const CATCH_UP_TOLERANCE_S = 0.25;
 const BITRATE_WINDOW = 8;
+/**
+ * Trimming (trimRate): in low-latency mode, play TRIM_RATE times as fast while more than
+ * TRIM_START_S behind hls.js's target, until within TRIM_STOP_S of it, and only while at
+ * least TRIM_MIN_BUFFER_S is buffered ahead (so the trim never runs the buffer dry).
+ */
+export const TRIM_RATE = 1.1;
+export const TRIM_START_S = 0.1;
+export const TRIM_STOP_S = 0.03;
+export const TRIM_MIN_BUFFER_S = 0.25;
 /** After a stall, this much uninterrupted playback before the target is put back (ms). */
 export const HOLD_TARGET_AFTER_MS = 2000;
 /** Give up on the LL detection request after this long and play the plain config (ms). */
@@ -166,6 +175,7 @@ export class PlayerController {
     if (this.destroyed) return;
     this.engine = chooseEngine(this.video, this.opts.engine);
     this.addVideoListener('playing', () => this.checkProgress(Date.now()));
+    this.addVideoListener('timeupdate', () => this.trimToTarget());
     this.addVideoListener('waiting', () => {
       if (this.engine === 'native') this.dispatch({ type: 'stall' });
     });
@@ -439,6 +449,22 @@ export class PlayerController {
   }
 
   /**
+   * hls.js's own catch-up (latency-controller.ts) speeds up only while more than 1 s is
+   * buffered ahead, which an LL target (PART-HOLD-BACK, 0.4 s with the `ll` profile) never
+   * has, and sets the rate back to 1 on every timeupdate otherwise; so the player drifted
+   * 0.15-0.2 s behind its target and stayed there.  With maxLiveSyncPlaybackRate 1 (the
+   * `ll` profile) hls.js leaves the rate alone and this trims instead, on every timeupdate.
+   */
+  private trimToTarget(): void {
+    const hls = this.hls;
+    if (!hls || !hls.config.lowLatencyMode || hls.config.maxLiveSyncPlaybackRate !== 1) return;
+    const v = this.video;
+    if (v.paused || this.state.phase !== 'live') return;
+    const rate = trimRate(hls.latency, hls.targetLatency, bufferAhead(v), v.playbackRate);
+    if (rate !== v.playbackRate) v.playbackRate = rate;
+  }
+
+  /**
    * hls.js starts playback where it was when the first media arrived plus its start-up time,
    * and (in low-latency mode) only speeds up towards its target while more than a second is
    * buffered ahead, so it settles about its start-up time later than the profile asks: for
@@ -655,6 +681,20 @@ export function liveCatchUpPosition(
     }
   }
   return null;
+}
+
+/**
+ * The playback rate that brings `latency` (hls.js's: live edge minus currentTime) back to
+ * `target` (see TRIM_RATE): 1 unless behind and buffered; hysteresis keeps a trim going
+ * until it is within TRIM_STOP_S.
+ */
+export function trimRate(latency: number, target: number | null | undefined, ahead: number, current: number): number {
+  if (typeof target !== 'number' || !Number.isFinite(target) || !Number.isFinite(latency)) return 1;
+  if (ahead < TRIM_MIN_BUFFER_S) return 1;
+  const behind = latency - target;
+  if (behind > TRIM_START_S) return TRIM_RATE;
+  if (current > 1 && behind > TRIM_STOP_S) return current;
+  return 1;
 }
 
 /** The parts of hls.js's state that decide its target latency (public API only). */

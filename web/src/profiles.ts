@@ -105,16 +105,18 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
   // target) must set the distance from live: a user-set liveSyncDurationCount takes
   // precedence over it in hls.js (latency-controller.ts), and 2 whole segments back would
   // throw away what LL-HLS buys.  liveMaxLatencyDurationCount must go too: hls.js refuses a
-  // config that sets it without liveSyncDurationCount.  Catch-up playback (up to 1.5x) lets
-  // the player drift back to the target after a stall; hls.js only does it in low-latency mode.
+  // config that sets it without liveSyncDurationCount.  maxLiveSyncPlaybackRate 1 turns
+  // hls.js's catch-up off: it only speeds up while more than 1 s is buffered (never, at an LL
+  // target) and otherwise resets the rate to 1; the player trims to the target itself
+  // (player-controller.ts, trimRate).
   ll: {
     name: 'll',
     label: 'LL-HLS',
     segmentSeconds: 1,
-    partSeconds: 0.25,
-    expectedLatency: '~1 s',
+    partSeconds: 0.134,
+    expectedLatency: '~0.6 s',
     stability: 'Needs a good LAN',
-    hls: withReference({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 }, [
+    hls: withReference({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1 }, [
       'liveSyncDurationCount',
       'liveMaxLatencyDurationCount',
     ]),
