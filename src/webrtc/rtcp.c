@@ -78,6 +78,7 @@ static void read_blocks(const uint8_t *h, size_t size, size_t skip, unsigned cou
         r->ssrc = rd32(b);
         r->fraction_lost = b[4];
         r->cumulative_lost = (int32_t)(lost & 0x800000 ? lost | 0xFF000000u : lost);
+        r->highest_seq = rd32(b + 8);
     }
 }
 

@@ -24,6 +24,7 @@ struct es_rtcp_report_block {
     uint32_t ssrc;
     uint8_t fraction_lost;   /* of 256, since the previous report */
     int32_t cumulative_lost; /* 24-bit signed, sign-extended */
+    uint32_t highest_seq;    /* extended highest sequence number received */
 };
 #define ES_RTCP_MAX_BLOCKS 4
 

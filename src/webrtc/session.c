@@ -195,7 +195,8 @@ void es_wsession_on_rtcp(struct wsession *s, uint8_t *data, size_t len)
         es_keyframe_gate_close(&s->gate);
     for (size_t i = 0; i < fb.block_count; i++)
         if (fb.blocks[i].ssrc == s->ssrc &&
-            es_keyframe_gate_on_lost(&s->gate, fb.blocks[i].cumulative_lost))
+            es_keyframe_gate_on_lost(&s->gate, fb.blocks[i].cumulative_lost,
+                                     fb.blocks[i].highest_seq))
             es_log(ES_LOG_DEBUG, "webrtc",
                    "camera=%s session=%.8s event=loss_wait_keyframe lost=%" PRId32, s->camera->id,
                    s->id, fb.blocks[i].cumulative_lost);
@@ -223,7 +224,7 @@ void es_wsession_send_frame(struct wsession *s, const struct frame_msg *m)
     /* RTP leaves only after DTLS has completed (and keys exist). */
     if (!s->srtp || !s->have_addr || s->ended)
         return;
-    if (!es_keyframe_gate_pass(&s->gate, m->frame.idr))
+    if (!es_keyframe_gate_pass(&s->gate, m->frame.idr, s->seq))
         return;
     bool first = s->packets == 0;
     uint32_t ts = s->ts_offset + (uint32_t)(uint64_t)m->pts_ticks;

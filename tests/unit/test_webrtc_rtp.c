@@ -217,6 +217,7 @@ static void test_rtcp_receiver_report_blocks_carry_the_loss_count(void **state)
     b[0] = 0x11, b[1] = 0x22, b[2] = 0x33, b[3] = 0x44; /* video SSRC */
     b[4] = 26;                                          /* ~10 % of 256 */
     b[5] = 0x00, b[6] = 0x01, b[7] = 0x02;              /* 258 lost */
+    b[8] = 0x00, b[9] = 0x01, b[10] = 0x23, b[11] = 0x45; /* highest: cycle 1, 0x2345 */
     b += 24;
     b[0] = 0x55, b[1] = 0x66, b[2] = 0x77, b[3] = 0x88; /* audio SSRC */
     b[5] = 0xff, b[6] = 0xff, b[7] = 0xfe;              /* -2: duplicates */
@@ -227,6 +228,7 @@ static void test_rtcp_receiver_report_blocks_carry_the_loss_count(void **state)
     assert_int_equal(fb.blocks[0].ssrc, 0x11223344);
     assert_int_equal(fb.blocks[0].fraction_lost, 26);
     assert_int_equal(fb.blocks[0].cumulative_lost, 258);
+    assert_int_equal(fb.blocks[0].highest_seq, 0x00012345);
     assert_int_equal(fb.blocks[1].ssrc, 0x55667788);
     assert_int_equal(fb.blocks[1].cumulative_lost, -2);
     /* A report count larger than the packet holds reads only what is there. */
