@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int es_file_write_atomic(const char *dir, const char *name, const void *data, size_t size,
@@ -49,4 +50,22 @@ int es_file_sync_dir(const char *dir)
     int error = fsync(fd) < 0 && errno != EINVAL ? errno : 0;
     close(fd);
     return error;
+}
+
+int es_file_make_dirs(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        return errno = ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return errno;
+    return 0;
 }

@@ -19,4 +19,9 @@ int es_file_write_atomic(const char *dir, const char *name, const void *data, si
  * Returns 0 or the errno; EINVAL (a file system that cannot) counts as 0. */
 int es_file_sync_dir(const char *dir);
 
+/* mkdir -p, mode 0755. Returns 0, or the errno of the step that failed (also
+ * left in errno, for the caller's log line). Used by the local sink and the
+ * recorder. */
+int es_file_make_dirs(const char *path);
+
 #endif

@@ -60,24 +60,6 @@ const char *es_recorder_state_name(enum es_recorder_state state)
     return "unknown";
 }
 
-static enum es_err make_dirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return ES_ERR_INVALID;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return ES_ERR_IO;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-        return ES_ERR_IO;
-    return ES_OK;
-}
-
 /* Publishes what the index holds now to the stats readers. */
 static void refresh_totals(struct recorder *r)
 {
@@ -138,7 +120,7 @@ static bool ensure_hour_dir(struct recorder *r, const char *rel, char *out, size
     snprintf(out, size, "%s/%.*s", r->dir, (int)(slash - rel), rel);
     if (strcmp(out, r->hour_dir) == 0)
         return true;
-    if (make_dirs(out) != ES_OK)
+    if (es_file_make_dirs(out) != 0)
         return false;
     if (r->sync) {
         char day[PATH_MAX];
@@ -331,7 +313,7 @@ enum es_err es_recorder_create(const struct es_recorder_config *config, struct e
     r->policy = config->policy;
     r->sync = !config->no_fsync;
     r->broke = true;
-    if (make_dirs(r->dir) != ES_OK) {
+    if (es_file_make_dirs(r->dir) != 0) {
         es_log(ES_LOG_ERROR, "record", "camera=%s event=mkdir_failed dir=%s error=\"%s\"",
                r->camera_id, r->dir, strerror(errno));
         recorder_destroy(&r->base);

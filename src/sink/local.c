@@ -65,24 +65,6 @@ struct local_sink {
     uint64_t delete_failures;
 };
 
-static enum es_err make_dirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return ES_ERR_INVALID;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return ES_ERR_IO;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-        return ES_ERR_IO;
-    return ES_OK;
-}
-
 static void sync_dir(const struct local_sink *s)
 {
     int error = es_file_sync_dir(s->dir);
@@ -467,7 +449,7 @@ enum es_err es_local_sink_create(const struct es_local_sink_config *config, stru
     es_playlist_init(&s->playlist, config->target_duration);
     s->playlist.independent_segments = true;
 
-    if (make_dirs(s->dir) != ES_OK) {
+    if (es_file_make_dirs(s->dir) != 0) {
         es_log(ES_LOG_ERROR, "sink.local", "camera=%s event=mkdir_failed dir=%s error=\"%s\"",
                config->camera_id, s->dir, strerror(errno));
         local_destroy(&s->base);
