@@ -107,9 +107,11 @@ struct es_upload_stream {
     bool closing;
     bool recovered, have_last;
     uint64_t last_msn;
+    bool follows; /* opened while a closed stream of the same names was still sending */
     struct stream_status status;
 
     /* Uploader thread only. */
+    bool closed; /* `closing`, as this thread last saw it */
     struct queued_segment *pending; /* oldest first; [0] is in flight when seg.active */
     size_t pending_count, pending_cap, pending_bytes;
     struct lane seg, pl, rec;
@@ -1177,9 +1179,36 @@ static bool lane_ready(const struct lane *l, int64_t now)
     return !l->active && now >= l->due_us;
 }
 
+/* A closed stream is done here once nothing is in flight or queued and its
+ * newest playlist is stored (or it never read the store, so it sent nothing). */
+static bool finished(const struct es_upload_stream *s)
+{
+    if (s->seg.active || s->pl.active || s->rec.active || s->pending_count)
+        return false;
+    return s->recovery != RECOVER_DONE || !(s->version > s->stored_version && s->playlist.count);
+}
+
+/* A camera that a reload restarts (or removes and adds back) opens a new
+ * stream on the same names while its old one still sends the segment the
+ * stop flushed and the playlist naming it. Read before that, the store shows
+ * a stale window: the new playlist starts over after it, and the old one's
+ * last segment, listed but not named, is deleted as a leftover. So the new
+ * stream reads the store once the old one is done (or can send no more). */
+static bool predecessor_busy(struct es_uploader *up, const struct es_upload_stream *s)
+{
+    for (size_t i = 0; i < up->t_stream_count; i++) {
+        const struct es_upload_stream *o = up->t_streams[i];
+        if (o != s && o->closed && o->b == s->b && o->recovery == RECOVER_DONE &&
+            !(o->held && o->playlist_refused) && !finished(o) &&
+            strcmp(o->playlist_name, s->playlist_name) == 0)
+            return true;
+    }
+    return false;
+}
+
 static bool start_recovery(struct es_uploader *up, struct es_upload_stream *s, int64_t now)
 {
-    if (s->recovery == RECOVER_DONE || !lane_ready(&s->rec, now))
+    if (s->recovery == RECOVER_DONE || !lane_ready(&s->rec, now) || predecessor_busy(up, s))
         return false;
     /* A parked store (refused for good) is read again only as its probe. */
     if (!store_admits(s->b, now))
@@ -1347,6 +1376,27 @@ static bool drained(struct es_uploader *up)
 
 /* ---- The thread ----------------------------------------------------------------- */
 
+static void stream_free(struct es_upload_stream *s);
+
+/* Frees the streams cameras closed (a reload removed or restarted them) once
+ * they are done, so that none stays for the rest of the run. Under up->lock;
+ * true when any went (the thread's snapshot must be taken again). */
+static bool forget_finished(struct es_uploader *up)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < up->stream_count; i++) {
+        struct es_upload_stream *s = up->streams[i];
+        if (s->closing && !s->inbox_count && finished(s)) {
+            stream_free(s);
+            continue;
+        }
+        up->streams[kept++] = s;
+    }
+    bool removed = kept != up->stream_count;
+    up->stream_count = kept;
+    return removed;
+}
+
 static void publish_status(struct es_upload_stream *s, int64_t now)
 {
     struct stream_status st = {0};
@@ -1389,7 +1439,8 @@ static void *uploader_main(void *arg)
     struct es_uploader *up = arg;
     for (;;) {
         pthread_mutex_lock(&up->lock);
-        if (up->t_stream_count != up->stream_count) {
+        bool forgotten = forget_finished(up);
+        if (forgotten || up->t_stream_count != up->stream_count) {
             up->t_streams = es_realloc(up->t_streams, up->stream_count * sizeof(*up->t_streams));
             memcpy(up->t_streams, up->streams, up->stream_count * sizeof(*up->t_streams));
             up->t_stream_count = up->stream_count;
@@ -1405,6 +1456,7 @@ static void *uploader_main(void *arg)
             for (size_t j = 0; j < s->inbox_count; j++)
                 admit(s, &s->inbox[j]);
             s->inbox_count = 0;
+            s->closed = s->closing;
         }
         bool stopping = up->stop;
         int64_t deadline = up->drain_deadline_us;
@@ -1538,6 +1590,10 @@ enum es_err es_uploader_open(struct es_uploader *up, struct es_upload_store *b,
     snprintf(s->status.state, sizeof(s->status.state), "reading");
 
     pthread_mutex_lock(&up->lock);
+    for (size_t i = 0; i < up->stream_count; i++)
+        if (up->streams[i]->closing && up->streams[i]->b == b &&
+            strcmp(up->streams[i]->playlist_name, s->playlist_name) == 0)
+            s->follows = true;
     if (up->stream_count == up->stream_cap) {
         up->stream_cap = up->stream_cap ? up->stream_cap * 2 : 8;
         up->streams = es_realloc(up->streams, up->stream_cap * sizeof(*up->streams));
@@ -1559,7 +1615,17 @@ bool es_upload_stream_last_msn(struct es_upload_stream *s, uint64_t *msn)
     bool have = recovered && s->have_last;
     if (have)
         *msn = s->last_msn;
+    bool follows = s->follows;
     pthread_mutex_unlock(&s->up->lock);
+    if (!recovered && follows) {
+        /* A reload restarted the camera: the store is read once its previous
+         * stream is done (predecessor_busy), nothing is wrong with it. */
+        es_log(ES_LOG_INFO, component(s->b),
+               "camera=%s event=store_read_after_previous_stream action=\"streaming locally "
+               "now; uploads follow once the previous stream has stored its last segment\"",
+               s->camera_id);
+        return have;
+    }
     if (!recovered)
         es_log(ES_LOG_WARN, component(s->b),
                "camera=%s event=store_not_read_at_start host=%s action=\"streaming locally now; "
