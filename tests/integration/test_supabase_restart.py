@@ -11,8 +11,9 @@ numbering across), so whatever continues comes from the store. Three runs on one
   run 3  streams, then SIGTERM.
 
 Proves, from the public playlist (read every 200 ms throughout) and the emulator's write log:
-  - every run's first new segment number is above every segment name already in the store,
-    and the public MEDIA-SEQUENCE never goes back across the restarts;
+  - every run's first new segment number is above every segment name already in the store
+    (continued by the camera, event=resume, or by the remote sink, event=renumbered), and
+    the public MEDIA-SEQUENCE never goes back across the restarts;
   - each restart keeps the stored window and marks the join with EXT-X-DISCONTINUITY;
   - no object name is ever written twice with different bytes (only the playlist is
     rewritten, on purpose), and no segment name is written twice at all;
@@ -149,8 +150,16 @@ class SupabaseRestartTest(h.LiveTest):
         report.append(f"after the crash the stored playlist named up to {named}, the store "
                       f"held segments up to {stored}")
         self.assertGreater(stored, named, "the crash left unnamed segments (the case tested)")
-        resumes = [l for l in self.daemon.all_log_lines() if "event=resume" in l]
-        self.assertEqual(len(resumes), 2, "runs 2 and 3 resumed")
+        # Who continued the numbers: the camera, when the store had answered before its
+        # first packet (event=resume), or the remote sink, which numbers after what the
+        # store holds once it answers (event=renumbered). Nothing waits for the store at
+        # start (issue 13), so under load either may; each later run must show one.
+        lines = self.daemon.all_log_lines()
+        resumes = [l for l in lines if "event=resume" in l]
+        renumbered = [l for l in lines if "event=renumbered" in l]
+        report.append(f"resumed by the camera {len(resumes)}, renumbered by the sink "
+                      f"{len(renumbered)}")
+        self.assertEqual(len(resumes) + len(renumbered), 2, "runs 2 and 3 continued")
         sys.stderr.write("\n".join(report) + "\n")
 
     def test_public_media_sequence_never_goes_back_and_joins_are_marked(self):
