@@ -13,27 +13,14 @@
 // (requestVideoFrameCallback), and at the end DELETEs the session. The page is never
 // reloaded: one RTCPeerConnection from the POST to the DELETE.
 // The browser is web/e2e/lib/browser.mjs's (Debian's Chromium, loopback ICE allowed).
-import { launchBrowser } from '../../web/e2e/lib/browser.mjs';
+import { arg, runInBrowser } from './script.mjs';
 
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 const base = arg('base', 'http://127.0.0.1:8080/');
 const camera = arg('camera', 'cam1');
 const seconds = Number(arg('seconds', '16'));
 
-const out = { base, camera, seconds, ok: false };
-let browser = null;
-const timer = setTimeout(() => {
-  out.error = 'overall timeout';
-  console.log(JSON.stringify(out));
-  process.exit(2); // launchBrowser's exit handler kills Chromium's process group
-}, (seconds + 60) * 1000);
-
-try {
-  browser = await launchBrowser();
-  const page = await browser.context.newPage();
+const out = { base, camera, seconds };
+await runInBrowser(out, seconds, async (page) => {
   await page.exposeFunction('reportFirstFrame', (wallMs) => console.log(`first_frame ${wallMs}`));
   await page.goto(new URL('healthz', base).href);
   const result = await page.evaluate(async ({ camera, seconds }) => {
@@ -96,13 +83,5 @@ try {
     pc.close();
     return r;
   }, { camera, seconds });
-  Object.assign(out, result);
-  out.ok = !result.error;
-} catch (e) {
-  out.error = String(e && e.stack ? e.stack : e);
-} finally {
-  clearTimeout(timer);
-  if (browser) await browser.close();
-}
-console.log(JSON.stringify(out));
-process.exit(out.ok ? 0 : 1);
+  return result;
+});

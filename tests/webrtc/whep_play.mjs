@@ -12,27 +12,15 @@
 // with the wall clock at which frames resumed (for the camera-loss test).
 // The browser is the web e2e tests' own launch (web/e2e/lib/browser.mjs: Debian's Chromium,
 // the flags, loopback ICE allowed, cleanup by PID).
-import { launchBrowser } from '../../web/e2e/lib/browser.mjs';
+import { arg, runInBrowser } from './script.mjs';
 
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 const base = arg('base', 'http://127.0.0.1:8080/');
 const camera = arg('camera', 'cam1');
 const seconds = Number(arg('seconds', '8'));
 const token = arg('token', '');
 
-const out = { base, camera, seconds, ok: false };
-let browser = null;
-const timer = setTimeout(() => {
-  out.error = 'overall timeout';
-  console.log(JSON.stringify(out));
-  process.exit(2); // launchBrowser's exit handler kills Chromium's process group
-}, (seconds + 60) * 1000);
-try {
-  browser = await launchBrowser();
-  const page = await browser.context.newPage();
+const out = { base, camera, seconds };
+await runInBrowser(out, seconds, async (page) => {
   const logs = [];
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(String(e)));
@@ -180,14 +168,5 @@ try {
     pc.close();
     return r;
   }, { camera, seconds, token });
-  Object.assign(out, result);
-  out.ok = !result.error;
-  out.logs = logs.slice(0, 20);
-} catch (e) {
-  out.error = String(e && e.stack ? e.stack : e);
-} finally {
-  clearTimeout(timer);
-  if (browser) await browser.close();
-}
-console.log(JSON.stringify(out));
-process.exit(out.ok ? 0 : 1);
+  return { ...result, logs: logs.slice(0, 20) };
+});

@@ -12,25 +12,14 @@
 //     POST was made and answered, and how the <video> moved over `seconds`.
 //
 // The browser is web/e2e/lib/browser.mjs's (Debian's Chromium, loopback ICE allowed).
-import { launchBrowser } from '../../web/e2e/lib/browser.mjs';
+import { arg, runInBrowser } from './script.mjs';
 
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 const base = arg('base', 'http://127.0.0.1:8080/');
 const camera = arg('camera', 'cam1');
 const seconds = Number(arg('seconds', '6'));
 const player = arg('player', '');
 
-const out = { base, camera, seconds, ok: false };
-let browser = null;
-const timer = setTimeout(() => {
-  out.error = 'overall timeout';
-  console.log(JSON.stringify(out));
-  process.exit(2); // launchBrowser's exit handler kills Chromium's process group
-}, (seconds + 60) * 1000);
-
+const out = { base, camera, seconds };
 async function bare(page) {
   await page.goto(new URL('healthz', base).href);
   return page.evaluate(async ({ camera, seconds }) => {
@@ -148,16 +137,4 @@ async function withPlayer(page) {
   return r;
 }
 
-try {
-  browser = await launchBrowser();
-  const page = await browser.context.newPage();
-  Object.assign(out, player ? await withPlayer(page) : await bare(page));
-  out.ok = !out.error;
-} catch (e) {
-  out.error = String(e && e.stack ? e.stack : e);
-} finally {
-  clearTimeout(timer);
-  if (browser) await browser.close();
-}
-console.log(JSON.stringify(out));
-process.exit(out.ok ? 0 : 1);
+await runInBrowser(out, seconds, (page) => (player ? withPlayer(page) : bare(page)));
