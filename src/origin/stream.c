@@ -602,6 +602,7 @@ static struct es_blob *render_ll(struct origin_stream *s, bool skip, const char 
         .part_hold_back = 3.0 * pt,
         .hold_back = 3.0 * s->target_duration,
         .can_skip_until = 6.0 * s->target_duration,
+        .start_back = 3.0 * pt,
         .segments = view,
         .count = count,
         .preload_hint_uri = open ? hint : NULL,

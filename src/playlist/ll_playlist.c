@@ -147,6 +147,9 @@ size_t es_ll_playlist_write(const struct es_ll_playlist *pl, const struct es_ll_
         out_printf(&o, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRIu64 "\n", pl->discontinuity_sequence);
     if (pl->independent_segments)
         out_printf(&o, "#EXT-X-INDEPENDENT-SEGMENTS\n");
+    if (pl->start_back > 0 && !pl->endlist)
+        out_printf(&o, "#EXT-X-START:TIME-OFFSET=-%s,PRECISE=YES\n",
+                   secs(pl->start_back, ROUND_UP, a, sizeof(a)));
 
     size_t first = 0;
     if (opt && opt->skip) {

@@ -48,6 +48,9 @@ struct es_ll_playlist {
     double part_hold_back;                /* required with parts */
     double hold_back;                     /* 0 = omitted */
     double can_skip_until;                /* 0 = no delta updates */
+    /* EXT-X-START:TIME-OFFSET=-<start_back>,PRECISE=YES: where a player should
+     * start, this far before the end; 0 = omitted. */
+    double start_back;
     const struct es_ll_segment *segments; /* oldest first; only the last may be incomplete */
     size_t count;
     const char *preload_hint_uri; /* EXT-X-PRELOAD-HINT TYPE=PART; NULL = none */

@@ -82,7 +82,7 @@ class OriginPlaybackTest(oh.OriginTest):
         self.assertEqual(ff_err.strip(), "", "ffmpeg complained about the classic stream")
         self.assertTrue(out["config"]["lowLatencyMode"])
         self.assertIsNone(out["config"]["liveSyncDurationCount"])
-        self.assertAlmostEqual(out["config"]["targetLatency"], 0.6, places=2)
+        self.assertAlmostEqual(out["config"]["targetLatency"], 4 * 0.13334, places=3)  # PART-HOLD-BACK + a part
         fatal = [e for e in out["hls_errors"] if e.endswith("FATAL")]
         self.assertEqual(fatal, [], "fatal hls.js errors")
         # ~15 fps for the whole window (a stall shows as missing frames too). Sanitized

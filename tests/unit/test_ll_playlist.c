@@ -162,6 +162,29 @@ static void test_ll_skip_never_skips_without_can_skip_until(void **state)
     free(text);
 }
 
+/* EXT-X-START where the player should start (PART-HOLD-BACK before the end,
+ * PRECISE: stock hls.js then seeks there instead of playing from the
+ * segment's keyframe); not in a finished playlist, nor when not asked. */
+static void test_ll_writer_prints_the_start_point_only_when_asked_and_live(void **state)
+{
+    (void)state;
+    struct fixture f;
+    build(&f, 2, 2);
+    char *text = write_text(&f.pl, NULL);
+    assert_null(strstr(text, "#EXT-X-START"));
+    free(text);
+    f.pl.start_back = 0.6;
+    text = write_text(&f.pl, NULL);
+    assert_non_null(strstr(text, "#EXT-X-INDEPENDENT-SEGMENTS\n"
+                                 "#EXT-X-START:TIME-OFFSET=-0.6,PRECISE=YES\n"
+                                 "#EXT-X-MAP:"));
+    free(text);
+    f.pl.endlist = true;
+    text = write_text(&f.pl, NULL);
+    assert_null(strstr(text, "#EXT-X-START"));
+    free(text);
+}
+
 static void test_ll_part_durations_round_down_and_part_target_up(void **state)
 {
     (void)state;
@@ -228,6 +251,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ll_writer_prints_the_server_control_and_parts_as_the_draft_shows),
+        cmocka_unit_test(test_ll_writer_prints_the_start_point_only_when_asked_and_live),
         cmocka_unit_test(test_ll_writer_lists_parts_only_where_asked),
         cmocka_unit_test(test_ll_skip_replaces_segments_before_the_skip_boundary),
         cmocka_unit_test(test_ll_skip_never_skips_without_can_skip_until),

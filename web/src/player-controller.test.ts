@@ -44,7 +44,11 @@ describe('liveCatchUpPosition', () => {
 
 describe('baseTargetLatency (hls.js target without its stall allowance)', () => {
   const details = { targetduration: 1, partHoldBack: 0.6, holdBack: 3 };
-  it('PART-HOLD-BACK in low-latency mode without user sync settings (the ll profile)', () => {
+  it('PART-HOLD-BACK plus one part in low-latency mode without user sync settings (the ll profile)', () => {
+    const ll = { targetduration: 1, partHoldBack: 0.4, partTarget: 0.13334, holdBack: 3 };
+    expect(baseTargetLatency({ latestLevelDetails: ll, userConfig: {}, config: { lowLatencyMode: true } })).toBeCloseTo(0.53334, 5);
+  });
+  it('PART-HOLD-BACK alone when the playlist gives no PART-TARGET', () => {
     expect(baseTargetLatency({ latestLevelDetails: details, userConfig: {}, config: { lowLatencyMode: true, liveSyncDurationCount: 3 } })).toBe(0.6);
   });
   it('HOLD-BACK without low-latency mode', () => {

@@ -150,6 +150,8 @@ export class PlayerController {
   // Target hold after stalls: when the last stall happened, and whether a hold is due.
   private lastStallAt = 0;
   private holdPending = false;
+  /** The target latency was set from the first playlist of this attach (onPlaylist). */
+  private targetSet = false;
 
   constructor(video: HTMLVideoElement, opts: ControllerOptions) {
     this.video = video;
@@ -221,6 +223,7 @@ export class PlayerController {
     this.lastCurrentTime = -1;
     this.lastProgressAt = now;
     this.catchUpScheduled = false;
+    this.targetSet = false;
     this.holdPending = false;
     this.loaded = [];
     if (this.engine !== 'native' && this.opts.llHlsConfig && this.lowLatency === null) {
@@ -348,6 +351,13 @@ export class PlayerController {
         return;
       }
       this.lowLatency = ll;
+    }
+    if (!this.targetSet && this.hls) {
+      // hls.js takes PART-HOLD-BACK as its target; ours keeps one part more (baseTargetLatency).
+      this.targetSet = true;
+      const base = baseTargetLatency(this.hls);
+      const current = this.hls.targetLatency;
+      if (base !== null && typeof current === 'number' && Math.abs(current - base) > 0.01) this.hls.targetLatency = base;
     }
     const key = `${d.endSN}/${d.partList?.length ?? 0}/${d.lastPartSn ?? ''}/${d.lastPartIndex ?? ''}`;
     if (key !== this.advanceKey) {
@@ -699,16 +709,19 @@ export function trimRate(latency: number, target: number | null | undefined, ahe
 
 /** The parts of hls.js's state that decide its target latency (public API only). */
 export interface TargetInputs {
-  latestLevelDetails?: { holdBack?: number; partHoldBack?: number; targetduration?: number } | null;
+  latestLevelDetails?: { holdBack?: number; partHoldBack?: number; partTarget?: number; targetduration?: number } | null;
   userConfig?: { liveSyncDuration?: number; liveSyncDurationCount?: number } | null;
   config: { lowLatencyMode?: boolean; liveSyncDuration?: number; liveSyncDurationCount?: number };
 }
 
 /**
- * hls.js's target latency without its stall allowance: the user's liveSyncDuration, or
- * liveSyncDurationCount x TARGETDURATION, else PART-HOLD-BACK in low-latency mode, else
- * HOLD-BACK, and 3 x TARGETDURATION (hls.js's default count) when the playlist has none
- * (latency-controller.ts, hls.js 1.7).  Null before the first playlist.
+ * The player's target latency, without hls.js's stall allowance: the user's liveSyncDuration,
+ * or liveSyncDurationCount x TARGETDURATION, else in low-latency mode PART-HOLD-BACK plus one
+ * PART-TARGET, else HOLD-BACK, and 3 x TARGETDURATION (hls.js's default count) when the
+ * playlist has none (latency-controller.ts, hls.js 1.7).  Null before the first playlist.
+ * The part above PART-HOLD-BACK (hls.js's own choice): with two-frame parts and the trim
+ * (trimRate) holding the target, 0.4 s left a quarter to a third of a second buffered, and
+ * test_origin_playback saw a stall in 2 of 6 minute-long runs on a quiet machine.
  */
 export function baseTargetLatency(h: TargetInputs): number | null {
   const d = h.latestLevelDetails;
@@ -717,7 +730,8 @@ export function baseTargetLatency(h: TargetInputs): number | null {
   const user = h.userConfig ?? {};
   if (typeof user.liveSyncDuration === 'number' && user.liveSyncDuration > 0) return user.liveSyncDuration;
   if (typeof user.liveSyncDurationCount === 'number' && user.liveSyncDurationCount > 0) return user.liveSyncDurationCount * td;
-  const holdBack = h.config.lowLatencyMode ? d.partHoldBack || d.holdBack || 0 : d.holdBack || 0;
+  if (h.config.lowLatencyMode && d.partHoldBack) return d.partHoldBack + (d.partTarget ?? 0);
+  const holdBack = d.holdBack || 0;
   if (holdBack > 0) return holdBack;
   return (typeof h.config.liveSyncDurationCount === 'number' ? h.config.liveSyncDurationCount : 3) * td;
 }

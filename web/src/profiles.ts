@@ -114,7 +114,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
     label: 'LL-HLS',
     segmentSeconds: 1,
     partSeconds: 0.134,
-    expectedLatency: '~0.6 s',
+    expectedLatency: '~0.7 s',
     stability: 'Needs a good LAN',
     hls: withReference({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1 }, [
       'liveSyncDurationCount',
