@@ -193,6 +193,18 @@ class LiveTest(unittest.TestCase):
 # The test camera
 
 
+def printed_json(text):
+    """The JSON object a Node script printed at the end of its output (after any progress
+    lines), or None when there is none or it does not parse."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        return json.loads(text[start:])
+    except json.JSONDecodeError:
+        return None
+
+
 class TestCam:
     """es-testcam, started and stopped by PID. port=0 lets the kernel pick; the actual
     port comes from the `ready` line and is kept for restarts."""
@@ -258,6 +270,15 @@ class TestCam:
     @property
     def pid(self):
         return self.proc.pid if self.proc else None
+
+    def sessions(self):
+        """The `session <id> play <path>` lines es-testcam logged, as (id, path): one per
+        RTSP session a client played, so a test can tell a reconnect from none."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return re.findall(r"^session (\S+) play (\S+)$", f.read(), re.M)
+        except OSError:
+            return []
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

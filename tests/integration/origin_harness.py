@@ -4,7 +4,6 @@ a config with an `origin:` section, the daemon started on a free port (origin.li
 for ordinary requests, raw sockets for requests no library would send), and running the
 Node-based conformance checker and browser bench. Standard library only."""
 
-import json
 import os
 import sys
 import re
@@ -153,15 +152,7 @@ def run_node(script, args, timeout, cwd=None):
     stderr)."""
     proc = subprocess.run([NODE, script, *args], cwd=cwd or h.SOURCE_DIR, capture_output=True,
                           text=True, timeout=timeout)
-    out = proc.stdout.strip()
-    parsed = None
-    start = out.find("{")
-    if start >= 0:
-        try:
-            parsed = json.loads(out[start:])
-        except json.JSONDecodeError:
-            parsed = None
-    return proc.returncode, parsed, proc.stdout, proc.stderr
+    return proc.returncode, h.printed_json(proc.stdout.strip()), proc.stdout, proc.stderr
 
 
 def parse_ll(text):

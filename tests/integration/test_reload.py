@@ -144,15 +144,6 @@ class Listener:
         self.sock.close()
 
 
-def sessions(cam):
-    """The `session <id> play <path>` lines es-testcam logged, as (id, path)."""
-    try:
-        with open(cam.log_path, errors="replace") as f:
-            return re.findall(r"^session (\S+) play (\S+)$", f.read(), re.M)
-    except OSError:
-        return []
-
-
 def http_status(url, data=None, headers=None):
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
@@ -253,7 +244,7 @@ class ReloadTest(h.LiveTest):
         if not d.alive():
             raise RuntimeError(f"edgestream exited with {d.returncode()}")
         cls.reader.start()
-        cls.sessions_before = sessions(cls.cams["keep"])
+        cls.sessions_before = cls.cams["keep"].sessions()
         cls.change_last_before = pollers["change"].last_msn()
         cls.gone_dir = os.path.join(cls.root, "location_1", "gone")
 
@@ -299,13 +290,13 @@ class ReloadTest(h.LiveTest):
         h.wait_for(lambda: pollers["keep"].last_msn() >= keep_at_broken + 2
                    and pollers["new"].last_msn() >= new_at_broken + 2, budget,
                    what="2 more segments of keep and new after the broken config")
-        cls.sessions_after = sessions(cls.cams["keep"])
+        cls.sessions_after = cls.cams["keep"].sessions()
 
         # Reloads back to back: `new` leaves and comes back three times while the origin
         # is asked for it all along; the others stay untouched through all of them.
         cls.flap_line = len(d.log_lines())
         cls.notify_before_flap = len(cls.notify.messages)
-        cls.gone_cam_sessions = sessions(cls.cams["gone"])
+        cls.gone_cam_sessions = cls.cams["gone"].sessions()
         cls.flap_summaries = []
         for i in range(6):
             cams = [("keep", cls.cams["keep"].url, SETTINGS),
@@ -320,7 +311,7 @@ class ReloadTest(h.LiveTest):
         keep_at_flap = pollers["keep"].last_msn()
         h.wait_for(lambda: pollers["keep"].last_msn() >= keep_at_flap + 2, budget,
                    what="2 more segments of keep after the back-to-back reloads")
-        cls.sessions_end = sessions(cls.cams["keep"])
+        cls.sessions_end = cls.cams["keep"].sessions()
         cls.reader.stop()
         for p in pollers.values():
             p.stop()

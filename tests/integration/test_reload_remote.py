@@ -59,15 +59,6 @@ OTHER_BUCKET = "elsewhere"
 PREFIX = "location_1/"
 
 
-def sessions(cam):
-    """The `session <id> play <path>` lines es-testcam logged, as (id, path)."""
-    try:
-        with open(cam.log_path, errors="replace") as f:
-            return re.findall(r"^session (\S+) play (\S+)$", f.read(), re.M)
-    except OSError:
-        return []
-
-
 def msn_of(name):
     m = re.search(r"segment_(\d+)\.ts$", name)
     return int(m.group(1)) if m else None
@@ -147,7 +138,7 @@ class ReloadRemoteTest(h.LiveTest):
                        what=f"3 stored segments of {name} before the reload")
         if not d.alive():
             raise RuntimeError(f"edgestream exited with {d.returncode()}")
-        cls.sessions_before = sessions(cls.cams["keep"])
+        cls.sessions_before = cls.cams["keep"].sessions()
 
         # ---- the reload: keep untouched, change changed, gone removed, new added ----
         cls.write([("keep", "keep", SETTINGS), ("change", "change", CHANGED),
@@ -203,8 +194,8 @@ class ReloadRemoteTest(h.LiveTest):
         new_at_back = stored("new")
         h.wait_for(lambda: stored("new") >= new_at_back + 3, budget,
                    what="3 more stored segments of new after it came back")
-        cls.sessions_after = sessions(cls.cams["keep"])
-        cls.gone_sessions = sessions(cls.cams["gone"])
+        cls.sessions_after = cls.cams["keep"].sessions()
+        cls.gone_sessions = cls.cams["gone"].sessions()
         cls.rc = d.stop(signal.SIGTERM, timeout=h.scaled(20))
         time.sleep(0.5)
         for c in ck.values():

@@ -187,7 +187,10 @@ class Snapshots(oh.OriginTest):
               f"before now, {clock_x - clock_copy:.3f} s before cam_x's newest frame, "
               f"{clock_copy - recorded_key:+.3f} s from the newest recorded keyframe")
         self.assertGreaterEqual(clock_copy, recorded_key - 0.002)
-        self.assertLessEqual(clock_copy, clock_x + 0.002)
+        # Not from the future either: cam_x's answer is its newest *decoded* frame, which in
+        # a sanitizer build trails the newest packet by a frame or two (fresh-check saw a
+        # passthrough keyframe 0.040 s, one 25 fps frame, after it), hence the margin.
+        self.assertLessEqual(clock_copy, clock_x + h.scaled(0.05))
         # The test camera sends a keyframe every 25 frames (1 s when it is not starved).
         self.assertLessEqual(now - clock_copy, h.scaled(10))
 

@@ -118,10 +118,8 @@ class WebRTCCameraLossTest(oh.OriginTest):
                 node.kill()
         with open(out_path) as f:
             text = f.read()
-        import json
-        start = text.find("{")
-        self.assertGreaterEqual(start, 0, text)
-        out = json.loads(text[start:])
+        out = h.printed_json(text)
+        self.assertIsNotNone(out, text)
         sys.stderr.write(f"WHEP across camera loss: gaps {out.get('gaps')}, "
                          f"{out.get('frames_decoded')} frames decoded, ice {out.get('ice')}, "
                          f"camera back at {backs}\n")

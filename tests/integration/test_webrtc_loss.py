@@ -43,7 +43,6 @@ tests: it judges playback in a browser. It needs what the other netns tests need
 nft, root) and fails the same way, naming the missing tool, without them.
 """
 
-import json
 import os
 import re
 import subprocess
@@ -171,9 +170,8 @@ class WebRTCLossTest(oh.OriginTest):
                 node.kill()
         with open(out_path) as f:
             text = f.read()
-        start = text.find("{")
-        self.assertGreaterEqual(start, 0, text)
-        out = json.loads(text[start:])
+        out = h.printed_json(text)
+        self.assertIsNotNone(out, text)
         self.assertTrue(out.get("ok"), out.get("error"))
         self.assertTrue(out.get("samples"), out)
         return out, loss_start, loss_end, drops, requests_before, requests_after

@@ -2,7 +2,10 @@
 // their command-line options, and one run of a page in Debian's Chromium that ends in one
 // JSON line on stdout. The browser is web/e2e/lib/browser.mjs's (Debian's Chromium,
 // loopback ICE allowed, cleanup by PID).
+import path from 'node:path';
 import { launchBrowser } from '../../web/e2e/lib/browser.mjs';
+
+const PAGE_WHEP = path.join(path.dirname(new URL(import.meta.url).pathname), 'page_whep.js');
 
 /** The value after `--name` on the command line, else `dflt`. */
 export function arg(name, dflt) {
@@ -11,7 +14,7 @@ export function arg(name, dflt) {
 }
 
 /**
- * Runs `body(page)` on a fresh page, merges what it returns into `out`, prints `out` as one
+ * Runs `body(page)` on a fresh page (with page_whep.js's window.whepView), merges what it returns into `out`, prints `out` as one
  * JSON line and exits: 0 when it carries no `error`, 1 when it does, 2 when the whole run
  * took more than `seconds` + 60 s (the test reads the JSON either way).
  */
@@ -26,6 +29,7 @@ export async function runInBrowser(out, seconds, body) {
   try {
     browser = await launchBrowser();
     const page = await browser.context.newPage();
+    await page.addInitScript({ path: PAGE_WHEP });
     Object.assign(out, await body(page));
     out.ok = !out.error;
   } catch (e) {

@@ -24,28 +24,12 @@ await runInBrowser(out, seconds, async (page) => {
   await page.exposeFunction('reportFirstFrame', (wallMs) => console.log(`first_frame ${wallMs}`));
   await page.goto(new URL('healthz', base).href);
   const result = await page.evaluate(async ({ camera, seconds }) => {
-    const r = { events: [] };
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.oniceconnectionstatechange = () => r.events.push(`ice:${pc.iceConnectionState}`);
-    const video = document.createElement('video');
-    video.muted = true;
-    video.autoplay = true;
-    video.playsInline = true;
-    document.body.appendChild(video);
-    pc.ontrack = (e) => {
-      try { e.receiver.jitterBufferTarget = 0; } catch { /* older Chromium */ }
-      video.srcObject = new MediaStream([e.track]);
-    };
-    await pc.setLocalDescription(await pc.createOffer());
-    const resp = await fetch(`/whep/${camera}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
-    r.post_status = resp.status;
-    const answer = await resp.text();
-    if (resp.status !== 201) {
-      r.error = `POST /whep/${camera}: ${resp.status} ${answer}`;
+    const { pc, video, resp, events, error } = await window.whepView(camera);
+    const r = { events, post_status: resp.status };
+    if (error) {
+      r.error = error;
       return r;
     }
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     r.frame_wall_ms = [];
     const onFrame = () => { r.frame_wall_ms.push(Date.now()); video.requestVideoFrameCallback(onFrame); };
     video.requestVideoFrameCallback(onFrame);

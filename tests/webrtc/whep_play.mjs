@@ -27,42 +27,13 @@ await runInBrowser(out, seconds, async (page) => {
   // Any URL of the origin gives the page its origin; /healthz is always there.
   await page.goto(new URL('healthz', base).href);
   const result = await page.evaluate(async ({ camera, seconds, token }) => {
-    const r = { events: [] };
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    pc.oniceconnectionstatechange = () => r.events.push(`ice:${pc.iceConnectionState}`);
-    pc.onconnectionstatechange = () => r.events.push(`pc:${pc.connectionState}`);
-    const video = document.createElement('video');
-    video.muted = true;
-    video.autoplay = true;
-    video.playsInline = true;
-    document.body.appendChild(video);
-    // Both tracks in one stream on the (muted) element, as a player does: Chromium syncs
-    // audio and video only when both play, and only then has estimatedPlayoutTimestamp.
-    const stream = new MediaStream();
-    pc.ontrack = (e) => {
-      stream.addTrack(e.track);
-      if (e.track.kind !== 'video') return;
-      // Render as soon as possible (webrtc-rules.md §7.3).
-      try { e.receiver.jitterBufferTarget = 0; } catch { /* older Chromium */ }
-      video.srcObject = stream;
-    };
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    const headers = { 'Content-Type': 'application/sdp' };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    const t0 = performance.now();
-    const resp = await fetch(`/whep/${camera}`, { method: 'POST', headers, body: offer.sdp });
-    r.post_status = resp.status;
-    r.location = resp.headers.get('Location');
-    const answer = await resp.text();
-    if (resp.status !== 201) {
-      r.error = `POST /whep/${camera}: ${resp.status} ${answer}`;
+    const { pc, video, resp, answer, t0, events, error } = await window.whepView(camera, { audio: true, token });
+    const r = { events, post_status: resp.status, location: resp.headers.get('Location') };
+    if (error) {
+      r.error = error;
       return r;
     }
     r.answer_has_ice_lite = answer.includes('a=ice-lite');
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     // How long until Chromium can map the picture to the sender's clock (the player's
     // latency figure: inbound-rtp estimatedPlayoutTimestamp, which needs sender reports of
     // both streams), polled every 100 ms for up to 20 s, from the answer on.

@@ -23,30 +23,13 @@ const out = { base, camera, seconds };
 async function bare(page) {
   await page.goto(new URL('healthz', base).href);
   return page.evaluate(async ({ camera, seconds }) => {
-    const r = { events: [] };
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.oniceconnectionstatechange = () => r.events.push(`ice:${pc.iceConnectionState}`);
-    const video = document.createElement('video');
-    video.muted = true;
-    video.autoplay = true;
-    video.playsInline = true;
-    document.body.appendChild(video);
-    pc.ontrack = (e) => {
-      try { e.receiver.jitterBufferTarget = 0; } catch { /* older Chromium */ }
-      video.srcObject = new MediaStream([e.track]);
-    };
-    await pc.setLocalDescription(await pc.createOffer());
-    const t0 = performance.now();
-    const resp = await fetch(`/whep/${camera}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
-    r.post_status = resp.status;
-    const answer = await resp.text();
-    if (resp.status !== 201) {
-      r.error = `POST: ${resp.status} ${answer}`;
+    const { pc, video, resp, answer, t0, events, error } = await window.whepView(camera);
+    const r = { events, post_status: resp.status };
+    if (error) {
+      r.error = error;
       return r;
     }
     r.answer_tcp_candidates = (answer.match(/^a=candidate:.* tcp .*tcptype passive/gm) || []).length;
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     const frames = [];
     const onFrame = (now) => { frames.push(now); video.requestVideoFrameCallback(onFrame); };
     video.requestVideoFrameCallback(onFrame);
