@@ -95,7 +95,9 @@ def parse_vod(text):
 
 
 def files_on_disk(cam_dir):
-    """name -> size of every complete recorded segment under the camera's directory."""
+    """name -> size of every complete recorded segment under the camera's directory. A
+    running daemon's retention may delete a file between the listing and its size (seen in
+    fresh-check's sanitizer pass): such a file is gone, not listed."""
     out = {}
     for root, _, names in os.walk(cam_dir):
         for n in names:
@@ -103,7 +105,10 @@ def files_on_disk(cam_dir):
                 rel = os.path.relpath(os.path.join(root, n), cam_dir)
                 if rel != rel_path(n):
                     raise AssertionError(f"{rel} is not where its name says")
-                out[n] = os.path.getsize(os.path.join(root, n))
+                try:
+                    out[n] = os.path.getsize(os.path.join(root, n))
+                except FileNotFoundError:
+                    continue
     return out
 
 
