@@ -589,6 +589,9 @@ static struct es_blob *render_ll(struct origin_stream *s, bool skip, const char 
         ll_part_uri(s, open->msn + 1, 0, hint, sizeof(hint));
 
     double pt = advertised_part_target(s);
+    /* draft §4.4.3.8: PART-HOLD-BACK MUST be at least twice and SHOULD be at
+     * least three times PART-TARGET. Players start there too (EXT-X-START). */
+    double part_hold_back = 3.0 * pt;
     struct es_ll_playlist pl = {
         .target_duration = s->target_duration,
         .part_target = pt,
@@ -596,13 +599,12 @@ static struct es_blob *render_ll(struct origin_stream *s, bool skip, const char 
         .discontinuity_sequence = s->discontinuity_sequence,
         .independent_segments = false,
         .can_block_reload = true,
-        /* draft §4.4.3.8: PART-HOLD-BACK MUST be at least twice and SHOULD be
-         * at least three times PART-TARGET; HOLD-BACK at least three target
-         * durations; CAN-SKIP-UNTIL at least six (§4.4.3.8). */
-        .part_hold_back = 3.0 * pt,
+        /* HOLD-BACK at least three target durations; CAN-SKIP-UNTIL at
+         * least six (draft §4.4.3.8). */
+        .part_hold_back = part_hold_back,
         .hold_back = 3.0 * s->target_duration,
         .can_skip_until = 6.0 * s->target_duration,
-        .start_back = 3.0 * pt,
+        .start_back = part_hold_back,
         .segments = view,
         .count = count,
         .preload_hint_uri = open ? hint : NULL,
