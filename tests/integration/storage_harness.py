@@ -320,10 +320,21 @@ class PlaylistSeen:
 class PlaylistChecker(threading.Thread):
     """Polls `playlist_url` every `interval` s; fetches every segment it names once, when it
     is first named, and once more when it leaves the playlist. base_url + name = a segment's
-    URL. Uses one keep-alive connection, reconnecting when it drops (as a browser would)."""
+    URL. Uses one keep-alive connection, reconnecting when it drops (as a browser would).
 
-    def __init__(self, playlist_url, base_url, interval=0.2, refetch=True, keep_bodies=0):
+    torn_overwrites: the store overwrites an object in place, not atomically, so a read
+    that races a PUT may see it half-written. s3rver does (lib/stores/filesystem.js:
+    putObject truncates the object file and putMetadata rewrites metadata.json in place;
+    a GET that reads the empty JSON answers 500 InternalError). Real S3 and Supabase
+    replace an object atomically. With it set, a read answered 500 or not parsing is read
+    once more 0.1 s later: the daemon's next playlist is ~a segment away, so a second
+    failure is a real one and is reported; a good second read counts in torn_reads."""
+
+    def __init__(self, playlist_url, base_url, interval=0.2, refetch=True, keep_bodies=0,
+                 torn_overwrites=False):
         super().__init__(daemon=True)
+        self.torn_overwrites = torn_overwrites
+        self.torn_reads = 0
         self.playlist_url = playlist_url
         self.base_url = base_url
         self.interval = interval
@@ -378,11 +389,25 @@ class PlaylistChecker(threading.Thread):
         with self.lock:
             self.fetches.append(f)
 
+    def _torn(self, status, body):
+        if status == 500:
+            return True
+        try:
+            h.parse_playlist(body.decode("utf-8", "replace"))
+        except h.PlaylistError:
+            return True
+        return False
+
     def poll(self):
         t = time.time()
         self.polls += 1
         try:
             status, headers, body = self._request(self.playlist_url)
+            if self.torn_overwrites and self._last_text is not None and self._torn(status, body):
+                time.sleep(0.1)
+                status, headers, body = self._request(self.playlist_url)
+                if status == 200 and not self._torn(status, body):
+                    self.torn_reads += 1
         except (OSError, http.client.HTTPException):
             self.unreachable += 1
             return
