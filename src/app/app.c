@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include "app/camera.h"
+#include "app/clip_store.h"
 #include "app/registry.h"
 #include "app/service.h"
 #include "config/diff.h"
@@ -116,6 +117,7 @@ static enum es_err add_origin_sink(struct es_origin *origin, const struct es_cam
         .id = cam->id,
         .name = cam->name,
         .profile = cam->profile,
+        .location = cam->location,
         .target_duration = target_duration_of(cam),
         .segment_duration = cam->segment_duration,
         /* The same PART-TARGET the camera's CMAF segmenter cuts to. */
@@ -599,6 +601,9 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
     struct app app = {.base = config, .options = options};
     app.running = es_calloc(config->camera_count ? config->camera_count : 1, sizeof(*app.running));
     enum es_err err = open_remote_stores(config, &app.remote);
+    struct es_clip_store *clip_store = NULL;
+    if (err == ES_OK && config->origin.enabled)
+        err = es_clip_store_open(config, &clip_store);
     if (err == ES_OK && config->origin.enabled) {
         struct es_origin_config oc = {
             .listen = config->origin.listen,
@@ -613,6 +618,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
             .max_parked = config->origin.max_parked,
             .max_parked_per_client = config->origin.max_parked_per_client,
             .max_parked_per_connection = config->origin.max_parked_per_connection,
+            .clip_share = es_clip_store_share(clip_store),
         };
         err = es_origin_create(&oc, &app.origin);
     }
@@ -705,6 +711,7 @@ enum es_err es_app_run(const struct es_config *config, const struct es_app_optio
     es_origin_whep_attach(app.origin, NULL);
     es_webrtc_destroy(app.webrtc);
     es_origin_destroy(app.origin);
+    es_clip_store_close(clip_store);
     for (size_t i = 0; i < app.link_count; i++) {
         pthread_mutex_destroy(&app.links[i]->lock);
         free(app.links[i]->id);

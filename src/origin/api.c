@@ -33,7 +33,10 @@ void es_origin_serve_api_cameras(struct es_origin *o, h2o_req_t *req)
         es_origin_stream_json(o->streams[i], &req->pool, &out);
         es_origin_vod_json(o->streams[i], &req->pool, &out);
     }
-    es_origin_vprintf(&req->pool, &out, "]}\n");
+    /* Whether POST clip.mp4 can store a clip (docs/recording.md): the
+     * dashboard offers "Share" only then. */
+    es_origin_vprintf(&req->pool, &out, "],\"clip_share\":%s}\n",
+                      o->config.clip_share.put ? "true" : "false");
     send_vector(req, "application/json", ROUTE_API, &out);
 }
 

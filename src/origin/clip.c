@@ -1,5 +1,9 @@
 /* /vod/<camera>/clip.mp4?start=&end= (snapshot.h): the recorded range,
- * remuxed into one MP4 on the media worker (snapshot/clip.h), no re-encode.
+ * remuxed into one MP4 on the clip worker (snapshot/clip.h), no re-encode.
+ * GET sends it; POST shares it: the MP4 goes to the remote store under
+ * <location>/<camera>/clips/ (beside the live stream, where the uploader
+ * never deletes: it deletes only its segment names) and the answer is JSON
+ * with the URL to hand on.
  *
  * The MP4 is built in a temporary file under <record_root>/.clips/ (the
  * muxer moves its index to the front in a second pass, which needs a file),
@@ -37,7 +41,8 @@
 #define QUERY_VALUE_MAX 64
 
 static atomic_int clips_running;
-static atomic_uint_fast64_t clips_total, clip_failures, clip_us_total, clip_bytes_total;
+static atomic_uint_fast64_t clips_total, clip_failures, clip_us_total, clip_bytes_total,
+    clips_shared;
 
 struct clip_inputs {
     char camera[72];
@@ -45,12 +50,18 @@ struct clip_inputs {
     struct es_record_entry *entries;
     size_t count;
     int64_t start_ms, end_ms;
+    /* Sharing (POST): put NULL when the clip is sent back instead. */
+    struct es_clip_share share;
+    char location[256];
+    char answer_text[512]; /* a failed share's answer (job->text points here) */
 };
 
 static void free_clip_inputs(struct media_job *job)
 {
     struct clip_inputs *in = job->inputs;
     if (in) {
+        if (in->share.release)
+            in->share.release(in->share.opaque);
         free(in->entries);
         free(in);
     }
@@ -67,6 +78,72 @@ static void fail(struct media_job *job, int status, const char *text)
 static void free_buffer(void *p)
 {
     free(p);
+}
+
+/* "2026-12-03T14:32:00.000Z" -> "2026-12-03T14-32-00Z": no ':' in file names
+ * (Windows, and URLs people paste); milliseconds only when not zero. */
+static void file_time(int64_t ms, char *out, size_t size)
+{
+    char iso[48];
+    es_clock_format_iso8601(ms * 1000, iso, sizeof(iso));
+    size_t n = 0;
+    for (const char *c = iso; *c && n + 1 < size; c++) {
+        if (ms % 1000 == 0 && *c == '.') {
+            while (*c && *c != 'Z')
+                c++;
+            if (!*c)
+                break;
+        }
+        out[n++] = *c == ':' ? '-' : *c;
+    }
+    out[n] = '\0';
+}
+
+/* Stores the built clip; answers 201 with where it is, or 502 with why not.
+ * Takes `data`. */
+static void share_clip(struct media_job *job, uint8_t *data, size_t size,
+                       const struct es_clip_result *result)
+{
+    struct clip_inputs *in = job->inputs;
+    char when[48], name[512], url[1024], why[320];
+    file_time(result->first_ms, when, sizeof(when));
+    snprintf(name, sizeof(name), "%s/%s/clips/%s_%s_%.0fs.mp4", in->location, in->camera,
+             in->camera, when, result->duration_s);
+    int64_t started = es_clock_mono_us();
+    bool stored = in->share.put(in->share.opaque, name, data, size, url, sizeof(url), why,
+                                sizeof(why));
+    double upload_s = (double)(es_clock_mono_us() - started) / 1e6;
+    free(data);
+    if (!stored) {
+        es_log(ES_LOG_WARN, "clip", "camera=%s event=clip_share_failed name=%s reason=\"%s\"",
+               in->camera, name, why);
+        snprintf(in->answer_text, sizeof(in->answer_text),
+                 "502 the clip was built but not stored: %s\n", why);
+        job->status = 502;
+        job->reason = "Bad Gateway";
+        job->text = in->answer_text;
+        atomic_fetch_add(&clip_failures, 1);
+        return;
+    }
+    atomic_fetch_add(&clips_shared, 1);
+    es_log(ES_LOG_INFO, "clip", "camera=%s event=clip_shared name=%s bytes=%zu upload_s=%.2f",
+           in->camera, name, size, upload_s);
+    char first[48];
+    es_clock_format_iso8601(result->first_ms * 1000, first, sizeof(first));
+    /* Ids and locations are checked path components (config/options.c) and
+     * the URL is the configured store's base plus the name: no '"' or '\\'
+     * to escape. */
+    char *json = malloc(2048);
+    if (!json)
+        abort();
+    int n = snprintf(json, 2048,
+                     "{\"url\":\"%s\",\"name\":\"%s\",\"camera\":\"%s\",\"start\":\"%s\","
+                     "\"duration_s\":%.3f,\"bytes\":%zu}\n",
+                     url, name, in->camera, first, result->duration_s, size);
+    job->status = 201;
+    job->reason = "Created";
+    job->content_type = "application/json";
+    job->body = es_blob_take((uint8_t *)json, n > 0 && n < 2048 ? (size_t)n : 0, free_buffer);
 }
 
 /* <record_root>/.clips: next to the cameras' directories, never inside one
@@ -160,16 +237,16 @@ static void run_clip(struct media_job *job)
     es_log(ES_LOG_INFO, "clip",
            "camera=%s event=clip segments=%zu duration_s=%.2f bytes=%zu remux_ms=%.1f", in->camera,
            in->count, result.duration_s, size, (double)us / 1000.0);
+    if (in->share.put) {
+        share_clip(job, data, size, &result);
+        return;
+    }
     job->status = 200;
     job->reason = "OK";
     job->content_type = "video/mp4";
     job->body = es_blob_take(data, size, free_buffer);
     char when[48];
-    es_clock_format_iso8601(result.first_ms * 1000, when, sizeof(when));
-    /* File names without ':' (Windows). */
-    for (char *c = when; *c; c++)
-        if (*c == ':')
-            *c = '-';
+    file_time(result.first_ms, when, sizeof(when));
     snprintf(job->disposition, sizeof(job->disposition), "attachment; filename=\"%s_%s.mp4\"",
              in->camera, when);
     es_clock_format_iso8601(result.first_ms * 1000, job->capture_time, sizeof(job->capture_time));
@@ -222,9 +299,16 @@ static bool parse_time_param(h2o_req_t *req, const char *raw, size_t len, const 
     return true;
 }
 
-void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const char *camera,
-                          const char *record_dir, const char *raw, size_t raw_len)
+void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const struct origin_stream *s,
+                          const char *record_dir, const char *raw, size_t raw_len, bool share)
 {
+    if (share && !o->config.clip_share.put) {
+        es_origin_respond_text(req, 409, "Conflict",
+                               "409 no remote storage (supabase or s3) is configured to share "
+                               "clips to; GET clip.mp4 downloads it\n",
+                               ROUTE_OTHER);
+        return;
+    }
     /* Strict: only start, end (and token). */
     for (size_t i = 0; raw && i < raw_len;) {
         size_t amp = i;
@@ -286,7 +370,12 @@ void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const char *camer
         return;
     }
     struct clip_inputs *in = es_calloc(1, sizeof(*in));
-    snprintf(in->camera, sizeof(in->camera), "%s", camera);
+    snprintf(in->camera, sizeof(in->camera), "%s", s->id);
+    if (share) {
+        in->share = o->config.clip_share;
+        in->share.hold(in->share.opaque);
+        snprintf(in->location, sizeof(in->location), "%s", s->location);
+    }
     snprintf(in->record_dir, sizeof(in->record_dir), "%s", record_dir);
     in->entries = c.items;
     in->count = c.count;
@@ -317,8 +406,13 @@ void es_origin_clip_metrics(h2o_mem_pool_t *pool, h2o_iovec_vector_t *out)
                       "edgestream_clip_remux_seconds_total %.6f\n"
                       "# HELP edgestream_clip_bytes_total Bytes of clips built\n"
                       "# TYPE edgestream_clip_bytes_total counter\n"
-                      "edgestream_clip_bytes_total %" PRIu64 "\n",
+                      "edgestream_clip_bytes_total %" PRIu64 "\n"
+                      "# HELP edgestream_clip_shares_total Clips stored in the remote store "
+                      "(POST clip.mp4)\n"
+                      "# TYPE edgestream_clip_shares_total counter\n"
+                      "edgestream_clip_shares_total %" PRIu64 "\n",
                       (uint64_t)atomic_load(&clips_total), (uint64_t)atomic_load(&clip_failures),
                       (double)atomic_load(&clip_us_total) / 1e6,
-                      (uint64_t)atomic_load(&clip_bytes_total));
+                      (uint64_t)atomic_load(&clip_bytes_total),
+                      (uint64_t)atomic_load(&clips_shared));
 }

@@ -79,6 +79,7 @@ struct origin_stream {
     struct es_origin *origin;
     size_t index;
     char *id, *name, *profile;
+    char *location; /* storage path component (shared clips) */
     unsigned target_duration;
     double segment_duration;
     double part_target; /* 0: classic only */

@@ -307,6 +307,7 @@ enum es_err es_origin_create(const struct es_origin_config *config, struct es_or
     o->config.max_parked_per_connection = config->max_parked_per_connection
                                               ? config->max_parked_per_connection
                                               : DEFAULT_MAX_PARKED_PER_CONNECTION;
+    o->config.clip_share = config->clip_share;
     o->listen_fd = -1;
     es_origin_run_id(es_clock_wall_us(), (uint32_t)getpid(), o->run, sizeof(o->run));
     pthread_mutex_init(&o->inbox_lock, NULL);

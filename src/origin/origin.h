@@ -23,6 +23,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Sharing a clip (POST /vod/<camera>/clip.mp4, docs/recording.md): put()
+ * stores the MP4 as `name` in the remote store and writes the URL a reader
+ * fetches it from; it runs on the clip worker, never on the loop. False with
+ * `why` (for the person who asked; no secrets) when it was not stored.
+ * A clip job holds `opaque` (hold/release) from its request until it is
+ * freed, which may be after the origin has stopped. */
+struct es_clip_share {
+    bool (*put)(void *opaque, const char *name, const uint8_t *data, size_t size, char *url,
+                size_t url_size, char *why, size_t why_size);
+    void (*hold)(void *opaque);
+    void (*release)(void *opaque);
+    void *opaque;
+};
+
 struct es_origin_config {
     const char *listen;   /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
     const char *token;    /* bearer token (or ?token=); NULL or "" = no auth */
@@ -37,6 +51,8 @@ struct es_origin_config {
      * at most this many in all, per client address and per connection; over
      * a cap the request is answered 503 with Retry-After. 0 = the default. */
     unsigned max_parked, max_parked_per_client, max_parked_per_connection;
+    /* put NULL: no remote store is configured; a POST is answered 409. */
+    struct es_clip_share clip_share;
 };
 
 /* Live figures of a camera for /api/cameras and /metrics. */
@@ -68,6 +84,8 @@ struct es_origin_camera {
     const char *id; /* [A-Za-z0-9_-]{1,64}: /live/<id>/ */
     const char *name;
     const char *profile;       /* NULL when none was named */
+    const char *location;      /* storage path component: shared clips go to
+                                  <location>/<id>/clips/ */
     unsigned target_duration;  /* EXT-X-TARGETDURATION, seconds, fixed */
     double segment_duration;   /* seconds */
     double part_target;        /* PART-TARGET in seconds; 0 = classic HLS only */

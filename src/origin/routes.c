@@ -7,7 +7,8 @@
  *   /vod/<camera>/<recorded segment>    a recorded segment (Range)
  *   /live/<camera>/snapshot.jpg         the newest picture (origin/snapshot.h)
  *   /vod/<camera>/snapshot.jpg?t=       the recorded picture at t
- *   /vod/<camera>/clip.mp4?start=&end=  the recorded range as one MP4
+ *   /vod/<camera>/clip.mp4?start=&end=  the recorded range as one MP4; POST
+ *                                       stores it in the remote store (shares it)
  *   /api/cameras                        JSON for the dashboard (docs/web.md)
  *   /metrics                            Prometheus text
  *   /healthz                            liveness
@@ -123,6 +124,33 @@ static bool host_is_loopback(h2o_iovec_t authority)
     return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
+/* A form on any web page can POST here without asking (a "simple" request
+ * needs no preflight), and a loopback origin has no token to stop it. So a
+ * POST that names its Origin must come from this origin or the origin.cors
+ * one; one without Origin is not from a browser page (curl, scripts). */
+static bool same_origin_post(struct es_origin *o, h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    if (i < 0)
+        return true;
+    h2o_iovec_t origin = req->headers.entries[i].value;
+    if (o->config.cors && strcmp(o->config.cors, "*") != 0 &&
+        origin.len == strlen(o->config.cors) &&
+        memcmp(origin.base, o->config.cors, origin.len) == 0)
+        return true;
+    /* "scheme://host[:port]": the part after "://" must be the Host we were asked by. */
+    const char *sep = NULL;
+    for (size_t k = 0; k + 3 <= origin.len && !sep; k++)
+        if (memcmp(origin.base + k, "://", 3) == 0)
+            sep = origin.base + k;
+    if (!sep)
+        return false;
+    size_t host_len = origin.len - (size_t)(sep + 3 - origin.base);
+    h2o_iovec_t authority = req->input.authority;
+    return host_len == authority.len && host_len > 0 &&
+           strncasecmp(sep + 3, authority.base, host_len) == 0;
+}
+
 static void preflight(struct es_origin *o, h2o_req_t *req)
 {
     if (!o->config.cors) {
@@ -162,7 +190,8 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
     if (es_origin_whep_serve(o, req))
         return 0;
     bool options = method_is(req, "OPTIONS");
-    if (!method_is(req, "GET") && !method_is(req, "HEAD") && !options) {
+    bool post = method_is(req, "POST"); /* sharing a clip only: checked below */
+    if (!method_is(req, "GET") && !method_is(req, "HEAD") && !options && !post) {
         es_origin_add_header(req, "allow", "GET, HEAD, OPTIONS");
         es_origin_respond_text(req, 405, "Method Not Allowed", "405 method not allowed\n",
                                ROUTE_OTHER);
@@ -205,6 +234,20 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *first = path.count ? path.segments[0] : "";
     bool live = strcmp(first, "live") == 0;
     bool vod = strcmp(first, "vod") == 0;
+    if (post && !(vod && path.count == 3 && strcmp(path.segments[2], "clip.mp4") == 0 &&
+                  !path.trailing_slash)) {
+        es_origin_add_header(req, "allow", "GET, HEAD, OPTIONS");
+        es_origin_respond_text(req, 405, "Method Not Allowed", "405 method not allowed\n",
+                               ROUTE_OTHER);
+        return 0;
+    }
+    if (post && !same_origin_post(o, req)) {
+        es_origin_respond_text(req, 403, "Forbidden",
+                               "403 a clip is shared from this origin's own pages (or the "
+                               "origin.cors one)\n",
+                               ROUTE_OTHER);
+        return 0;
+    }
     bool api = path.count == 2 && strcmp(first, "api") == 0 &&
                strcmp(path.segments[1], "cameras") == 0 && !path.trailing_slash;
     bool metrics = path.count == 1 && strcmp(first, "metrics") == 0 && !path.trailing_slash;
@@ -252,7 +295,7 @@ int es_origin_on_req(h2o_handler_t *self, h2o_req_t *req)
     if (vod) {
         size_t q = req->input.query_at;
         if (es_origin_serve_vod_media(o, req, &path, q != SIZE_MAX ? target.base + q + 1 : NULL,
-                                      q != SIZE_MAX ? target.len - q - 1 : 0))
+                                      q != SIZE_MAX ? target.len - q - 1 : 0, post))
             return 0;
         es_origin_serve_vod(o, req, &path, q != SIZE_MAX ? target.base + q + 1 : NULL,
                             q != SIZE_MAX ? target.len - q - 1 : 0, via_query);

@@ -30,13 +30,25 @@
 #define MAX_ORIGINS 4
 #define QUERY_VALUE_MAX 64
 
-/* ---- the worker (one thread for the process, started on first use) ---- */
+/* ---- the workers (two threads for the process, each started on first use) ----
+ *
+ * Snapshots and clips have a thread each: a clip's remux, and the upload of a
+ * shared one (seconds on a shop's uplink), never hold up the snapshots that
+ * dashboards poll. */
 
-static pthread_mutex_t worker_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t worker_wake = PTHREAD_COND_INITIALIZER;
-static struct media_job *worker_head, **worker_tail = &worker_head;
-static size_t worker_jobs; /* queued + running */
-static bool worker_started;
+struct lane {
+    pthread_cond_t wake;
+    struct media_job *head, **tail;
+    bool started;
+    const char *thread_name;
+};
+
+static pthread_mutex_t worker_lock = PTHREAD_MUTEX_INITIALIZER; /* both lanes */
+static struct lane snapshot_lane = {PTHREAD_COND_INITIALIZER, NULL, &snapshot_lane.head, false,
+                                    "es-media"};
+static struct lane clip_lane = {PTHREAD_COND_INITIALIZER, NULL, &clip_lane.head, false,
+                                "es-clip"};
+static size_t worker_jobs; /* queued + running, both lanes */
 
 /* One per origin: where the worker puts finished jobs, and the pipe that
  * wakes the origin's loop. The loop opens the pipe when it parks the first
@@ -93,16 +105,16 @@ static struct media_origin *media_origin_of(struct es_origin *o)
 
 static void *worker_main(void *arg)
 {
-    (void)arg;
-    pthread_setname_np(pthread_self(), "es-media");
+    struct lane *lane = arg;
+    pthread_setname_np(pthread_self(), lane->thread_name);
     for (;;) {
         pthread_mutex_lock(&worker_lock);
-        while (!worker_head)
-            pthread_cond_wait(&worker_wake, &worker_lock);
-        struct media_job *job = worker_head;
-        worker_head = job->next;
-        if (!worker_head)
-            worker_tail = &worker_head;
+        while (!lane->head)
+            pthread_cond_wait(&lane->wake, &worker_lock);
+        struct media_job *job = lane->head;
+        lane->head = job->next;
+        if (!lane->head)
+            lane->tail = &lane->head;
         pthread_mutex_unlock(&worker_lock);
 
         job->next = NULL;
@@ -292,20 +304,21 @@ bool es_origin_media_job_submit(struct es_origin *o, h2o_req_t *req, struct medi
     }
     job->owner = m;
     m->pending++;
+    struct lane *lane = job->clip ? &clip_lane : &snapshot_lane;
     pthread_mutex_lock(&worker_lock);
-    if (!worker_started) {
+    if (!lane->started) {
         pthread_t tid;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&tid, &attr, worker_main, NULL) != 0)
+        if (pthread_create(&tid, &attr, worker_main, lane) != 0)
             abort();
         pthread_attr_destroy(&attr);
-        worker_started = true;
+        lane->started = true;
     }
-    *worker_tail = job;
-    worker_tail = &job->next;
-    pthread_cond_signal(&worker_wake);
+    *lane->tail = job;
+    lane->tail = &job->next;
+    pthread_cond_signal(&lane->wake);
     pthread_mutex_unlock(&worker_lock);
     return true;
 }
@@ -583,7 +596,7 @@ static struct origin_stream *find_stream(struct es_origin *o, const char *id)
 }
 
 bool es_origin_serve_vod_media(struct es_origin *o, h2o_req_t *req, const struct es_path *path,
-                               const char *raw_query, size_t raw_query_len)
+                               const char *raw_query, size_t raw_query_len, bool share)
 {
     if (path->count != 3 || path->trailing_slash)
         return false;
@@ -609,7 +622,7 @@ bool es_origin_serve_vod_media(struct es_origin *o, h2o_req_t *req, const struct
     if (snapshot)
         serve_vod_snapshot(o, req, st.record_dir, raw_query, raw_query_len);
     else
-        es_origin_serve_clip(o, req, s->id, st.record_dir, raw_query, raw_query_len);
+        es_origin_serve_clip(o, req, s, st.record_dir, raw_query, raw_query_len, share);
     return true;
 }
 

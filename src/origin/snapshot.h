@@ -6,8 +6,8 @@
  *   /vod/<camera>/clip.mp4?start=<ISO>&end=<ISO>   the recorded range as one MP4 (clip.c)
  *
  * Decoding, encoding and remuxing never run on the origin's loop: they go to
- * one media worker thread (shared by every origin of the process) and the
- * request waits, parked, until the worker hands the answer back through a
+ * a worker thread (one for snapshots, one for clips, shared by every origin of
+ * the process) and the request waits, parked, until the worker hands the answer back through a
  * pipe the loop watches. Only the index lookup (one indexed query, as for a
  * VOD playlist) and answers from the kept JPEG happen on the loop. Requests
  * for the live snapshot of one camera that arrive while its encode runs wait
@@ -24,9 +24,11 @@
 /* Auth, Host and method were checked by routes.c. */
 void es_origin_serve_live_snapshot(struct es_origin *o, h2o_req_t *req, struct origin_stream *s);
 /* `path` is /vod/<camera>/snapshot.jpg or /vod/<camera>/clip.mp4: true when
- * it was one of them (and has been answered). */
+ * it was one of them (and has been answered). `share`: the request is a POST
+ * of clip.mp4 (routes.c allows POST nowhere else): store the clip in the
+ * remote store and answer where it is. */
 bool es_origin_serve_vod_media(struct es_origin *o, h2o_req_t *req, const struct es_path *path,
-                               const char *raw_query, size_t raw_query_len);
+                               const char *raw_query, size_t raw_query_len, bool share);
 /* edgestream_snapshot_* and edgestream_clip_* for /metrics. */
 void es_origin_snapshot_metrics(struct es_origin *o, h2o_mem_pool_t *pool, h2o_iovec_vector_t *out);
 
@@ -62,8 +64,9 @@ struct media_job *es_origin_media_job_new(void);
 bool es_origin_media_job_submit(struct es_origin *o, h2o_req_t *req, struct media_job *job);
 
 /* clip.c */
-void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const char *camera,
-                          const char *record_dir, const char *raw_query, size_t raw_len);
+void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const struct origin_stream *s,
+                          const char *record_dir, const char *raw_query, size_t raw_len,
+                          bool share);
 void es_origin_clip_metrics(h2o_mem_pool_t *pool, h2o_iovec_vector_t *out);
 
 #endif

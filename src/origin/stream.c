@@ -78,6 +78,8 @@ struct origin_stream *es_origin_stream_create(struct es_origin *origin,
     s->id = es_strdup(camera->id);
     s->name = es_strdup(camera->name ? camera->name : camera->id);
     s->profile = camera->profile ? es_strdup(camera->profile) : NULL;
+    s->location = es_strdup(camera->location && camera->location[0] ? camera->location
+                                                                     : "location_1");
     s->target_duration = camera->target_duration ? camera->target_duration : 1;
     s->segment_duration = camera->segment_duration;
     s->part_target = camera->part_target;
@@ -132,6 +134,7 @@ void es_origin_stream_destroy(struct origin_stream *s)
     free(s->id);
     free(s->name);
     free(s->profile);
+    free(s->location);
     free(s);
 }
 

@@ -387,7 +387,7 @@ static void supabase_classify(struct es_store *store, enum es_store_op op,
     if (cls == 415 || strcmp(code, "InvalidMimeType") == 0) {
         verdict(out, ES_STORE_PERMANENT_OBJECT, code,
                 "the bucket's allowed_mime_types refuses this type (%s): allow video/mp2t and "
-                "application/vnd.apple.mpegurl",
+                "application/vnd.apple.mpegurl (and video/mp4 to share clips)",
                 e.message);
         return;
     }

@@ -9,7 +9,8 @@ record ~30 s of a passed-through camera (1 s segments), then ask for
 - its first frame is the first frame of the recorded segment that holds `start` (the
   burned-in clocks match), its last frame is no later than `end`;
 - bad parameters are 400 with a body naming the problem, a range with nothing recorded
-  is 404, a range over 5 minutes is 400; /metrics counts the export and its remux time."""
+  is 404, a range over 5 minutes is 400; /metrics counts the export and its remux time;
+- sharing (POST) with no remote store configured is 409 (test_clip_share.py shares)."""
 
 import json
 import os
@@ -176,6 +177,12 @@ class Clip(oh.OriginTest):
         status, _, body = oh.request(self.clip_url(now - 86400 * 3, now - 86400 * 3 + 20))
         self.assertEqual(status, 404, body)
         self.assertIn("nothing recorded", body.decode())
+
+    def test_sharing_without_a_remote_store_is_409(self):
+        now = time.time()
+        status, _, body = oh.request(self.clip_url(now - 20, now - 10), method="POST")
+        self.assertEqual(status, 409, body)
+        self.assertIn("no remote storage", body.decode())
 
     def test_metrics_count_the_export(self):
         def value(text, name):
