@@ -63,7 +63,7 @@ static void send_once(struct es_store *store, const struct es_remote_storage *se
     if (code != CURLE_OK) {
         out->verdict = ES_STORE_TRANSIENT;
         snprintf(out->code, sizeof(out->code), "curl_%d", (int)code);
-        snprintf(out->reason, sizeof(out->reason), "no answer from the store: %s",
+        snprintf(out->reason, sizeof(out->reason), "no answer from the store: %.200s",
                  errbuf[0] ? errbuf : curl_easy_strerror(code));
     } else {
         long status = 0;
