@@ -207,6 +207,7 @@ export function CameraTile({ camera, expanded, inert, onToggle, register, protoc
             playhead={playhead}
             onPlay={playFrom}
             onLive={goLive}
+            canShare={camera.clipShare === true}
           />
         ) : null}
         {expanded ? (

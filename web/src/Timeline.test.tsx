@@ -214,6 +214,165 @@ describe('Timeline', () => {
   });
 });
 
+describe('Timeline: sharing a clip', () => {
+  const LINK = 'https://x.supabase.co/storage/v1/object/public/streams/location_1/cam/clips/cam_2026-12-03T11-58-00.000Z_120s.mp4';
+  const CREATED = { url: LINK, name: 'location_1/cam/clips/cam_2026-12-03T11-58-00.000Z_120s.mp4', camera: 'cam', start: '2026-12-03T11:58:00.000Z', duration_s: 120, bytes: 2774855 };
+  let posts: { url: string; init: RequestInit }[] = [];
+  let shareAnswer: () => Promise<Response>;
+  const created = () => Promise.resolve(new Response(JSON.stringify(CREATED), { status: 201, headers: { 'content-type': 'application/json' } }));
+  const text = (status: number, body: string) => () => Promise.resolve(new Response(body, { status, headers: { 'content-type': 'text/plain' } }));
+  const writeText = vi.fn<(s: string) => Promise<void>>();
+
+  beforeEach(() => {
+    posts = [];
+    shareAnswer = created;
+    writeText.mockReset();
+    writeText.mockResolvedValue(undefined);
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+    // spans.json as above; the POST to clip.mp4 answered by shareAnswer.
+    vi.stubGlobal('fetch', async (u: string, init?: RequestInit) => {
+      if (init?.method === 'POST') {
+        posts.push({ url: String(u), init });
+        return shareAnswer();
+      }
+      fetched.push(String(u));
+      return answer();
+    });
+  });
+  afterEach(() => {
+    delete (navigator as { clipboard?: unknown }).clipboard;
+  });
+
+  /** Two Shift+ArrowLeft from the cursor: a range, so "Clip" (and "Share") show. */
+  const select = (bar: HTMLElement) => {
+    for (let i = 0; i < 2; i++) fireEvent.keyDown(bar, { key: 'ArrowLeft', shiftKey: true });
+  };
+  const settle = () => act(async () => {
+    await new Promise((res) => setTimeout(res, 0));
+  });
+
+  it('has no Share button unless the origin can share clips, and none before a range is selected', async () => {
+    const { bar } = await renderTimeline();
+    select(bar);
+    expect(screen.getByRole('link', { name: /^Clip / })).toBeTruthy();
+    expect(screen.queryByRole('button', { name: /^Shar/ })).toBeNull();
+    expect(screen.queryByRole('status')).toBeNull();
+    cleanup();
+    const second = await renderTimeline({ canShare: true });
+    expect(screen.queryByRole('button', { name: /^Shar/ })).toBeNull();
+    select(second.bar);
+    expect(screen.getByRole('button', { name: 'Share' })).toBeTruthy();
+  });
+
+  it('POSTs the Clip link\'s URL with the token, is busy while the origin works, then shows the link to copy', async () => {
+    const { bar } = await renderTimeline({ canShare: true });
+    select(bar);
+    let release: (r: Response) => void = () => undefined;
+    shareAnswer = () => new Promise((res) => (release = res));
+    fireEvent.click(screen.getByRole('button', { name: 'Share' }));
+    expect(posts).toHaveLength(1);
+    const href = screen.getByRole('link', { name: /^Clip / }).getAttribute('href');
+    expect(posts[0].url).toBe(href);
+    expect(new URL(posts[0].url).pathname).toBe('/vod/cam/clip.mp4');
+    expect(new URL(posts[0].url).searchParams.get('token')).toBe('tk');
+    expect(posts[0].init.method).toBe('POST');
+    expect((posts[0].init.headers as Record<string, string>).authorization).toBe('Bearer tk');
+
+    // Pending: one busy, disabled button; a second click asks nothing more.
+    const busy = screen.getByRole('button', { name: 'Sharing…' });
+    expect(busy.hasAttribute('disabled')).toBe(true);
+    expect(busy.getAttribute('aria-busy')).toBe('true');
+    fireEvent.click(busy);
+    expect(posts).toHaveLength(1);
+    expect(screen.queryByRole('textbox')).toBeNull();
+
+    await act(async () => {
+      release(new Response(JSON.stringify(CREATED), { status: 201, headers: { 'content-type': 'application/json' } }));
+      await new Promise((res) => setTimeout(res, 0));
+    });
+    const share = screen.getByRole('button', { name: 'Share' });
+    expect(share.hasAttribute('disabled')).toBe(false);
+    expect(share.getAttribute('aria-busy')).toBe('false');
+    const link = screen.getByRole('textbox', { name: 'Link to the shared clip' }) as HTMLInputElement;
+    expect(link.value).toBe(LINK);
+    expect(link.readOnly).toBe(true);
+    // Focus was nowhere (the busy button had it): it goes to the link, selected for copying.
+    expect(document.activeElement).toBe(link);
+    expect([link.selectionStart, link.selectionEnd]).toEqual([0, LINK.length]);
+
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Copy' }));
+    });
+    expect(writeText).toHaveBeenCalledWith(LINK);
+    expect(screen.getByRole('status').textContent).toBe('Copied');
+
+    // No clipboard (a page on plain http): say what to do, with the link selected.
+    writeText.mockRejectedValue(new DOMException('Write permission denied.', 'NotAllowedError'));
+    (screen.getByRole('button', { name: 'Share' }) as HTMLElement).focus();
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Copy' }));
+    });
+    expect(screen.getByRole('status').textContent).toBe('Select and copy the link');
+    expect(document.activeElement).toBe(link);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Clear the selection' }));
+    expect(screen.queryByRole('textbox')).toBeNull();
+    expect(screen.queryByRole('status')).toBeNull();
+    expect(screen.queryByRole('button', { name: /^Shar/ })).toBeNull();
+  });
+
+  it('shows the origin\'s words for 409 and 502 (trimmed, in a status), and a network failure without its stack', async () => {
+    const { bar, container } = await renderTimeline({ canShare: true });
+    select(bar);
+    const share = screen.getByRole('button', { name: 'Share' });
+    shareAnswer = text(409, '409 no remote storage (supabase or s3) is configured to share clips to; GET clip.mp4 downloads it\n');
+    share.focus();
+    fireEvent.click(share);
+    await settle();
+    expect(screen.getByRole('status').textContent).toBe('409 no remote storage (supabase or s3) is configured to share clips to; GET clip.mp4 downloads it');
+    expect(screen.queryByRole('textbox')).toBeNull();
+    // Focus stays on (returns to) Share, ready to try again.
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Share' }));
+    expect(container.querySelector('.tl-hint')?.hasAttribute('hidden')).toBe(true);
+
+    shareAnswer = text(502, '502 the clip was built but not stored: InvalidMimeType: mime type video/mp4 is not supported\n');
+    fireEvent.click(screen.getByRole('button', { name: 'Share' }));
+    await settle();
+    expect(screen.getByRole('status').textContent).toBe('502 the clip was built but not stored: InvalidMimeType: mime type video/mp4 is not supported');
+
+    shareAnswer = () => Promise.reject(Object.assign(new TypeError('Failed to fetch'), { stack: 'TypeError: Failed to fetch\n    at onShare (Timeline.tsx:1:1)' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Share' }));
+    await settle();
+    expect(screen.getByRole('status').textContent).toBe('Cannot share the clip: Failed to fetch');
+    expect(container.textContent).not.toMatch(/Timeline\.tsx|\n\s+at /);
+
+    // A new range drops the old answer; the hint is back.
+    fireEvent.keyDown(bar, { key: 'ArrowLeft', shiftKey: true });
+    expect(screen.getByRole('status').textContent).toBe('');
+    expect(container.querySelector('.tl-hint')?.hasAttribute('hidden')).toBe(false);
+  });
+
+  it('forgets a share still under way when the selection is cleared, even if its answer comes later', async () => {
+    const { bar } = await renderTimeline({ canShare: true });
+    select(bar);
+    let release: (r: Response) => void = () => undefined;
+    shareAnswer = () => new Promise((res) => (release = res));
+    fireEvent.click(screen.getByRole('button', { name: 'Share' }));
+    const signal = posts[0].init.signal as AbortSignal;
+    fireEvent.click(screen.getByRole('button', { name: 'Clear the selection' }));
+    expect(signal.aborted).toBe(true);
+    // A new range is selected before the old answer arrives: it must not show up there.
+    select(bar);
+    await act(async () => {
+      release(new Response(JSON.stringify(CREATED), { status: 201 }));
+      await new Promise((res) => setTimeout(res, 0));
+    });
+    expect(screen.getByRole('button', { name: 'Share' })).toBeTruthy();
+    expect(screen.queryByRole('textbox')).toBeNull();
+    expect(screen.getByRole('status').textContent).toBe('');
+  });
+});
+
 describe('VodPlayer', () => {
   const frags = (t0: number) => ({
     details: {
@@ -281,6 +440,19 @@ describe('CameraTile with a recorded camera', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Live' }));
     expect(container.querySelector('li')?.getAttribute('data-mode')).toBe('live');
     expect(screen.getByTestId('live')).toBeTruthy();
+  });
+
+  it('offers Share on the enlarged tile only when /api/cameras said clip_share', async () => {
+    for (const clipShare of [false, true]) {
+      render(<CameraTile camera={clipShare ? { ...camera, clipShare } : camera} expanded onToggle={() => undefined} />);
+      await act(async () => {
+        await new Promise((res) => setTimeout(res, 0));
+      });
+      for (let i = 0; i < 2; i++) fireEvent.keyDown(screen.getByRole('slider'), { key: 'ArrowLeft', shiftKey: true });
+      expect(screen.getByRole('link', { name: /^Clip / })).toBeTruthy();
+      expect(screen.queryByRole('button', { name: 'Share' }) !== null).toBe(clipShare);
+      cleanup();
+    }
   });
 
   it('has no timeline when the camera is not recorded', () => {

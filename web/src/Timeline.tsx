@@ -5,7 +5,9 @@
 // - Hovering (or moving the keyboard cursor) shows the recorded picture at that time
 //   (/vod/<camera>/snapshot.jpg?t=); a click, or Enter, plays from that time (onPlay).
 // - Dragging, or Shift+arrows, selects a range; "Clip" downloads it as one MP4
-//   (/vod/<camera>/clip.mp4, at most 5 minutes).
+//   (/vod/<camera>/clip.mp4, at most 5 minutes). When the origin has a remote store
+//   (canShare), "Share" POSTs the same URL: the origin stores the clip there and answers
+//   its public link, shown with a "Copy" button.
 // - The bar is a focusable slider: arrows move the cursor (PageUp/PageDown: 10x, Home/End:
 //   the oldest time / now), its value text says the time and whether it is recorded.
 // What is recorded comes from /vod/<camera>/spans.json, fetched now and every 20 s.
@@ -14,6 +16,9 @@ import { useCallback, useEffect, useId, useMemo, useRef, useState, type Keyboard
 import {
   DAY,
   MAX_CLIP_MS,
+  clipShareRequest,
+  parseShareAnswer,
+  shareFailure,
   ZOOM_FACTOR,
   clampView,
   clipRange,
@@ -54,6 +59,8 @@ export interface TimelineProps {
   playhead?: number | null;
   onPlay: (t: number) => void;
   onLive: () => void;
+  /** The origin can store clips in its remote store (/api/cameras `clip_share`): offer "Share". */
+  canShare?: boolean;
   /** Tests: a fixed clock. */
   now?: () => number;
   refreshMs?: number;
@@ -61,7 +68,10 @@ export interface TimelineProps {
 
 const DRAG_PX = 4;
 
-export function Timeline({ cameraName, vodBase, oldest, mode, playhead = null, onPlay, onLive, now: clock = Date.now, refreshMs = 20_000 }: TimelineProps) {
+/** The "Share" button's request and what came of it. */
+type Share = { state: 'idle' } | { state: 'busy' } | { state: 'shared'; url: string } | { state: 'failed'; message: string };
+
+export function Timeline({ cameraName, vodBase, oldest, mode, playhead = null, onPlay, onLive, canShare = false, now: clock = Date.now, refreshMs = 20_000 }: TimelineProps) {
   const [now, setNow] = useState(() => clock());
   const [spans, setSpans] = useState<Span[]>([]);
   const [spansError, setSpansError] = useState<string | null>(null);
@@ -77,6 +87,13 @@ export function Timeline({ cameraName, vodBase, oldest, mode, playhead = null, o
   // The view follows the live edge until the user moves it away from there.
   const follow = useRef(true);
   const hintId = useId();
+  const [share, setShare] = useState<Share>({ state: 'idle' });
+  const [copyNote, setCopyNote] = useState<string | null>(null);
+  const shareAbort = useRef<AbortController | null>(null);
+  const shareRef = useRef<HTMLButtonElement | null>(null);
+  const linkRef = useRef<HTMLInputElement | null>(null);
+  // Where focus goes once a share ends (only if it was on the Share button, or lost with it).
+  const focusAfterShare = useRef<'link' | 'share' | null>(null);
 
   const oldestMs = oldest ? Date.parse(oldest) : NaN;
   const limit = useMemo<View>(() => ({ start: Math.min(now - DAY, Number.isFinite(oldestMs) ? oldestMs : now - DAY), end: now }), [now, oldestMs]);
@@ -255,6 +272,63 @@ export function Timeline({ cameraName, vodBase, oldest, mode, playhead = null, o
   const clip = selection && Math.abs(selection.b - selection.a) >= 1000 ? clipRange(selection.a, selection.b) : null;
   const fullDate = (t: number) => new Date(t).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
+  // A share belongs to one range: a new selection, clearing it, or closing drops it.
+  const clipKey = clip ? `${clip.start}-${clip.end}` : '';
+  useEffect(() => {
+    setShare({ state: 'idle' });
+    setCopyNote(null);
+    return () => {
+      shareAbort.current?.abort();
+      shareAbort.current = null;
+    };
+  }, [clipKey, vodBase]);
+
+  useEffect(() => {
+    const where = focusAfterShare.current;
+    focusAfterShare.current = null;
+    if (where === 'link') linkRef.current?.focus();
+    else if (where === 'share') shareRef.current?.focus();
+  }, [share]);
+
+  const onShare = async () => {
+    if (!clip || share.state === 'busy') return;
+    shareAbort.current?.abort();
+    const abort = new AbortController();
+    shareAbort.current = abort;
+    const { url, init } = clipShareRequest(vodBase, clip.start, clip.end);
+    setShare({ state: 'busy' });
+    setCopyNote(null);
+    let next: Share;
+    try {
+      const res = await fetch(url, { ...init, signal: abort.signal });
+      const answer = parseShareAnswer(res.status, await res.text());
+      next = answer.ok ? { state: 'shared', url: answer.url } : { state: 'failed', message: answer.message };
+    } catch (err) {
+      next = { state: 'failed', message: shareFailure(err) };
+    }
+    if (abort.signal.aborted) return;
+    shareAbort.current = null;
+    // The disabled button lost focus (or kept it): hand it to the link, or back to Share.
+    const active = document.activeElement;
+    if (!active || active === document.body || active === shareRef.current) focusAfterShare.current = next.state === 'shared' ? 'link' : 'share';
+    setShare(next);
+  };
+
+  const onCopy = async (url: string) => {
+    try {
+      // Absent outside a secure context (http://edge-box:8080): that throws too.
+      await navigator.clipboard.writeText(url);
+      setCopyNote('Copied');
+    } catch {
+      setCopyNote('Select and copy the link');
+      linkRef.current?.focus();
+    }
+  };
+
+  const sharing = share.state === 'busy';
+  const shareNote = share.state === 'failed' ? share.message : share.state === 'shared' ? copyNote : null;
+  const showShare = canShare && clip !== null;
+
   return (
     <div className="timeline" role="group" aria-label={`Recordings of ${cameraName}`}>
       <div className="timeline-controls">
@@ -285,6 +359,19 @@ export function Timeline({ cameraName, vodBase, oldest, mode, playhead = null, o
               Clip {formatClock(clip.start, true)}–{formatClock(clip.end, true)}
               {clip.cut ? ' (5 min max)' : ''}
             </a>
+            {canShare ? (
+              <button
+                ref={shareRef}
+                type="button"
+                className="tl-btn tl-share"
+                onClick={() => void onShare()}
+                disabled={sharing}
+                aria-busy={sharing}
+                title="Store this clip in the remote store and show its link"
+              >
+                {sharing ? 'Sharing…' : 'Share'}
+              </button>
+            ) : null}
             <button type="button" className="tl-btn" aria-label="Clear the selection" onClick={() => setSelection(null)}>
               ×
             </button>
@@ -335,9 +422,33 @@ export function Timeline({ cameraName, vodBase, oldest, mode, playhead = null, o
           </div>
         ) : null}
       </div>
-      <p id={hintId} className="tl-hint">
-        {spansError ?? 'Click or press Enter to play from a time. Arrow keys move, + and − zoom, drag or Shift+arrows select a clip.'}
-      </p>
+      <div className="tl-foot">
+        {showShare && share.state === 'shared' ? (
+          <>
+            <input
+              ref={linkRef}
+              className="tl-link"
+              type="text"
+              readOnly
+              value={share.url}
+              aria-label="Link to the shared clip"
+              onFocus={(e) => e.currentTarget.select()}
+            />
+            <button type="button" className="tl-btn" title="Copy the link" onClick={() => void onCopy(share.url)}>
+              Copy
+            </button>
+          </>
+        ) : null}
+        <p id={hintId} className="tl-hint" hidden={!spansError && showShare && (share.state === 'shared' || share.state === 'failed')}>
+          {spansError ?? 'Click or press Enter to play from a time. Arrow keys move, + and − zoom, drag or Shift+arrows select a clip.'}
+        </p>
+        {/* After the hint: a live region present before it speaks, at no cost to the layout while empty. */}
+        {showShare ? (
+          <span className={`tl-share-status${share.state === 'failed' ? ' tl-share-error' : ''}`} role="status" title={shareNote ?? undefined}>
+            {shareNote}
+          </span>
+        ) : null}
+      </div>
     </div>
   );
 }

@@ -63,6 +63,12 @@ describe('/api/cameras parsing', () => {
       { id: '3', name: '3', status: 'connecting', playlistUrl: 'z.m3u8', profile: undefined, hls: undefined, lastSegmentTime: null, latency: undefined },
     ]);
   });
+  it('clip_share (top level) marks every camera shareable; absent or not true: none is', () => {
+    expect(parseApiCameras({ ...CONTRACT_EXAMPLE, clip_share: true }).map((c) => c.clipShare)).toEqual([true, true]);
+    expect(parseApiCameras({ ...CONTRACT_EXAMPLE, clip_share: false }).map((c) => c.clipShare)).toEqual([undefined, undefined]);
+    expect(parseApiCameras({ ...CONTRACT_EXAMPLE, clip_share: 'yes' }).map((c) => c.clipShare)).toEqual([undefined, undefined]);
+    expect(parseApiCameras(CONTRACT_EXAMPLE).some((c) => 'clipShare' in c)).toBe(false);
+  });
   it('rejects a body that is not the contract', () => {
     expect(() => parseApiCameras([])).toThrow();
     expect(() => parseApiCameras({ cams: [] })).toThrow();

@@ -31,6 +31,11 @@ export interface Camera {
   snapshotUrl?: string;
   /** Origin mode: what /api/cameras says about the camera's recording (docs/recording.md). */
   recording?: CameraRecording;
+  /**
+   * Origin mode: the origin can store clips in its remote store (top-level `clip_share` of
+   * /api/cameras), so the timeline offers "Share". Absent (Supabase mode, older origins): no.
+   */
+  clipShare?: boolean;
 }
 
 export interface CameraRecording {
@@ -95,6 +100,7 @@ export function resolveUrl(url: string, base: string): string {
 export function parseApiCameras(body: unknown, apiBase = ''): Camera[] {
   if (!isObj(body) || !Array.isArray(body.cameras)) throw new Error('not an /api/cameras response');
   const out: Camera[] = [];
+  const clipShare = body.clip_share === true;
   for (const c of body.cameras) {
     if (!isObj(c)) continue;
     const id = typeof c.id === 'string' ? c.id : typeof c.id === 'number' ? String(c.id) : null;
@@ -115,6 +121,7 @@ export function parseApiCameras(body: unknown, apiBase = ''): Camera[] {
       latency: Object.keys(latency).length ? latency : undefined,
       ...(typeof c.whep_url === 'string' && c.whep_url ? { whepUrl: resolveUrl(c.whep_url, apiBase) } : {}),
       ...optional('recording', parseRecording(c.recording, apiBase)),
+      ...(clipShare ? { clipShare } : {}),
     });
   }
   return out;

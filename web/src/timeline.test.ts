@@ -8,8 +8,10 @@ import {
   MAX_CLIP_MS,
   MINUTE,
   MIN_SPAN_MS,
+  SHARE_MESSAGE_MAX,
   clampView,
   clipRange,
+  clipShareRequest,
   clipUrl,
   dayView,
   formatSpan,
@@ -17,14 +19,17 @@ import {
   keyStep,
   layoutBar,
   panView,
+  parseShareAnswer,
   parseSpans,
   positionFor,
   revealTime,
+  shareFailure,
   snapshotTime,
   spansUrl,
   ticks,
   timeAt,
   timeToX,
+  urlToken,
   vodPlaylistUrl,
   vodSnapshotUrl,
   xToTime,
@@ -184,6 +189,51 @@ describe('URLs', () => {
   it('orders a clip selection and cuts it at the route limit', () => {
     expect(clipRange(T + 20_000, T)).toEqual({ start: T, end: T + 20_000, cut: false });
     expect(clipRange(T, T + HOUR)).toEqual({ start: T, end: T + MAX_CLIP_MS, cut: true });
+  });
+});
+
+describe('sharing a clip (POST clip.mp4)', () => {
+  const base = 'http://127.0.0.1:8080/vod/cam_till/?token=s3cret';
+  it('POSTs the Clip link\'s own URL, its token also as the bearer', () => {
+    const { url, init } = clipShareRequest(base, T, T + 20_000);
+    expect(url).toBe(clipUrl(base, T, T + 20_000));
+    expect(new URL(url).searchParams.get('token')).toBe('s3cret');
+    expect(init.method).toBe('POST');
+    expect((init.headers as Record<string, string>).authorization).toBe('Bearer s3cret');
+    // No token on the page: no header either; a relative base stays relative.
+    const plain = clipShareRequest('/vod/c/', T, T + 1000);
+    expect(plain.url).toBe('/vod/c/clip.mp4?start=2026-12-03T12%3A00%3A00.000Z&end=2026-12-03T12%3A00%3A01.000Z');
+    expect((plain.init.headers as Record<string, string>).authorization).toBeUndefined();
+    expect(urlToken('/vod/c/?token=a%20b')).toBe('a b');
+    expect(urlToken('/vod/c/?token=')).toBeNull();
+  });
+  it('reads a 201 as the stored clip\'s link', () => {
+    const body = JSON.stringify({ url: 'https://x.supabase.co/storage/v1/object/public/streams/location_1/cam1/clips/cam1_2026-12-03T17-42-43.216Z_10s.mp4', name: 'location_1/cam1/clips/cam1_2026-12-03T17-42-43.216Z_10s.mp4', camera: 'cam1', start: '2026-12-03T17:42:43.216Z', duration_s: 10.4, bytes: 2774855 });
+    expect(parseShareAnswer(201, body)).toEqual({ ok: true, url: JSON.parse(body).url, name: JSON.parse(body).name });
+    expect(parseShareAnswer(201, '{"name":"x"}')).toEqual({ ok: false, message: 'The clip was stored, but the answer has no link' });
+    expect(parseShareAnswer(201, 'not json').ok).toBe(false);
+  });
+  it('shows any other answer\'s text, trimmed, or the status when it has none worth showing', () => {
+    expect(parseShareAnswer(409, '409 no remote storage (supabase or s3) is configured to share clips to; GET clip.mp4 downloads it\n')).toEqual({
+      ok: false,
+      message: '409 no remote storage (supabase or s3) is configured to share clips to; GET clip.mp4 downloads it',
+    });
+    expect(parseShareAnswer(502, '  502 the clip was built but not stored:\n mime type video/mp4 is not supported \n').ok).toBe(false);
+    expect((parseShareAnswer(502, '502 the clip was built but not stored:\n mime type video/mp4 is not supported') as { message: string }).message).toBe(
+      '502 the clip was built but not stored: mime type video/mp4 is not supported',
+    );
+    expect(parseShareAnswer(503, '')).toEqual({ ok: false, message: 'HTTP 503' });
+    expect(parseShareAnswer(502, '<html><body>Bad Gateway</body></html>')).toEqual({ ok: false, message: 'HTTP 502' });
+    const long = (parseShareAnswer(500, 'x'.repeat(1000)) as { message: string }).message;
+    expect(long.length).toBe(SHARE_MESSAGE_MAX);
+    expect(long.endsWith('…')).toBe(true);
+  });
+  it('says a failed request in one line, never with its stack', () => {
+    const err = new TypeError('Failed to fetch');
+    err.stack = 'TypeError: Failed to fetch\n    at onShare (Timeline.tsx:1:1)';
+    expect(shareFailure(err)).toBe('Cannot share the clip: Failed to fetch');
+    expect(shareFailure(new Error('first line\n    at somewhere'))).toBe('Cannot share the clip: first line');
+    expect(shareFailure({})).toBe('Cannot share the clip: the request failed');
   });
 });
 

@@ -279,6 +279,63 @@ export function clipUrl(vodBase: string, start: number, end: number): string {
   return withParams(vodBase, 'clip.mp4', { start: iso(start), end: iso(end) });
 }
 
+/** The token a URL carries as ?token= (the dashboard puts its token on every vod URL), or null. */
+export function urlToken(url: string): string | null {
+  try {
+    return new URL(url, 'http://x/').searchParams.get('token') || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * "Share": POST to the very URL the Clip link downloads (token and all); the origin builds
+ * the MP4 and stores it in its remote store (docs/web.md, "Timeline"). The token goes as a
+ * bearer header too, as for /api/cameras.
+ */
+export function clipShareRequest(vodBase: string, start: number, end: number): { url: string; init: RequestInit } {
+  const url = clipUrl(vodBase, start, end);
+  const token = urlToken(url);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  return { url, init: { method: 'POST', headers, cache: 'no-store' } };
+}
+
+/** What a share came to: the stored clip's public link, or the words to show. */
+export type ShareOutcome = { ok: true; url: string; name: string | null } | { ok: false; message: string };
+
+/** The longest origin answer shown as it is (a proxy's HTML page is not worth reading). */
+export const SHARE_MESSAGE_MAX = 300;
+
+/**
+ * Read the answer to the share POST: 201 carries JSON with `url`; anything else is the
+ * origin's text ("409 no remote storage …", "502 the clip was built but not stored: …"),
+ * trimmed, or "HTTP <status>" when it has none worth showing.
+ */
+export function parseShareAnswer(status: number, body: string): ShareOutcome {
+  if (status === 201) {
+    try {
+      const j = JSON.parse(body) as { url?: unknown; name?: unknown };
+      if (typeof j === 'object' && j !== null && typeof j.url === 'string' && j.url) {
+        return { ok: true, url: j.url, name: typeof j.name === 'string' ? j.name : null };
+      }
+    } catch {
+      /* said below */
+    }
+    return { ok: false, message: 'The clip was stored, but the answer has no link' };
+  }
+  const text = body.trim().replace(/\s+/g, ' ');
+  if (!text || text.startsWith('<')) return { ok: false, message: `HTTP ${status}` };
+  return { ok: false, message: text.length > SHARE_MESSAGE_MAX ? `${text.slice(0, SHARE_MESSAGE_MAX - 1)}…` : text };
+}
+
+/** A failed share request (network, not an answer) in words: the error's message, never its stack. */
+export function shareFailure(err: unknown): string {
+  const m = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
+  const line = m.split('\n')[0].trim();
+  return `Cannot share the clip: ${line || 'the request failed'}`;
+}
+
 /** A fragment of the VOD playlist as hls.js places it: media time `start`/`duration` (s), its PROGRAM-DATE-TIME (ms). */
 export interface Frag {
   start: number;
