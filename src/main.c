@@ -3,6 +3,7 @@
  * Exit status: 0 clean stop; 1 runtime failure (e.g. the output directory
  * cannot be created); 2 usage or configuration error. */
 #include "app/app.h"
+#include "app/clip_command.h"
 #include "app/service.h"
 #include "config/config.h"
 #include "core/alloc.h"
@@ -53,6 +54,12 @@ static void usage(FILE *out)
           "      --log-level L     error, warn, info (default) or debug\n"
           "  -q, --quiet           no status line\n"
           "      --help-config     print the configuration reference (Markdown)\n"
+          "      --clip START/END  with --camera: write the recorded range (ISO 8601,\n"
+          "                        e.g. 2026-12-03T14:32:00Z/2026-12-03T14:33:00Z, at most\n"
+          "                        5 min) as one MP4 and exit (1: nothing recorded there)\n"
+          "      --output FILE     with --clip: where (default <camera>_<time>.mp4 here)\n"
+          "      --upload          with --clip: also store it in the remote store\n"
+          "                        (supabase or s3) and print its URL\n"
           "  -V, --version         print the version\n"
           "  -h, --help            this help\n"
           "\n"
@@ -69,6 +76,9 @@ enum {
     OPT_DURATION,
     OPT_LOG_LEVEL,
     OPT_HELP_CONFIG,
+    OPT_CLIP,
+    OPT_OUTPUT,
+    OPT_UPLOAD,
 };
 
 struct cli {
@@ -78,6 +88,8 @@ struct cli {
     const char *log_level;
     bool all, check, print_ffmpeg, quiet, help_config;
     double duration;
+    const char *clip_range, *clip_output; /* --clip: one MP4 and exit */
+    bool clip_upload;
 };
 
 static int parse_args(int argc, char **argv, struct cli *cli)
@@ -93,6 +105,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"quiet", no_argument, NULL, 'q'},
         {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
+        {"clip", required_argument, NULL, OPT_CLIP},
+        {"output", required_argument, NULL, OPT_OUTPUT},
+        {"upload", no_argument, NULL, OPT_UPLOAD},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -125,6 +140,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             break;
         case 'q': cli->quiet = true; break;
         case OPT_HELP_CONFIG: cli->help_config = true; break;
+        case OPT_CLIP: cli->clip_range = optarg; break;
+        case OPT_OUTPUT: cli->clip_output = optarg; break;
+        case OPT_UPLOAD: cli->clip_upload = true; break;
         case 'V': printf("edgestream %s\n", ES_VERSION); exit(0);
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return EXIT_USAGE;
@@ -253,6 +271,23 @@ int main(int argc, char **argv)
     }
     if (cli.print_ffmpeg) {
         status = print_ffmpeg_commands(&config, &cli);
+        es_config_free(&config);
+        return status;
+    }
+    if ((cli.clip_output || cli.clip_upload) && !cli.clip_range) {
+        fprintf(stderr, "edgestream: --output and --upload go with --clip START/END\n");
+        es_config_free(&config);
+        return EXIT_USAGE;
+    }
+    if (cli.clip_range) {
+        if (!cli.camera_id) {
+            fprintf(stderr, "edgestream: --clip: say which camera: --camera ID\n");
+            es_config_free(&config);
+            return EXIT_USAGE;
+        }
+        es_ffmpeg_log_init();
+        status = es_clip_command(&config, es_config_find_camera(&config, cli.camera_id),
+                                 cli.clip_range, cli.clip_output, cli.clip_upload);
         es_config_free(&config);
         return status;
     }

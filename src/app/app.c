@@ -129,20 +129,24 @@ static enum es_err add_origin_sink(struct es_origin *origin, const struct es_cam
     return es_origin_add_camera(origin, &oc, out);
 }
 
-/* <record_root>/<camera>: record_root (default "recordings") relative to the
- * working directory, or under systemd to the state directory, as the local
- * storage root is (main.c). */
-static enum es_err add_recorder(const struct es_config *config, const struct es_camera_config *cam,
-                                struct camera_slot *slot, struct es_sink **out)
+void es_app_record_root(const struct es_config *config, char *out, size_t size)
 {
     const char *root = config->record_root ? config->record_root : "recordings";
     const char *state = getenv("STATE_DIRECTORY");
-    char resolved[1024];
     if (root[0] != '/' && state && state[0] == '/') {
         size_t len = strcspn(state, ":"); /* several directories are ':'-separated */
-        snprintf(resolved, sizeof(resolved), "%.*s/%s", (int)len, state, root);
-        root = resolved;
+        snprintf(out, size, "%.*s/%s", (int)len, state, root);
+    } else {
+        snprintf(out, size, "%s", root);
     }
+}
+
+/* <record_root>/<camera> (es_app_record_root). */
+static enum es_err add_recorder(const struct es_config *config, const struct es_camera_config *cam,
+                                struct camera_slot *slot, struct es_sink **out)
+{
+    char root[1024];
+    es_app_record_root(config, root, sizeof(root));
     struct es_recorder_config rc = {
         .camera_id = cam->id,
         .root = root,

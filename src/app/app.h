@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct es_service;
 
@@ -33,6 +34,11 @@ struct es_app_options {
     void *load_config_opaque;
     struct es_service *service; /* systemd notify (app/service.h); NULL when none */
 };
+
+/* <record_root> as the daemon records to it: relative to the working
+ * directory, or under systemd ($STATE_DIRECTORY) to the state directory, as
+ * the local storage root is (main.c). */
+void es_app_record_root(const struct es_config *config, char *out, size_t size);
 
 /* `config` must outlive the call (its cameras keep streaming across reloads
  * that leave them unchanged). Returns ES_OK on a clean stop; ES_ERR_NOT_FOUND for an unknown camera id;

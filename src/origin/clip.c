@@ -14,9 +14,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "record/index.h"
 #include "record/layout.h"
-#include "record/recorder.h"
 #include "record/vod_playlist.h"
 #include "snapshot/clip.h"
 
@@ -33,8 +31,6 @@
 
 /* Clips being built at once (each holds its MP4 in memory while sent). */
 #define MAX_CLIPS 2
-/* The index holds segments of at least ~0.5 s: five minutes is ~600. */
-#define MAX_CLIP_SEGMENTS 2000
 /* Far above five minutes of any camera we take (a 12 MP camera at 16 Mbit/s
  * makes 600 MB in five minutes: refused rather than held in memory). */
 #define MAX_CLIP_BYTES (512u << 20)
@@ -80,35 +76,14 @@ static void free_buffer(void *p)
     free(p);
 }
 
-/* "2026-12-03T14:32:00.000Z" -> "2026-12-03T14-32-00Z": no ':' in file names
- * (Windows, and URLs people paste); milliseconds only when not zero. */
-static void file_time(int64_t ms, char *out, size_t size)
-{
-    char iso[48];
-    es_clock_format_iso8601(ms * 1000, iso, sizeof(iso));
-    size_t n = 0;
-    for (const char *c = iso; *c && n + 1 < size; c++) {
-        if (ms % 1000 == 0 && *c == '.') {
-            while (*c && *c != 'Z')
-                c++;
-            if (!*c)
-                break;
-        }
-        out[n++] = *c == ':' ? '-' : *c;
-    }
-    out[n] = '\0';
-}
-
 /* Stores the built clip; answers 201 with where it is, or 502 with why not.
  * Takes `data`. */
 static void share_clip(struct media_job *job, uint8_t *data, size_t size,
                        const struct es_clip_result *result)
 {
     struct clip_inputs *in = job->inputs;
-    char when[48], name[512], url[1024], why[320];
-    file_time(result->first_ms, when, sizeof(when));
-    snprintf(name, sizeof(name), "%s/%s/clips/%s_%s_%.0fs.mp4", in->location, in->camera,
-             in->camera, when, result->duration_s);
+    char name[512], url[1024], why[320];
+    es_clip_object_name(in->location, in->camera, result, name, sizeof(name));
     int64_t started = es_clock_mono_us();
     bool stored = in->share.put(in->share.opaque, name, data, size, url, sizeof(url), why,
                                 sizeof(why));
@@ -176,22 +151,9 @@ static void run_clip(struct media_job *job)
         return;
     }
     close(fd);
-    struct es_clip_input *inputs = es_calloc(in->count, sizeof(*inputs));
-    char(*paths)[PATH_MAX] = es_calloc(in->count, sizeof(*paths));
-    for (size_t i = 0; i < in->count; i++) {
-        char rel[ES_RECORD_REL_MAX];
-        es_record_rel_path(&in->entries[i], rel, sizeof(rel));
-        int n = snprintf(paths[i], sizeof(paths[i]), "%s/%s", in->record_dir, rel);
-        if (n < 0 || (size_t)n >= sizeof(paths[i]))
-            paths[i][0] = '\0'; /* cannot be opened: the clip fails, named in the log */
-        inputs[i].path = paths[i];
-        inputs[i].start_ms = in->entries[i].start_ms;
-        inputs[i].duration_ms = in->entries[i].duration_ms;
-    }
     struct es_clip_result result;
-    enum es_err err = es_clip_remux(in->camera, inputs, in->count, in->end_ms, tmp, &result);
-    free(inputs);
-    free(paths);
+    enum es_err err = es_clip_build(in->camera, in->record_dir, in->entries, in->count,
+                                    in->end_ms, tmp, &result);
     uint8_t *data = NULL;
     size_t size = 0;
     if (err == ES_OK) {
@@ -245,26 +207,11 @@ static void run_clip(struct media_job *job)
     job->reason = "OK";
     job->content_type = "video/mp4";
     job->body = es_blob_take(data, size, free_buffer);
-    char when[48];
-    file_time(result.first_ms, when, sizeof(when));
-    snprintf(job->disposition, sizeof(job->disposition), "attachment; filename=\"%s_%s.mp4\"",
-             in->camera, when);
+    char base[128];
+    es_clip_base_name(in->camera, result.first_ms, base, sizeof(base));
+    snprintf(job->disposition, sizeof(job->disposition), "attachment; filename=\"%s.mp4\"",
+             base);
     es_clock_format_iso8601(result.first_ms * 1000, job->capture_time, sizeof(job->capture_time));
-}
-
-struct collected {
-    struct es_record_entry *items;
-    size_t count, cap;
-};
-
-static void collect(void *opaque, const struct es_record_entry *e)
-{
-    struct collected *c = opaque;
-    if (c->count == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 64;
-        c->items = es_realloc(c->items, c->cap * sizeof(*c->items));
-    }
-    c->items[c->count++] = *e;
 }
 
 static void bad_request(h2o_req_t *req, const char *body)
@@ -337,32 +284,22 @@ void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const struct orig
         bad_request(req, "400 range too long: a clip is at most 5 minutes\n");
         return;
     }
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", record_dir, ES_RECORDER_INDEX_NAME);
-    struct es_record_index *index = NULL;
-    struct collected c = {NULL, 0, 0};
-    if (es_record_index_open(path, true, &index) == ES_OK) {
-        size_t n;
-        bool truncated;
-        enum es_err err = es_record_index_query(index, start_ms, end_ms, MAX_CLIP_SEGMENTS, collect,
-                                                &c, &n, &truncated);
-        es_record_index_close(index);
-        if (err != ES_OK || truncated) {
-            free(c.items);
-            es_origin_respond_text(req, 500, "Internal Server Error", "500 index query failed\n",
-                                   ROUTE_OTHER);
-            return;
-        }
+    struct es_record_entry *segments;
+    size_t count;
+    enum es_err found = es_clip_find_segments(record_dir, start_ms, end_ms, &segments, &count);
+    if (found == ES_ERR_IO) {
+        es_origin_respond_text(req, 500, "Internal Server Error", "500 index query failed\n",
+                               ROUTE_OTHER);
+        return;
     }
-    if (c.count == 0) {
-        free(c.items);
+    if (found != ES_OK) {
         es_origin_respond_text(req, 404, "Not Found", "404 nothing recorded in this range\n",
                                ROUTE_OTHER);
         return;
     }
     if (atomic_fetch_add(&clips_running, 1) >= MAX_CLIPS) {
         atomic_fetch_sub(&clips_running, 1);
-        free(c.items);
+        free(segments);
         es_origin_add_header(req, "retry-after", "2");
         es_origin_respond_text(req, 503, "Service Unavailable",
                                "503 two clips are being built: retry in a few seconds\n",
@@ -377,8 +314,8 @@ void es_origin_serve_clip(struct es_origin *o, h2o_req_t *req, const struct orig
         snprintf(in->location, sizeof(in->location), "%s", s->location);
     }
     snprintf(in->record_dir, sizeof(in->record_dir), "%s", record_dir);
-    in->entries = c.items;
-    in->count = c.count;
+    in->entries = segments;
+    in->count = count;
     in->start_ms = start_ms;
     in->end_ms = end_ms;
     struct media_job *job = es_origin_media_job_new();

@@ -17,10 +17,6 @@
 
 #include "origin/internal.h"
 
-/* Longest clip.mp4 range: five minutes (about 40 MB at 1 Mbit/s, held in
- * memory while it is sent). */
-#define ES_CLIP_MAX_RANGE_MS (5LL * 60 * 1000)
-
 /* Auth, Host and method were checked by routes.c. */
 void es_origin_serve_live_snapshot(struct es_origin *o, h2o_req_t *req, struct origin_stream *s);
 /* `path` is /vod/<camera>/snapshot.jpg or /vod/<camera>/clip.mp4: true when

@@ -1,10 +1,17 @@
 #include "snapshot/clip.h"
 
+#include "core/clock.h"
 #include "core/ffmpeg_compat.h"
 #include "core/log.h"
+#include "core/alloc.h"
+#include "record/index.h"
+#include "record/layout.h"
+#include "record/recorder.h"
 
 #include <libavformat/avformat.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Video and audio, as the pipeline records them; anything else is left out. */
@@ -188,5 +195,93 @@ enum es_err es_clip_remux(const char *camera_id, const struct es_clip_input *inp
         err = ES_ERR_NOT_FOUND;
     result->first_ms = first_wall_ms;
     result->duration_s = (double)video_end_us / 1e6;
+    return err;
+}
+
+void es_clip_base_name(const char *camera_id, int64_t first_ms, char *out, size_t size)
+{
+    char when[48];
+    es_clock_format_iso8601(first_ms * 1000, when, sizeof(when));
+    for (char *c = when; *c; c++)
+        if (*c == ':')
+            *c = '-';
+    snprintf(out, size, "%s_%s", camera_id, when);
+}
+
+void es_clip_object_name(const char *location, const char *camera_id,
+                         const struct es_clip_result *result, char *out, size_t size)
+{
+    char base[128];
+    es_clip_base_name(camera_id, result->first_ms, base, sizeof(base));
+    snprintf(out, size, "%s/%s/clips/%s_%.0fs.mp4", location, camera_id, base,
+             result->duration_s);
+}
+
+/* The index holds segments of at least ~0.5 s: five minutes is ~600. */
+#define MAX_CLIP_SEGMENTS 2000
+
+struct collected {
+    struct es_record_entry *items;
+    size_t count, cap;
+};
+
+static void collect(void *opaque, const struct es_record_entry *e)
+{
+    struct collected *c = opaque;
+    if (c->count == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->items = es_realloc(c->items, c->cap * sizeof(*c->items));
+    }
+    c->items[c->count++] = *e;
+}
+
+enum es_err es_clip_find_segments(const char *record_dir, int64_t start_ms, int64_t end_ms,
+                                  struct es_record_entry **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/%s", record_dir, ES_RECORDER_INDEX_NAME);
+    struct es_record_index *index = NULL;
+    if (n < 0 || (size_t)n >= sizeof(path) || es_record_index_open(path, true, &index) != ES_OK)
+        return ES_ERR_NOT_FOUND;
+    struct collected c = {NULL, 0, 0};
+    size_t found;
+    bool truncated;
+    enum es_err err = es_record_index_query(index, start_ms, end_ms, MAX_CLIP_SEGMENTS, collect,
+                                            &c, &found, &truncated);
+    es_record_index_close(index);
+    if (err != ES_OK || truncated) {
+        free(c.items);
+        return ES_ERR_IO;
+    }
+    if (c.count == 0) {
+        free(c.items);
+        return ES_ERR_NOT_FOUND;
+    }
+    *out = c.items;
+    *count = c.count;
+    return ES_OK;
+}
+
+enum es_err es_clip_build(const char *camera_id, const char *record_dir,
+                          const struct es_record_entry *segments, size_t count, int64_t end_ms,
+                          const char *out_path, struct es_clip_result *result)
+{
+    struct es_clip_input *inputs = es_calloc(count, sizeof(*inputs));
+    char(*paths)[PATH_MAX] = es_calloc(count, sizeof(*paths));
+    for (size_t i = 0; i < count; i++) {
+        char rel[ES_RECORD_REL_MAX];
+        es_record_rel_path(&segments[i], rel, sizeof(rel));
+        int n = snprintf(paths[i], sizeof(paths[i]), "%s/%s", record_dir, rel);
+        if (n < 0 || (size_t)n >= sizeof(paths[i]))
+            paths[i][0] = '\0'; /* cannot be opened: the clip fails, named in the log */
+        inputs[i].path = paths[i];
+        inputs[i].start_ms = segments[i].start_ms;
+        inputs[i].duration_ms = segments[i].duration_ms;
+    }
+    enum es_err err = es_clip_remux(camera_id, inputs, count, end_ms, out_path, result);
+    free(inputs);
+    free(paths);
     return err;
 }

@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Longest clip range, over HTTP and on the command line: five minutes (about
+ * 40 MB at 1 Mbit/s; the origin holds a clip in memory while it is sent). */
+#define ES_CLIP_MAX_RANGE_MS (5LL * 60 * 1000)
+
 /* One input: a recorded segment's file and where it sits on the wall clock. */
 struct es_clip_input {
     const char *path;
@@ -30,5 +34,28 @@ struct es_clip_result {
  * `camera_id`). */
 enum es_err es_clip_remux(const char *camera_id, const struct es_clip_input *inputs, size_t count,
                           int64_t end_ms, const char *out_path, struct es_clip_result *result);
+
+struct es_record_entry;
+
+/* The segments recorded in [start_ms, end_ms) under `record_dir`
+ * (<record_root>/<camera>), oldest first, from its index (one query):
+ * *out (free() it) and *count. ES_ERR_NOT_FOUND when nothing is recorded
+ * there (or there is no index yet); ES_ERR_IO when the index cannot be read. */
+enum es_err es_clip_find_segments(const char *record_dir, int64_t start_ms, int64_t end_ms,
+                                  struct es_record_entry **out, size_t *count);
+
+/* es_clip_remux of those segments' files. */
+enum es_err es_clip_build(const char *camera_id, const char *record_dir,
+                          const struct es_record_entry *segments, size_t count, int64_t end_ms,
+                          const char *out_path, struct es_clip_result *result);
+
+/* "<camera>_2026-12-03T14-32-00.216Z": a clip's file name without ".mp4",
+ * from its first frame's wall clock. No ':' (Windows, and URLs people paste). */
+void es_clip_base_name(const char *camera_id, int64_t first_ms, char *out, size_t size);
+
+/* Where a shared clip is stored: "<location>/<camera>/clips/<base>_<N>s.mp4",
+ * beside the camera's live stream (whose clean-up deletes only segment names). */
+void es_clip_object_name(const char *location, const char *camera_id,
+                         const struct es_clip_result *result, char *out, size_t size);
 
 #endif
