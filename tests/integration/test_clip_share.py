@@ -13,7 +13,9 @@ POST /vod/<camera>/clip.mp4 of a 10 s range.
 - A POST from another site's page (Origin) is 403; POST anywhere else is 405.
 - The command line, beside the running daemon: `edgestream --camera cam1 --clip START/END
   --output F` writes the same bytes; with --upload it stores them under the same name and
-  prints the same URL; a malformed range exits 2, a range with nothing recorded exits 1.
+  prints the same URL, in Supabase and (another config) in S3: s3rver behind the proxy that
+  checks the SigV4 signature; a malformed range exits 2, a range with nothing recorded
+  exits 1.
 - The key is in no log or output."""
 
 import hashlib
@@ -84,6 +86,25 @@ class ClipShare(oh.OriginTest):
         cls.downloaded = oh.request(cls.clip_url(), timeout=h.scaled(60))
         cls.metrics = oh.request(f"{cls.base}metrics")[2].decode()
         cls.config = config
+
+        # S3 for the command line's --upload: s3rver behind the proxy that checks every
+        # SigV4 signature with AWS's own signer.
+        cls.s3 = sh.S3rver(cls.wd)
+        cls.s3.start()
+        cls.proxy = sh.SigV4Proxy(cls.wd, cls.s3.port)
+        cls.s3_endpoint = f"http://127.0.0.1:{cls.proxy.start()}"
+        cls.s3_config = os.path.join(cls.wd, "s3.yaml")
+        with open(cls.s3_config, "w") as f:
+            f.write("\n".join(["storage:", "  - backend: s3", f"    endpoint: {cls.s3_endpoint}",
+                               "    bucket: streams", "    url_style: path"]
+                              + lines[3:]) + "\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in (getattr(cls, "proxy", None), getattr(cls, "s3", None)):
+            if p:
+                p.stop()
+        super().tearDownClass()
 
     @classmethod
     def clip_url(cls, name="clip.mp4"):
@@ -160,10 +181,12 @@ class ClipShare(oh.OriginTest):
                 self.assertEqual(status, 405, body)
                 self.assertEqual(headers.get("allow"), "GET, HEAD, OPTIONS")
 
-    def clip_command(self, *args):
-        env = dict(os.environ, SUPABASE_KEY=self.key)  # the config needs it to load
-        r = subprocess.run([h.edgestream_binary(), "--config", self.config, "--camera", CAM,
-                            *args], capture_output=True, text=True, env=env,
+    def clip_command(self, *args, config=None):
+        env = dict(os.environ, SUPABASE_KEY=self.key,  # the config needs it to load
+                   AWS_ACCESS_KEY_ID=sh.S3rver.ACCESS_KEY,
+                   AWS_SECRET_ACCESS_KEY=sh.S3rver.SECRET_KEY)
+        r = subprocess.run([h.edgestream_binary(), "--config", config or self.config,
+                            "--camera", CAM, *args], capture_output=True, text=True, env=env,
                            timeout=h.scaled(120))
         with open(os.path.join(self.wd, "clip-command.log"), "a") as f:
             f.write(f"$ {args}\nrc={r.returncode}\n{r.stdout}{r.stderr}\n")
@@ -187,6 +210,23 @@ class ClipShare(oh.OriginTest):
         status, _, stored = oh.request(shared["url"], timeout=h.scaled(30))
         self.assertEqual(status, 200)
         self.assertEqual(stored, written)
+
+    def test_command_line_uploads_to_s3_signed(self):
+        span = f"{rh.iso_z(self.start)}/{rh.iso_z(self.end)}"
+        before = self.proxy.stats()
+        r = self.clip_command("--clip", span, "--output", os.path.join(self.wd, "s3.mp4"),
+                              "--upload", config=self.s3_config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        name = json.loads(self.shared[2])["name"]
+        self.assertEqual(r.stdout.strip(), f"{self.s3_endpoint}/streams/{name}")
+        after = self.proxy.stats()
+        print(f"sigv4-proxy before/after the upload: {before} / {after}")
+        self.assertEqual(after["rejected"], {})
+        self.assertEqual(after["verified"] - before["verified"], 1)
+        status, headers, body = self.s3.get(name)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("content-type"), "video/mp4")
+        self.assertEqual(body, self.downloaded[2])
 
     def test_command_line_errors(self):
         r = self.clip_command("--clip", "yesterday")
