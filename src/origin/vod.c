@@ -81,23 +81,6 @@ static char *token_query(struct es_origin *o, h2o_mem_pool_t *pool)
     return q;
 }
 
-struct collected {
-    struct es_record_entry *items;
-    size_t count, cap;
-};
-
-static void collect(void *opaque, const struct es_record_entry *e)
-{
-    struct collected *c = opaque;
-    if (c->count == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 256;
-        c->items = realloc(c->items, c->cap * sizeof(*c->items));
-        if (!c->items)
-            abort();
-    }
-    c->items[c->count++] = *e;
-}
-
 static void serve_playlist(struct es_origin *o, h2o_req_t *req, const char *camera,
                            const char *record_dir, const char *raw_query, size_t raw_len,
                            bool token_in_query)
@@ -134,14 +117,14 @@ static void serve_playlist(struct es_origin *o, h2o_req_t *req, const char *came
         not_found(req, "404 no recordings for this camera yet\n");
         return;
     }
-    struct collected c = {NULL, 0, 0};
+    struct es_record_entry *entries;
     size_t count;
     bool truncated;
-    enum es_err err = es_record_index_query(index, start_ms, end_ms, MAX_ENTRIES, collect, &c,
-                                            &count, &truncated);
+    enum es_err err =
+        es_record_index_collect(index, start_ms, end_ms, MAX_ENTRIES, &entries, &count, &truncated);
     es_record_index_close(index);
     if (err != ES_OK) {
-        free(c.items);
+        free(entries);
         es_origin_respond_text(req, 500, "Internal Server Error", "500 index query failed\n",
                                ROUTE_OTHER);
         return;
@@ -149,20 +132,20 @@ static void serve_playlist(struct es_origin *o, h2o_req_t *req, const char *came
     if (truncated) {
         /* Only very short segments get here (48 h of 0.86 s ones): a cut
          * playlist would look complete, so say so instead. */
-        free(c.items);
-        es_log(ES_LOG_DEBUG, "origin", "camera=%s event=vod_too_many entries=%zu", camera, c.count);
+        free(entries);
+        es_log(ES_LOG_DEBUG, "origin", "camera=%s event=vod_too_many entries=%zu", camera, count);
         bad_request(req, "400 range holds more than 200000 segments: ask for a shorter range\n");
         return;
     }
-    if (c.count == 0) {
-        free(c.items);
+    if (count == 0) {
+        free(entries);
         not_found(req, "404 nothing recorded in this range\n");
         return;
     }
     const char *query = token_in_query && o->config.token ? token_query(o, &req->pool) : NULL;
     size_t len;
-    char *text = es_record_vod_playlist(c.items, c.count, query, &len);
-    free(c.items);
+    char *text = es_record_vod_playlist(entries, count, query, &len);
+    free(entries);
     struct es_blob *blob = es_blob_take((uint8_t *)text, len, free);
     struct respond r = {
         .status = 200,

@@ -253,6 +253,36 @@ enum es_err es_record_index_query(struct es_record_index *x, int64_t from_ms, in
     return ES_OK;
 }
 
+struct collected {
+    struct es_record_entry *items;
+    size_t count, cap;
+};
+
+static void collect(void *opaque, const struct es_record_entry *e)
+{
+    struct collected *c = opaque;
+    if (c->count == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        c->items = es_realloc(c->items, c->cap * sizeof(*c->items));
+    }
+    c->items[c->count++] = *e;
+}
+
+enum es_err es_record_index_collect(struct es_record_index *x, int64_t from_ms, int64_t to_ms,
+                                    size_t max, struct es_record_entry **out, size_t *count,
+                                    bool *truncated)
+{
+    struct collected c = {NULL, 0, 0};
+    enum es_err err = es_record_index_query(x, from_ms, to_ms, max, collect, &c, count, truncated);
+    if (err != ES_OK) {
+        free(c.items);
+        c.items = NULL;
+        *count = 0;
+    }
+    *out = c.items;
+    return err;
+}
+
 enum es_err es_record_index_oldest(struct es_record_index *x, struct es_record_entry *out,
                                    size_t max, size_t *count)
 {

@@ -52,6 +52,12 @@ typedef void (*es_record_entry_fn)(void *opaque, const struct es_record_entry *e
 enum es_err es_record_index_query(struct es_record_index *index, int64_t from_ms, int64_t to_ms,
                                   size_t max, es_record_entry_fn fn, void *opaque, size_t *count,
                                   bool *truncated);
+/* es_record_index_query into an array: *out (free() it; NULL when none) and
+ * *count of them. */
+enum es_err es_record_index_collect(struct es_record_index *index, int64_t from_ms, int64_t to_ms,
+                                    size_t max, struct es_record_entry **out, size_t *count,
+                                    bool *truncated);
+
 /* What is recorded between from_ms and to_ms as runs of continuous
  * recording, oldest first: [start_ms, end_ms) of each, unclipped. A run
  * ends where a segment carries the discontinuity flag (camera reconnect,

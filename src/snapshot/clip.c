@@ -220,21 +220,6 @@ void es_clip_object_name(const char *location, const char *camera_id,
 /* The index holds segments of at least ~0.5 s: five minutes is ~600. */
 #define MAX_CLIP_SEGMENTS 2000
 
-struct collected {
-    struct es_record_entry *items;
-    size_t count, cap;
-};
-
-static void collect(void *opaque, const struct es_record_entry *e)
-{
-    struct collected *c = opaque;
-    if (c->count == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 64;
-        c->items = es_realloc(c->items, c->cap * sizeof(*c->items));
-    }
-    c->items[c->count++] = *e;
-}
-
 enum es_err es_clip_find_segments(const char *record_dir, int64_t start_ms, int64_t end_ms,
                                   struct es_record_entry **out, size_t *count)
 {
@@ -245,22 +230,16 @@ enum es_err es_clip_find_segments(const char *record_dir, int64_t start_ms, int6
     struct es_record_index *index = NULL;
     if (n < 0 || (size_t)n >= sizeof(path) || es_record_index_open(path, true, &index) != ES_OK)
         return ES_ERR_NOT_FOUND;
-    struct collected c = {NULL, 0, 0};
-    size_t found;
     bool truncated;
-    enum es_err err = es_record_index_query(index, start_ms, end_ms, MAX_CLIP_SEGMENTS, collect,
-                                            &c, &found, &truncated);
+    enum es_err err = es_record_index_collect(index, start_ms, end_ms, MAX_CLIP_SEGMENTS, out,
+                                              count, &truncated);
     es_record_index_close(index);
-    if (err != ES_OK || truncated) {
-        free(c.items);
-        return ES_ERR_IO;
+    if (err != ES_OK || truncated || *count == 0) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+        return err != ES_OK || truncated ? ES_ERR_IO : ES_ERR_NOT_FOUND;
     }
-    if (c.count == 0) {
-        free(c.items);
-        return ES_ERR_NOT_FOUND;
-    }
-    *out = c.items;
-    *count = c.count;
     return ES_OK;
 }
 
