@@ -46,11 +46,21 @@ try {
   }, null, { timeout: 30000, polling: 100 });
   await page.evaluate(() => {
     const v = document.querySelector('video');
-    window.__bench = { waiting: 0, stalledErrors: 0, errors: [] };
-    v.addEventListener('waiting', () => window.__bench.waiting++);
+    window.__bench = { waiting: 0, stalledErrors: 0, errors: [], stallLog: [] };
+    const t0 = performance.now();
+    // Where a stall happened, to tell a join from a starved buffer mid-play.
+    const note = (what) => {
+      const b = v.buffered;
+      const ahead = b.length ? b.end(b.length - 1) - v.currentTime : 0;
+      const hls = window.__player.hls;
+      window.__bench.stallLog.push(`${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s: ` +
+        `ahead ${ahead.toFixed(3)} s, latency ${Number(hls.latency).toFixed(3)} s, ` +
+        `target ${Number(hls.targetLatency).toFixed(3)} s, rate ${v.playbackRate}`);
+    };
+    v.addEventListener('waiting', () => { window.__bench.waiting++; note('waiting'); });
     const hls = window.__player.hls;
     hls.on('hlsError', (_e, d) => {
-      if (d.details === 'bufferStalledError') window.__bench.stalledErrors++;
+      if (d.details === 'bufferStalledError') { window.__bench.stalledErrors++; note('bufferStalledError'); }
       window.__bench.errors.push(`${d.type}/${d.details}${d.fatal ? ' FATAL' : ''}`);
     });
   });
@@ -85,7 +95,10 @@ try {
     player_stalls: end.stalls - base0.stalls,
     dropped_frames: end.dropped - base0.dropped,
     decoded_frames: end.frames - base0.frames,
-    hls_errors: end.errors.slice(0, 20),
+    // After the warm-up, as every count above; the join's own are reported apart.
+    hls_errors: end.errors.slice(base0.errors.length).slice(0, 20),
+    join_errors: base0.errors.slice(0, 20),
+    stall_log: end.stallLog.slice(0, 20),
     page_errors: errors.slice(0, 10),
     config: end.config,
   });
