@@ -17,9 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* As the origin: a clip is stored with one request, held in memory. */
-#define MAX_UPLOAD_BYTES (512u << 20)
-
 static bool parse_range(const char *range, int64_t *start_ms, int64_t *end_ms)
 {
     const char *slash = strchr(range, '/');
@@ -29,26 +26,6 @@ static bool parse_range(const char *range, int64_t *start_ms, int64_t *end_ms)
     memcpy(start, range, (size_t)(slash - range));
     start[slash - range] = '\0';
     return es_record_parse_time(start, start_ms) && es_record_parse_time(slash + 1, end_ms);
-}
-
-static uint8_t *read_whole(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *data = NULL;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && len <= (long)MAX_UPLOAD_BYTES &&
-        fseek(f, 0, SEEK_SET) == 0) {
-        data = es_malloc((size_t)len);
-        if (fread(data, 1, (size_t)len, f) != (size_t)len) {
-            free(data);
-            data = NULL;
-        }
-    }
-    fclose(f);
-    *size = data ? (size_t)len : 0;
-    return data;
 }
 
 /* Stores the written clip; prints its URL. */
@@ -67,7 +44,7 @@ static int upload(const struct es_config *config, const struct es_camera_config 
         return 2;
     }
     size_t size;
-    uint8_t *data = read_whole(path, &size);
+    uint8_t *data = es_clip_read(path, &size);
     int status = 1;
     if (!data) {
         fprintf(stderr, "edgestream: --upload: cannot read %s back (or it is over 512 MB)\n", path);

@@ -31,9 +31,6 @@
 
 /* Clips being built at once (each holds its MP4 in memory while sent). */
 #define MAX_CLIPS 2
-/* Far above five minutes of any camera we take (a 12 MP camera at 16 Mbit/s
- * makes 600 MB in five minutes: refused rather than held in memory). */
-#define MAX_CLIP_BYTES (512u << 20)
 #define QUERY_VALUE_MAX 64
 
 static atomic_int clips_running;
@@ -157,30 +154,7 @@ static void run_clip(struct media_job *job)
     uint8_t *data = NULL;
     size_t size = 0;
     if (err == ES_OK) {
-        int rfd = open(tmp, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (rfd >= 0 && fstat(rfd, &st) == 0 && st.st_size > 0 &&
-            (unsigned long long)st.st_size <= MAX_CLIP_BYTES) {
-            size = (size_t)st.st_size;
-            data = malloc(size);
-            if (!data)
-                abort();
-            size_t got = 0;
-            while (got < size) {
-                ssize_t n = pread(rfd, data + got, size - got, (off_t)got);
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n <= 0)
-                    break;
-                got += (size_t)n;
-            }
-            if (got != size) {
-                free(data);
-                data = NULL;
-            }
-        }
-        if (rfd >= 0)
-            close(rfd);
+        data = es_clip_read(tmp, &size);
     }
     unlink(tmp);
     atomic_fetch_sub(&clips_running, 1);

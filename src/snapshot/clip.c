@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Video and audio, as the pipeline records them; anything else is left out. */
@@ -263,4 +264,26 @@ enum es_err es_clip_build(const char *camera_id, const char *record_dir,
     free(inputs);
     free(paths);
     return err;
+}
+
+uint8_t *es_clip_read(const char *path, size_t *size)
+{
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    uint8_t *data = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && len <= (long)ES_CLIP_MAX_BYTES &&
+        fseek(f, 0, SEEK_SET) == 0) {
+        data = es_malloc((size_t)len);
+        if (fread(data, 1, (size_t)len, f) != (size_t)len) {
+            free(data);
+            data = NULL;
+        }
+    }
+    fclose(f);
+    if (data)
+        *size = (size_t)len;
+    return data;
 }

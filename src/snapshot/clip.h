@@ -35,6 +35,15 @@ struct es_clip_result {
 enum es_err es_clip_remux(const char *camera_id, const struct es_clip_input *inputs, size_t count,
                           int64_t end_ms, const char *out_path, struct es_clip_result *result);
 
+/* The biggest clip held in memory (to send or to store): far above five
+ * minutes of any camera we take (a 12 MP camera at 16 Mbit/s makes 600 MB in
+ * five minutes: refused rather than held). */
+#define ES_CLIP_MAX_BYTES (512u << 20)
+
+/* A built clip's file, whole, in memory (free() it); NULL when it cannot be
+ * read, is empty, or is over ES_CLIP_MAX_BYTES. */
+uint8_t *es_clip_read(const char *path, size_t *size);
+
 struct es_record_entry;
 
 /* The segments recorded in [start_ms, end_ms) under `record_dir`
